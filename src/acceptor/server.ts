@@ -1,0 +1,196 @@
+/**
+ * The HTTP edge (uWebSockets.js): routes, request admission, body into the slab, and
+ * the answer. Everything after the body is in lives in src/pipeline/collector.ts.
+ */
+import uWS from '@trufflesuite/uws-js-unofficial';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
+import type { Config } from '../config/schema.js';
+import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
+import type { Collector } from '../pipeline/collector.js';
+import type { CollectAnswer } from '../pipeline/answer.js';
+import type { Slab } from '../ring/slab.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { syntheticBatch } from '../pipeline/synthetic.js';
+import { readIntoSlot } from './body.js';
+import { exchange, reply, replyJson, type Exchange } from './reply.js';
+import { contentTypeProblem, encodingOf } from './headers.js';
+
+export interface ServerDeps {
+  config: Readonly<Config>;
+  slab: Slab;
+  collector: Collector;
+  telemetry: Telemetry;
+  /** null when the collector can take batches; otherwise the error that says why not */
+  admission: () => ErrorCode | null;
+  health: () => { status: number; body: unknown };
+  metrics: () => Promise<unknown>;
+  prometheus: () => Promise<{ contentType: string; body: string }>;
+}
+
+export interface Server {
+  port: number;
+  close(): void;
+}
+
+/** Refuse to run on uWS's silent node:http fallback: it is slower and half of its API throws. */
+export function assertNativeUws(): void {
+  if ((uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT === undefined) {
+    throw new Error('uWebSockets.js native binary did not load (JS fallback in use); this platform is unsupported');
+  }
+}
+
+function sendError(ex: Exchange, code: ErrorCode, detail?: string, opts: { close?: boolean; retryAfter?: number } = {}): number {
+  const headers: Record<string, string> = {};
+  if (opts.retryAfter !== undefined) headers['Retry-After'] = String(opts.retryAfter);
+  replyJson(ex, ERRORS[code].status, errorBody(code, detail), { headers, close: opts.close ?? false });
+  return ERRORS[code].status;
+}
+
+function sendAnswer(ex: Exchange, a: CollectAnswer): void {
+  const headers: Record<string, string> = {};
+  if (a.retryAfter !== undefined) headers['Retry-After'] = String(a.retryAfter);
+  replyJson(ex, a.status, a.body, { headers });
+}
+
+export function startServer(deps: ServerDeps): Promise<Server> {
+  const { config, slab, collector, telemetry } = deps;
+  const app: TemplatedApp = uWS.App();
+
+  /** Runs a batch already in slot through the pipeline and answers within the deadline. */
+  const run = (ex: Exchange, slot: number, token: number, length: number, gzip: boolean, startedAt: number, route: string) => {
+    const receivedAt = Date.now();
+    const deadline = setTimeout(() => {
+      sendError(ex, 'COLLECTOR_ERR_DEADLINE', `no answer within ${config.REQUEST_TIMEOUT_MS} ms`, { retryAfter: 1 });
+      telemetry.requestAnswered(route, 503, performance.now() - startedAt);
+    }, config.REQUEST_TIMEOUT_MS);
+    collector
+      .collect({ slot, token, length, gzip, receivedAt }, startedAt)
+      .then((answer) => {
+        if (ex.answered) return;
+        sendAnswer(ex, answer);
+        telemetry.requestAnswered(route, answer.status, performance.now() - startedAt);
+      })
+      .catch((err: unknown) => {
+        sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message);
+        telemetry.requestAnswered(route, 500, performance.now() - startedAt);
+      })
+      .finally(() => clearTimeout(deadline));
+  };
+
+  app.post('/api/v1/collect', (res: HttpResponse, req: HttpRequest) => {
+    const startedAt = performance.now();
+    // Headers must be read before the handler returns: req is invalid afterwards.
+    const encoding = encodingOf(req.getHeader('content-encoding'));
+    const typeProblem = contentTypeProblem(req.getHeader('content-type'));
+    const declared = req.getHeader('content-length');
+    let held: { slot: number; token: number } | null = null;
+    const ex = exchange(res, () => {
+      // A client that goes away mid-body gives its slot back at once.
+      if (held) slab.release(held.slot, held.token);
+    });
+    const refuse = (code: ErrorCode, detail?: string, retryAfter?: number) => {
+      const status = sendError(ex, code, detail, { close: true, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+      telemetry.requestAnswered('collect', status, performance.now() - startedAt);
+    };
+
+    if (encoding === null) return refuse('COLLECTOR_ERR_UNSUPPORTED_ENCODING', `got '${req.getHeader('content-encoding')}'`);
+    if (typeProblem) return refuse('COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE', typeProblem);
+    if (declared !== '' && Number(declared) > config.MAX_BODY_BYTES) {
+      return refuse('COLLECTOR_ERR_BODY_TOO_LARGE', `content-length ${declared} exceeds ${config.MAX_BODY_BYTES} bytes`);
+    }
+    const blocked = deps.admission();
+    if (blocked) return refuse(blocked, undefined, 1);
+    held = slab.take();
+    if (!held) return refuse('COLLECTOR_ERR_OVERLOADED', 'no free request slot', 1);
+
+    const { slot, token } = held;
+    readIntoSlot(res, slab, slot, config.MAX_BODY_BYTES, (body) => {
+      if (!body.ok) {
+        slab.release(slot, token);
+        held = null;
+        return refuse('COLLECTOR_ERR_BODY_TOO_LARGE', `more than ${config.MAX_BODY_BYTES} bytes`);
+      }
+      if (body.length === 0) {
+        slab.release(slot, token);
+        held = null;
+        return refuse('COLLECTOR_ERR_INVALID_JSON', 'the body is empty');
+      }
+      held = null; // from here the pipeline owns the slot
+      run(ex, slot, token, body.length, encoding === 'gzip', startedAt, 'collect');
+    });
+  });
+
+  app.post('/api/v1/test/events', (res: HttpResponse, req: HttpRequest) => {
+    const startedAt = performance.now();
+    const countParam = req.getQuery('count');
+    const ex = exchange(res);
+    res.onData(() => {}); // any body is ignored
+    if (!config.TEST_ENDPOINTS_ENABLED) return void sendError(ex, 'COLLECTOR_ERR_TEST_ENDPOINTS_DISABLED');
+    const count = countParam === undefined || countParam === '' ? 100 : Number(countParam);
+    if (!Number.isInteger(count) || count < 1 || count > config.MAX_EVENTS_PER_BATCH) {
+      return void sendError(ex, 'COLLECTOR_ERR_BAD_QUERY', `count must be an integer from 1 to ${config.MAX_EVENTS_PER_BATCH}`);
+    }
+    const blocked = deps.admission();
+    if (blocked) return void sendError(ex, blocked, undefined, { retryAfter: 1 });
+    const body = Buffer.from(JSON.stringify(syntheticBatch(count, {}, Math.floor(Math.random() * 1e6))));
+    if (body.byteLength > slab.slotBytes) return void sendError(ex, 'COLLECTOR_ERR_BODY_TOO_LARGE');
+    const held = slab.take();
+    if (!held) return void sendError(ex, 'COLLECTOR_ERR_OVERLOADED', 'no free request slot', { retryAfter: 1 });
+    slab.write(held.slot, 0, body);
+    run(ex, held.slot, held.token, body.byteLength, false, startedAt, 'test_events');
+  });
+
+  app.get('/api/v1/health', (res: HttpResponse) => {
+    const ex = exchange(res);
+    const h = deps.health();
+    replyJson(ex, h.status, h.body);
+  });
+
+  app.get('/api/v1/metrics', (res: HttpResponse) => {
+    const ex = exchange(res);
+    deps.metrics().then(
+      (m) => replyJson(ex, 200, m),
+      (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
+    );
+  });
+
+  app.get('/metrics', (res: HttpResponse) => {
+    const ex = exchange(res);
+    deps.prometheus().then(
+      (p) => reply(ex, 200, p.body, { contentType: p.contentType }),
+      (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
+    );
+  });
+
+  // Known paths with the wrong method → 405; anything else → 404.
+  const allowed: Record<string, string> = {
+    '/api/v1/collect': 'POST',
+    '/api/v1/test/events': 'POST',
+    '/api/v1/health': 'GET',
+    '/api/v1/metrics': 'GET',
+    '/metrics': 'GET',
+  };
+  app.any('/*', (res: HttpResponse, req: HttpRequest) => {
+    const url = req.getUrl();
+    const ex = exchange(res);
+    const allow = allowed[url];
+    if (allow) {
+      replyJson(ex, 405, errorBody('COLLECTOR_ERR_METHOD_NOT_ALLOWED', `${req.getMethod().toUpperCase()} ${url}; use ${allow}`), {
+        headers: { Allow: allow },
+        close: true,
+      });
+    } else {
+      replyJson(ex, 404, errorBody('COLLECTOR_ERR_NOT_FOUND', url), { close: true });
+    }
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(config.HOST, config.PORT, (socket: us_listen_socket | false) => {
+      if (!socket) return reject(new Error(`cannot listen on ${config.HOST}:${config.PORT}`));
+      resolve({
+        port: uWS.us_socket_local_port(socket),
+        close: () => uWS.us_listen_socket_close(socket),
+      });
+    });
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * The dead-letter record: what a DLQ consumer needs to understand, fix and replay an
+ * event that did not reach the main topic. Documented in README "Dead-letter records".
+ */
+import type { EventError } from './validator.js';
+
+export type DeadLetterReason = 'validation' | 'too_large' | 'poison_pill';
+
+export interface DeadLetterInput {
+  reason: DeadLetterReason;
+  errors: EventError[];
+  retryCount: number;
+  failedAt: string;
+  batchId: string;
+  instance: string;
+  tenantId: string | null;
+  eventIndex: number;
+  original: unknown;
+}
+
+export function deadLetterValue(d: DeadLetterInput): string {
+  return JSON.stringify({
+    reason: d.reason,
+    errors: d.errors,
+    retry_count: d.retryCount,
+    failed_at: d.failedAt,
+    batch_id: d.batchId,
+    event_index: d.eventIndex,
+    collector_instance: d.instance,
+    tenant_id: d.tenantId,
+    original_event: d.original === undefined ? null : d.original,
+  });
+}

@@ -1,0 +1,174 @@
+/**
+ * Body bytes → batch verdict: gunzip (bounded), strict UTF-8, JSON.parse, batch shape,
+ * per-event validation, Kafka records for the main topic and for the dead-letter topic.
+ * Pure and synchronous: it runs inside the decode workers (workers/decode.ts) and in
+ * unit tests alike. Failures of the whole batch come back as a value, never a throw,
+ * so their code survives the thread hop.
+ */
+import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import type { ErrorCode } from '../errors.js';
+import { DEFAULT_PRIORITY, KNOWN_EVENT_FIELDS } from '../schema/event.js';
+import { eventErrors, isValidEvent, type EventError } from './validator.js';
+import { PackedBuilder, type PackedRecords } from './packed.js';
+import { deadLetterValue, type DeadLetterReason } from './dead-letter.js';
+
+export interface DecodeLimits {
+  maxDecodedBytes: number;
+  maxEvents: number;
+  maxEventBytes: number;
+}
+
+export interface DecodeInput {
+  body: Uint8Array;
+  gzip: boolean;
+  receivedAt: number;
+  instance: string;
+  limits: DecodeLimits;
+}
+
+export interface RejectedEvent {
+  index: number;
+  event_id: string | null;
+  reason: DeadLetterReason;
+  errors: EventError[];
+}
+
+export interface DecodedBatch {
+  batchId: string;
+  total: number;
+  accepted: PackedRecords;
+  /** one dead-letter record per rejected event, same order as `rejected` */
+  dead: PackedRecords;
+  rejected: RejectedEvent[];
+  warnings: string[];
+}
+
+export type DecodeOutcome =
+  | { ok: true; batch: DecodedBatch }
+  | { ok: false; code: ErrorCode; detail: string; batchId?: string };
+
+/** Header names of a main-topic record, in the order PackedRecords.headers holds values. */
+export const EVENT_HEADERS = ['tenant_id', 'event_type', 'batch_id', 'received_at'] as const;
+/** Header names of a dead-letter record. */
+export const DEAD_LETTER_HEADERS = ['reason', 'batch_id', 'tenant_id', 'received_at'] as const;
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function fail(code: ErrorCode, detail: string, batchId?: string): DecodeOutcome {
+  return batchId === undefined ? { ok: false, code, detail } : { ok: false, code, detail, batchId };
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+export function decodeBatch(input: DecodeInput): DecodeOutcome {
+  const { limits } = input;
+  let bytes = input.body;
+  if (input.gzip) {
+    try {
+      // maxOutputLength makes zlib stop (and throw) before allocating past the cap: a gzip bomb costs us the cap.
+      bytes = gunzipSync(bytes, { maxOutputLength: limits.maxDecodedBytes });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+        return fail('COLLECTOR_ERR_DECODED_TOO_LARGE', `more than ${limits.maxDecodedBytes} bytes after gunzip`);
+      }
+      return fail('COLLECTOR_ERR_CORRUPT_GZIP', e.message);
+    }
+  } else if (bytes.byteLength > limits.maxDecodedBytes) {
+    return fail('COLLECTOR_ERR_DECODED_TOO_LARGE', `more than ${limits.maxDecodedBytes} bytes`);
+  }
+
+  let text: string;
+  try {
+    text = fatalUtf8.decode(bytes);
+  } catch {
+    return fail('COLLECTOR_ERR_INVALID_UTF8', 'the body holds a byte sequence that is not UTF-8');
+  }
+
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    return fail('COLLECTOR_ERR_INVALID_JSON', (err as Error).message);
+  }
+
+  let events: unknown[];
+  let batchId: string | undefined;
+  if (Array.isArray(body)) {
+    events = body;
+  } else if (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
+    const env = body as { batch_id?: unknown; events: unknown[] };
+    if (env.batch_id !== undefined) {
+      if (typeof env.batch_id !== 'string' || env.batch_id.length === 0 || env.batch_id.length > 128) {
+        return fail('COLLECTOR_ERR_BATCH_SHAPE', 'batch_id must be a string of 1 to 128 characters');
+      }
+      batchId = env.batch_id;
+    }
+    events = env.events;
+  } else {
+    return fail('COLLECTOR_ERR_BATCH_SHAPE', `got ${body === null ? 'null' : typeof body} at the top level`);
+  }
+  batchId ??= randomUUID();
+  if (events.length === 0) return fail('COLLECTOR_ERR_EMPTY_BATCH', 'the batch holds 0 events', batchId);
+  if (events.length > limits.maxEvents) {
+    return fail('COLLECTOR_ERR_TOO_MANY_EVENTS', `${events.length} events; the limit is ${limits.maxEvents}`, batchId);
+  }
+  return { ok: true, batch: verdicts(events, batchId, input) };
+}
+
+function verdicts(events: unknown[], batchId: string, input: DecodeInput): DecodedBatch {
+  const receivedAt = new Date(input.receivedAt).toISOString();
+  const accepted = new PackedBuilder();
+  const dead = new PackedBuilder();
+  const rejected: RejectedEvent[] = [];
+  const unknownFields = new Map<string, number>();
+
+  const reject = (index: number, ev: unknown, reason: DeadLetterReason, errors: EventError[]) => {
+    const o = (typeof ev === 'object' && ev !== null ? ev : {}) as Record<string, unknown>;
+    const eventId = str(o.event_id);
+    const tenant = str(o.tenant_id);
+    rejected.push({ index, event_id: eventId, reason, errors });
+    const value = deadLetterValue({
+      reason, errors, retryCount: 0, failedAt: receivedAt, batchId, instance: input.instance,
+      tenantId: tenant, eventIndex: index, original: ev,
+    });
+    dead.add(value, str(o.learner_id), [reason, batchId, tenant ?? '', receivedAt], eventId ?? '', index);
+  };
+
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i];
+    if (!isValidEvent(ev)) {
+      reject(i, ev, 'validation', eventErrors(ev));
+      continue;
+    }
+    const e = ev as Record<string, unknown>;
+    e.priority ??= DEFAULT_PRIORITY;
+    e.metadata ??= {};
+    for (const k in e) if (!KNOWN_EVENT_FIELDS.has(k)) unknownFields.set(k, (unknownFields.get(k) ?? 0) + 1);
+    const value = JSON.stringify(e);
+    // value.length is a lower bound of the UTF-8 size: the exact count only when it could matter.
+    if (value.length * 3 > input.limits.maxEventBytes && Buffer.byteLength(value) > input.limits.maxEventBytes) {
+      reject(i, ev, 'too_large', [
+        { code: 'event_too_large', path: '', message: `event is larger than ${input.limits.maxEventBytes} bytes` },
+      ]);
+      continue;
+    }
+    accepted.add(
+      value,
+      e.learner_id as string,
+      [e.tenant_id as string, e.event_type as string, batchId, receivedAt],
+      e.event_id as string,
+      i,
+    );
+  }
+
+  const warnings: string[] = [];
+  for (const [field, n] of unknownFields) {
+    warnings.push(`unknown field '${field}' on ${n} event(s): kept and forwarded unchanged`);
+    if (warnings.length >= 20) break;
+  }
+  return { batchId, total: events.length, accepted: accepted.build(), dead: dead.build(), rejected, warnings };
+}

@@ -1,0 +1,51 @@
+/**
+ * Reads the environment once, coerces strings to the schema's types, fails fast with a
+ * message naming every bad variable, and freezes the result.
+ */
+import { Value } from '@sinclair/typebox/value';
+import { ConfigSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const SECRET = /pass|secret|key|token|sasl\.|ssl\.key/i;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  // PM2 names the instance; our own variable wins when both are set.
+  if (raw.INSTANCE_ID === undefined && env.NODE_APP_INSTANCE !== undefined) raw.INSTANCE_ID = env.NODE_APP_INSTANCE;
+
+  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  const problems = [...Value.Errors(ConfigSchema, withDefaults)].map(
+    (e) => `${e.path.slice(1) || '(root)'}=${JSON.stringify(raw[e.path.slice(1)])}: ${e.message}`,
+  );
+  const config = withDefaults as Config;
+  if (problems.length === 0) {
+    if (config.KAFKA_IDEMPOTENT && config.KAFKA_ACKS !== 'all' && config.KAFKA_ACKS !== '-1') {
+      problems.push(`KAFKA_ACKS=${config.KAFKA_ACKS}: the idempotent producer needs acks=all (or set KAFKA_IDEMPOTENT=false)`);
+    }
+    try {
+      const extra: unknown = JSON.parse(config.KAFKA_CONFIG_JSON);
+      if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new Error('not an object');
+    } catch (err) {
+      problems.push(`KAFKA_CONFIG_JSON: must be a JSON object (${(err as Error).message})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return Object.freeze(config);
+}
+
+/** The effective configuration with secrets masked, for the start-up log. */
+export function describeConfig(config: Readonly<Config>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  const extra = JSON.parse(config.KAFKA_CONFIG_JSON) as Record<string, unknown>;
+  out.KAFKA_CONFIG_JSON = Object.fromEntries(
+    Object.entries(extra).map(([k, v]) => [k, SECRET.test(k) ? '***' : v]),
+  );
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * Every environment variable the collector reads: one TypeBox schema with a default
+ * and a description on each. It is checked once at boot (src/config/load.ts), frozen,
+ * and it is the source of the README's configuration table (a test keeps them in sync).
+ * Names and defaults in the first block are the spec's table; the rest are ours.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
+const Int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
+const Str = (def: string, description: string, extra: { minLength?: number } = { minLength: 1 }) =>
+  Type.String({ default: def, description, ...extra });
+
+export const ConfigSchema = Type.Object(
+  {
+    // --- the spec's table ---
+    KAFKA_BOOTSTRAP_SERVERS: Str(
+      'localhost:9092',
+      'Kafka cluster endpoints (comma-separated host:port). `npm start` runs a local broker when this is unset.',
+    ),
+    KAFKA_TOPIC: Str('events', 'Primary event topic'),
+    DLQ_TOPIC: Str('events-dlq', 'Dead-letter topic: rejected and quarantined events'),
+    KAFKA_CLIENT_ID: Str('event-collector-svc', 'Kafka client.id (the instance number is appended)'),
+    BUFFER_DIR: Str('./data/buffer', 'Disk spill directory; each process owns BUFFER_DIR/<instance>'),
+    MAX_BUFFER_SIZE_MB: Int(100, 1, 1_048_576, 'Hard cap on spill bytes on disk, per process'),
+    KAFKA_MAX_RETRIES: Int(3, 0, 100, 'Produce attempts before an event is quarantined as a poison pill'),
+    KAFKA_COMPRESSION_TYPE: Type.Union(
+      [Type.Literal('none'), Type.Literal('gzip'), Type.Literal('snappy'), Type.Literal('lz4'), Type.Literal('zstd')],
+      { default: 'gzip', description: 'Kafka message compression (zstd needs librdkafka built with libzstd)' },
+    ),
+    KAFKA_ACKS: Type.Union([Type.Literal('all'), Type.Literal('-1'), Type.Literal('1'), Type.Literal('0')], {
+      default: 'all',
+      description: 'Write acknowledgement level. Idempotence (on unless KAFKA_IDEMPOTENT=false) requires all',
+    }),
+    KAFKA_MAX_IN_FLIGHT: Int(5, 1, 5, 'max.in.flight requests per connection (ordering holds up to 5 with idempotence)'),
+
+    // --- ours ---
+    PORT: Int(8000, 0, 65535, 'HTTP port (shared by every process through SO_REUSEPORT)'),
+    HOST: Str('0.0.0.0', 'HTTP bind address'),
+    KAFKA_IDEMPOTENT: Bool(true, 'Idempotent producer (no duplicates from producer retries)'),
+    KAFKA_LINGER_MS: Int(5, 0, 1000, 'linger.ms: how long the producer waits to fill a Kafka batch'),
+    KAFKA_BATCH_SIZE: Int(1_000_000, 1024, 16_777_216, 'batch.size in bytes per partition'),
+    KAFKA_DELIVERY_TIMEOUT_MS: Int(30_000, 1000, 3_600_000, 'delivery.timeout.ms: after this an unacknowledged record fails'),
+    KAFKA_QUEUE_MAX_MESSAGES: Int(100_000, 1000, 10_000_000, 'queue.buffering.max.messages of the producer'),
+    KAFKA_CONFIG_JSON: Str('{}', 'Extra librdkafka global properties as a JSON object (e.g. SASL/SSL settings)', {}),
+    WORKER_THREADS: Int(1, 1, 64, 'Decode/validate worker threads per process'),
+    RING_SLOTS: Int(64, 2, 4096, 'Request slots in the shared-memory ring, per process (in-flight requests)'),
+    MAX_BODY_BYTES: Int(1_048_576, 1024, 67_108_864, 'Largest request body on the wire (compressed); also the slot size'),
+    MAX_DECODED_BYTES: Int(4_194_304, 1024, 268_435_456, 'Largest body after gunzip'),
+    MAX_EVENTS_PER_BATCH: Int(1000, 1, 1000, 'Most events in one batch'),
+    MAX_EVENT_BYTES: Int(65_536, 256, 1_048_576, 'Largest single event (serialised JSON bytes)'),
+    REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000, 'Deadline for answering a request once its body is in'),
+    TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
+    INSTANCE_ID: Str('0', 'This process within the host (PM2 sets NODE_APP_INSTANCE; used for BUFFER_DIR/<instance>)'),
+    LOG_LEVEL: Type.Union(
+      [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
+      { default: 'info', description: 'pino log level' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;

@@ -1,0 +1,92 @@
+/**
+ * The one error registry. Every error a client can see has a stable code, an HTTP
+ * status and a message; the JSON error body carries the code so clients can branch
+ * on it without parsing prose. `test/errors.test.ts` keeps this table, the README
+ * and the OpenAPI document in sync — add a code here and the test tells you where
+ * else it must appear.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly message: string;
+}
+
+export const ERRORS = {
+  COLLECTOR_ERR_INVALID_JSON: { status: 400, message: 'The body is not valid JSON' },
+  COLLECTOR_ERR_INVALID_UTF8: { status: 400, message: 'The body is not valid UTF-8' },
+  COLLECTOR_ERR_BATCH_SHAPE: {
+    status: 400,
+    message: 'The body must be a JSON array of events or an object {batch_id?, events, metadata?}',
+  },
+  COLLECTOR_ERR_EMPTY_BATCH: { status: 400, message: 'A batch must hold at least 1 event' },
+  COLLECTOR_ERR_CORRUPT_GZIP: { status: 400, message: 'The gzip body is corrupt or truncated' },
+  COLLECTOR_ERR_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit' },
+  COLLECTOR_ERR_DECODED_TOO_LARGE: {
+    status: 413,
+    message: 'The decompressed body is larger than the limit',
+  },
+  COLLECTOR_ERR_TOO_MANY_EVENTS: { status: 413, message: 'A batch may hold at most 1000 events' },
+  COLLECTOR_ERR_UNSUPPORTED_ENCODING: {
+    status: 415,
+    message: 'Unsupported Content-Encoding: send identity or gzip',
+  },
+  COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'Unsupported Content-Type: send application/json',
+  },
+  COLLECTOR_ERR_ALL_REJECTED: {
+    status: 422,
+    message: 'Every event in the batch failed validation; they were sent to the dead-letter topic',
+  },
+  COLLECTOR_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
+  COLLECTOR_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
+  COLLECTOR_ERR_TEST_ENDPOINTS_DISABLED: {
+    status: 404,
+    message: 'Test endpoints are disabled (TEST_ENDPOINTS_ENABLED=false)',
+  },
+  COLLECTOR_ERR_BAD_QUERY: { status: 400, message: 'A query parameter is invalid' },
+  COLLECTOR_ERR_OVERLOADED: {
+    status: 503,
+    message: 'The collector is at capacity; retry after the Retry-After delay',
+  },
+  COLLECTOR_ERR_KAFKA_UNAVAILABLE: {
+    status: 503,
+    message: 'Kafka did not acknowledge the batch; nothing of it is acknowledged, retry it',
+  },
+  COLLECTOR_ERR_NOT_READY: { status: 503, message: 'The Kafka writer is not initialised yet' },
+  COLLECTOR_ERR_DEADLINE: {
+    status: 503,
+    message: 'The batch could not be acknowledged before the request deadline; retry it',
+  },
+  COLLECTOR_ERR_SHUTTING_DOWN: { status: 503, message: 'The collector is shutting down' },
+  COLLECTOR_ERR_INTERNAL: { status: 500, message: 'Internal error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error that maps straight to an HTTP answer. `detail` says what exactly was wrong. */
+export class CollectorError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string) {
+    super(detail ? `${ERRORS[code].message}: ${detail}` : ERRORS[code].message);
+    this.name = 'CollectorError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.detail = detail;
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; detail?: string };
+  batch_id?: string;
+}
+
+export function errorBody(code: ErrorCode, detail?: string, batchId?: string): ErrorBody {
+  const body: ErrorBody = { error: { code, message: ERRORS[code].message } };
+  if (detail !== undefined) body.error.detail = detail;
+  if (batchId !== undefined) body.batch_id = batchId;
+  return body;
+}

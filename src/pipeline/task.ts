@@ -1,0 +1,21 @@
+/**
+ * What crosses the main-thread → decode-worker boundary. Kept tiny: the body itself
+ * stays in the shared slab and only its coordinates travel.
+ */
+import type { DecodeLimits } from '../codec/decode.js';
+import type { SlabShape } from '../ring/slab.js';
+
+export interface DecodeWorkerData {
+  slab: SharedArrayBuffer;
+  shape: SlabShape;
+  limits: DecodeLimits;
+  instance: string;
+}
+
+export interface DecodeTask {
+  slot: number;
+  token: number;
+  length: number;
+  gzip: boolean;
+  receivedAt: number;
+}

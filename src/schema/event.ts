@@ -1,0 +1,69 @@
+/**
+ * The event and batch schemas: the one source of truth. Workers compile them
+ * (src/codec/validator.ts), the OpenAPI document is generated from them, the README
+ * describes them. Pure: no I/O, safe to import from worker threads.
+ *
+ * Unknown-field policy: unknown top-level event fields are KEPT and forwarded to Kafka
+ * unchanged, and the answer's `warnings` names them — a client on a newer schema
+ * version keeps working, and a typo does not vanish silently.
+ */
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+// RFC 3339 date-time (Z or numeric offset; 'T', 't' or ' ' separator as RFC 3339 §5.6 notes allow).
+const DATE_TIME =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/** TypeBox 0.34 has no built-in formats and fails unknown ones: register ours once per thread. */
+export function registerFormats(): void {
+  if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (v) => UUID.test(v));
+  if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => DATE_TIME.test(v));
+}
+registerFormats();
+
+export const EVENT_TYPES = ['interaction', 'progress', 'assessment', 'error', 'system'] as const;
+export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
+export const DEFAULT_PRIORITY = 'medium';
+
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 256, description });
+
+export const EventSchema = Type.Object(
+  {
+    event_id: Type.String({ format: 'uuid', description: 'Unique id of the event (UUID); the dedup key' }),
+    learner_id: Id('The learner; the Kafka record key (murmur2 partitioning, as the Java client)'),
+    tenant_id: Id('The tenant; copied to the tenant_id record header'),
+    event_type: Type.Union(
+      EVENT_TYPES.map((t) => Type.Literal(t)),
+      { description: 'interaction | progress | assessment | error | system' },
+    ),
+    priority: Type.Optional(
+      Type.Union(
+        PRIORITIES.map((p) => Type.Literal(p)),
+        { description: 'low | medium | high | critical; medium when absent' },
+      ),
+    ),
+    timestamp: Type.String({ format: 'date-time', maxLength: 64, description: 'When it happened, RFC 3339' }),
+    source_service: Id('The emitting service'),
+    event_data: Type.Record(Type.String(), Type.Unknown(), { description: 'Event payload (a JSON object)' }),
+    metadata: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'Context such as session_id; {} when absent' }),
+    ),
+  },
+  { additionalProperties: true, description: 'A learner event (the spec\'s "Base Event Structure")' },
+);
+export type Event = Static<typeof EventSchema>;
+
+export const KNOWN_EVENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(EventSchema.properties));
+
+export const BatchEnvelopeSchema = Type.Object(
+  {
+    batch_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Generated (UUID) when absent' })),
+    events: Type.Array(EventSchema, { minItems: 1, maxItems: 1000 }),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { description: 'The "Batch Request Format"' },
+);
+
+export const BatchBodySchema = Type.Union([Type.Array(EventSchema, { minItems: 1, maxItems: 1000 }), BatchEnvelopeSchema], {
+  description: 'Either a bare array of events or a batch envelope',
+});

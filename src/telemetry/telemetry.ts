@@ -1,0 +1,158 @@
+/**
+ * Every metric the process emits goes through the named functions here: counters and
+ * histograms in a prom-client registry (GET /metrics), plus an HDR histogram over a
+ * sliding window for the spec's p99 (a real percentile, not an average of averages).
+ * Called once per batch or request, never per event in a hot loop; labels are bounded.
+ */
+import client from 'prom-client';
+import * as hdr from 'hdr-histogram-js';
+
+const WINDOW_SLICES = 6;
+const SLICE_MS = 10_000;
+
+/** p99 etc. over the last WINDOW_SLICES × SLICE_MS (60 s), in microseconds. */
+class SlidingHistogram {
+  private slices: hdr.Histogram[] = [];
+  private sliceStart = Date.now();
+
+  constructor() {
+    this.slices.push(this.make());
+  }
+
+  private make(): hdr.Histogram {
+    return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  }
+
+  private rotate(now: number): void {
+    while (now - this.sliceStart >= SLICE_MS) {
+      this.sliceStart += SLICE_MS;
+      this.slices.push(this.make());
+      if (this.slices.length > WINDOW_SLICES) this.slices.shift();
+    }
+  }
+
+  record(micros: number): void {
+    this.rotate(Date.now());
+    this.slices[this.slices.length - 1]!.recordValue(Math.max(1, Math.round(micros)));
+  }
+
+  merged(): hdr.Histogram {
+    this.rotate(Date.now());
+    const out = this.make();
+    for (const s of this.slices) out.add(s);
+    return out;
+  }
+}
+
+export interface TelemetrySnapshot {
+  events_processed_total: number;
+  events_accepted_total: number;
+  events_rejected_total: number;
+  kafka_writes_total: number;
+  dlq_events_total: number;
+  requests_total: number;
+  /** over the histogram window */
+  events_in_window: number;
+  window_seconds: number;
+  latency_count: number;
+  latency_sum_ms: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+}
+
+export class Telemetry {
+  readonly registry = new client.Registry();
+  private readonly requests: client.Counter<'route' | 'status'>;
+  private readonly events: client.Counter<'outcome'>;
+  private readonly kafkaWrites: client.Counter<'topic'>;
+  private readonly latency: client.Histogram<'route'>;
+  private readonly window = new SlidingHistogram();
+  private readonly eventWindow: { at: number; n: number }[] = [];
+  private totals = { processed: 0, accepted: 0, rejected: 0, kafka: 0, dlq: 0, requests: 0, latencySumMs: 0, latencyCount: 0 };
+  readonly startedAt = Date.now();
+
+  constructor(labels: Record<string, string> = {}) {
+    this.registry.setDefaultLabels(labels);
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'collector_process_' });
+    this.requests = new client.Counter({
+      name: 'collector_http_requests_total',
+      help: 'HTTP requests answered, by route and status',
+      labelNames: ['route', 'status'],
+      registers: [this.registry],
+    });
+    this.events = new client.Counter({
+      name: 'collector_events_total',
+      help: 'Events by outcome: accepted (in Kafka), rejected (to the DLQ)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.kafkaWrites = new client.Counter({
+      name: 'collector_kafka_records_written_total',
+      help: 'Records acknowledged by Kafka, by topic',
+      labelNames: ['topic'],
+      registers: [this.registry],
+    });
+    this.latency = new client.Histogram({
+      name: 'collector_request_duration_seconds',
+      help: 'Time from the first body byte to the answer',
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24],
+      registers: [this.registry],
+    });
+  }
+
+  requestAnswered(route: string, status: number, ms: number): void {
+    this.requests.inc({ route, status: String(status) });
+    this.totals.requests++;
+    if (route === 'collect') {
+      this.latency.observe({ route }, ms / 1000);
+      this.window.record(ms * 1000);
+      this.totals.latencySumMs += ms;
+      this.totals.latencyCount++;
+    }
+  }
+
+  batchSettled(accepted: number, rejected: number): void {
+    if (accepted) this.events.inc({ outcome: 'accepted' }, accepted);
+    if (rejected) this.events.inc({ outcome: 'rejected' }, rejected);
+    this.totals.accepted += accepted;
+    this.totals.rejected += rejected;
+    this.totals.processed += accepted + rejected;
+    const now = Date.now();
+    this.eventWindow.push({ at: now, n: accepted + rejected });
+    while (this.eventWindow.length > 0 && now - this.eventWindow[0]!.at > 60_000) this.eventWindow.shift();
+  }
+
+  kafkaWritten(topic: 'events' | 'dlq', records: number): void {
+    if (records === 0) return;
+    this.kafkaWrites.inc({ topic }, records);
+    if (topic === 'events') this.totals.kafka += records;
+    else this.totals.dlq += records;
+  }
+
+  snapshot(): TelemetrySnapshot {
+    const h = this.window.merged();
+    const now = Date.now();
+    const windowMs = Math.min(60_000, Math.max(1, now - this.startedAt));
+    const inWindow = this.eventWindow.reduce((s, w) => (now - w.at <= 60_000 ? s + w.n : s), 0);
+    const ms = (v: number) => Math.round(v / 10) / 100;
+    return {
+      events_processed_total: this.totals.processed,
+      events_accepted_total: this.totals.accepted,
+      events_rejected_total: this.totals.rejected,
+      kafka_writes_total: this.totals.kafka,
+      dlq_events_total: this.totals.dlq,
+      requests_total: this.totals.requests,
+      events_in_window: inWindow,
+      window_seconds: windowMs / 1000,
+      latency_count: this.totals.latencyCount,
+      latency_sum_ms: this.totals.latencySumMs,
+      p50_ms: ms(h.getValueAtPercentile(50)),
+      p99_ms: ms(h.getValueAtPercentile(99)),
+      p999_ms: ms(h.getValueAtPercentile(99.9)),
+      max_ms: ms(h.maxValue),
+    };
+  }
+}

@@ -1,0 +1,123 @@
+import t from 'tap';
+import { gzipSync } from 'node:zlib';
+import { decodeBatch, type DecodeInput, type DecodeOutcome } from '../../src/codec/decode.js';
+import { recordValue } from '../../src/codec/packed.js';
+import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+
+const limits = { maxDecodedBytes: 1 << 20, maxEvents: 1000, maxEventBytes: 8192 };
+const input = (body: string | Buffer, gzip = false, l = limits): DecodeInput => ({
+  body: typeof body === 'string' ? Buffer.from(body) : body,
+  gzip,
+  receivedAt: Date.parse('2026-01-01T00:00:00Z'),
+  instance: 'test/0',
+  limits: l,
+});
+const failed = (o: DecodeOutcome) => (o.ok ? 'ok' : o.code);
+
+t.test('whole-batch failures carry their code', async (t) => {
+  t.equal(failed(decodeBatch(input('{"events": [1,'))), 'COLLECTOR_ERR_INVALID_JSON');
+  t.equal(failed(decodeBatch(input(''))), 'COLLECTOR_ERR_INVALID_JSON');
+  t.equal(failed(decodeBatch(input('42'))), 'COLLECTOR_ERR_BATCH_SHAPE');
+  t.equal(failed(decodeBatch(input('null'))), 'COLLECTOR_ERR_BATCH_SHAPE');
+  t.equal(failed(decodeBatch(input('{"batch_id": "x"}'))), 'COLLECTOR_ERR_BATCH_SHAPE');
+  t.equal(failed(decodeBatch(input('{"batch_id": 7, "events": []}'))), 'COLLECTOR_ERR_BATCH_SHAPE');
+  t.equal(failed(decodeBatch(input('[]'))), 'COLLECTOR_ERR_EMPTY_BATCH');
+  t.equal(failed(decodeBatch(input(JSON.stringify(syntheticBatch(1001))))), 'COLLECTOR_ERR_TOO_MANY_EVENTS');
+  t.equal(failed(decodeBatch(input(Buffer.from([0x5b, 0xff, 0xfe, 0x5d])))), 'COLLECTOR_ERR_INVALID_UTF8');
+  t.equal(failed(decodeBatch(input(Buffer.from('not gzip at all'), true))), 'COLLECTOR_ERR_CORRUPT_GZIP');
+  const gz = gzipSync(JSON.stringify(syntheticBatch(5)));
+  t.equal(failed(decodeBatch(input(gz.subarray(0, gz.length - 6), true))), 'COLLECTOR_ERR_CORRUPT_GZIP', 'truncated gzip');
+});
+
+t.test('a gzip bomb stops at the decoded cap', async (t) => {
+  const bomb = gzipSync(Buffer.alloc(50 << 20, 0x20));
+  t.ok(bomb.length < 100_000, 'the bomb is small on the wire');
+  const o = decodeBatch(input(bomb, true));
+  t.equal(failed(o), 'COLLECTOR_ERR_DECODED_TOO_LARGE');
+});
+
+t.test('valid batch: packed records with key, headers, defaults', async (t) => {
+  const events = syntheticBatch(3);
+  delete events[1]!.priority;
+  delete events[1]!.metadata;
+  const o = decodeBatch(input(JSON.stringify({ batch_id: 'b-1', events, metadata: { source: 'x' } })));
+  if (!o.ok) return t.fail(o.code);
+  const b = o.batch;
+  t.equal(b.batchId, 'b-1');
+  t.equal(b.accepted.count, 3);
+  t.equal(b.rejected.length, 0);
+  t.same(b.accepted.keys, events.map((e) => e.learner_id));
+  t.same(b.accepted.headers[0], ['tenant_alpha', events[0]!.event_type, 'b-1', '2026-01-01T00:00:00.000Z']);
+  const second = JSON.parse(recordValue(b.accepted, 1).toString()) as Record<string, unknown>;
+  t.equal(second.priority, 'medium', 'priority defaults to medium');
+  t.same(second.metadata, {}, 'metadata defaults to {}');
+  t.equal(second.event_id, events[1]!.event_id);
+});
+
+t.test('gzip and bare array; batch_id generated', async (t) => {
+  const o = decodeBatch(input(gzipSync(JSON.stringify(syntheticBatch(10))), true));
+  if (!o.ok) return t.fail(o.code);
+  t.equal(o.batch.accepted.count, 10);
+  t.match(o.batch.batchId, /^[0-9a-f-]{36}$/);
+});
+
+t.test('mixed batch: rejected events become dead letters with the contract', async (t) => {
+  const events: unknown[] = syntheticBatch(4);
+  (events[1] as Record<string, unknown>).event_type = 'nope';
+  delete (events[2] as Record<string, unknown>).learner_id;
+  events[3] = 'a string';
+  const o = decodeBatch(input(JSON.stringify(events)));
+  if (!o.ok) return t.fail(o.code);
+  const b = o.batch;
+  t.equal(b.accepted.count, 1);
+  t.same(b.rejected.map((r) => r.index), [1, 2, 3]);
+  t.equal(b.rejected[0]!.errors[0]!.code, 'invalid_value');
+  t.equal(b.rejected[0]!.errors[0]!.path, '/event_type');
+  t.equal(b.rejected[1]!.errors[0]!.code, 'missing_field');
+  t.equal(b.rejected[2]!.errors[0]!.code, 'not_an_object');
+  t.equal(b.rejected[2]!.event_id, null);
+  t.equal(b.dead.count, 3);
+  const dl = JSON.parse(recordValue(b.dead, 0).toString()) as Record<string, unknown>;
+  t.equal(dl.reason, 'validation');
+  t.equal(dl.retry_count, 0);
+  t.equal(dl.batch_id, b.batchId);
+  t.equal(dl.event_index, 1);
+  t.equal(dl.collector_instance, 'test/0');
+  t.equal(dl.tenant_id, 'tenant_alpha');
+  t.same(dl.original_event, events[1]);
+  t.ok(typeof dl.failed_at === 'string');
+  t.same(JSON.parse(recordValue(b.dead, 2).toString()).original_event, 'a string');
+});
+
+t.test('formats: uuid and RFC 3339 are enforced', async (t) => {
+  const [a, b] = syntheticBatch(2);
+  a!.event_id = 'not-a-uuid';
+  b!.timestamp = '2024-13-45 99:00';
+  const o = decodeBatch(input(JSON.stringify([a, b])));
+  if (!o.ok) return t.fail(o.code);
+  t.equal(o.batch.accepted.count, 0);
+  t.same(o.batch.rejected.map((r) => [r.errors[0]!.code, r.errors[0]!.path]), [
+    ['invalid_format', '/event_id'],
+    ['invalid_format', '/timestamp'],
+  ]);
+});
+
+t.test('unknown fields are kept and warned about; oversize events rejected', async (t) => {
+  const [a, b] = syntheticBatch(2);
+  a!.extra_field = 1;
+  b!.event_data = { blob: 'x'.repeat(9000) };
+  const o = decodeBatch(input(JSON.stringify([a, b])));
+  if (!o.ok) return t.fail(o.code);
+  t.equal(o.batch.accepted.count, 1);
+  t.equal(JSON.parse(recordValue(o.batch.accepted, 0).toString()).extra_field, 1);
+  t.match(o.batch.warnings[0], /extra_field/);
+  t.equal(o.batch.rejected[0]!.reason, 'too_large');
+});
+
+t.test('__proto__ keys do not pollute prototypes', async (t) => {
+  const [a] = syntheticBatch(1);
+  const raw = JSON.stringify([a]).replace('"event_data":{', '"event_data":{"__proto__":{"polluted":true},');
+  const o = decodeBatch(input(raw));
+  t.ok(o.ok);
+  t.equal(({} as Record<string, unknown>).polluted, undefined);
+});

@@ -1,0 +1,39 @@
+import t from 'tap';
+import { loadConfig, describeConfig, ConfigError } from '../../src/config/load.js';
+
+t.test('bad values fail fast naming each variable', async (t) => {
+  const err = t.throws(() => loadConfig({ PORT: 'eighty', KAFKA_ACKS: 'most', MAX_BUFFER_SIZE_MB: '-1' })) as Error;
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /PORT/);
+  t.match(err.message, /KAFKA_ACKS/);
+  t.match(err.message, /MAX_BUFFER_SIZE_MB/);
+  t.throws(() => loadConfig({ KAFKA_CONFIG_JSON: '[1]' }), /KAFKA_CONFIG_JSON/);
+  t.throws(() => loadConfig({ KAFKA_ACKS: '1' }), /idempot/i, 'acks=1 with idempotence is refused');
+});
+
+t.test('the spec defaults hold when nothing is set', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.KAFKA_BOOTSTRAP_SERVERS, 'localhost:9092');
+  t.equal(c.KAFKA_TOPIC, 'events');
+  t.equal(c.DLQ_TOPIC, 'events-dlq');
+  t.equal(c.BUFFER_DIR, './data/buffer');
+  t.equal(c.MAX_BUFFER_SIZE_MB, 100);
+  t.equal(c.KAFKA_MAX_RETRIES, 3);
+  t.equal(c.KAFKA_COMPRESSION_TYPE, 'gzip');
+  t.equal(c.KAFKA_ACKS, 'all');
+  t.equal(c.PORT, 8000);
+  t.ok(Object.isFrozen(c));
+});
+
+t.test('strings are coerced; PM2 instance is picked up; secrets are masked', async (t) => {
+  const c = loadConfig({
+    PORT: '9001',
+    TEST_ENDPOINTS_ENABLED: 'false',
+    NODE_APP_INSTANCE: '3',
+    KAFKA_CONFIG_JSON: '{"sasl.password":"hunter2","security.protocol":"sasl_ssl"}',
+  });
+  t.equal(c.PORT, 9001);
+  t.equal(c.TEST_ENDPOINTS_ENABLED, false);
+  t.equal(c.INSTANCE_ID, '3');
+  t.same(describeConfig(c).KAFKA_CONFIG_JSON, { 'sasl.password': '***', 'security.protocol': 'sasl_ssl' });
+});
