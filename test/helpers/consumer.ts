@@ -1,0 +1,59 @@
+/**
+ * Reads records back from the real broker: the only proof of delivery a test accepts.
+ */
+import Kafka from 'node-rdkafka';
+import { randomUUID } from 'node:crypto';
+
+export interface ReadRecord {
+  key: string | null;
+  value: string;
+  partition: number;
+  offset: number;
+  headers: Record<string, string>;
+}
+
+/**
+ * Consume `topic` from the beginning until `until(records)` is true or the timeout passes.
+ * Returns what was read either way; the caller asserts.
+ */
+export async function readTopic(
+  bootstrap: string,
+  topic: string,
+  until: (records: ReadRecord[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<ReadRecord[]> {
+  const consumer = new Kafka.KafkaConsumer(
+    { 'group.id': `test-${randomUUID()}`, 'bootstrap.servers': bootstrap, 'enable.auto.commit': false },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 20_000 }, (err) => (err ? reject(err) : resolve())));
+  consumer.subscribe([topic]);
+  const out: ReadRecord[] = [];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!until(out) && Date.now() < deadline) {
+      const batch = await new Promise<Kafka.Message[]>((resolve, reject) =>
+        consumer.consume(500, (err, msgs) => (err ? reject(err) : resolve(msgs))),
+      );
+      for (const m of batch) {
+        const headers: Record<string, string> = {};
+        for (const h of m.headers ?? []) for (const [k, v] of Object.entries(h)) headers[k] = v.toString();
+        out.push({
+          key: m.key === null || m.key === undefined ? null : m.key.toString(),
+          value: m.value?.toString() ?? '',
+          partition: m.partition,
+          offset: m.offset,
+          headers,
+        });
+      }
+    }
+  } finally {
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  }
+  return out;
+}
+
+/** Event ids in the values of the records read. */
+export function eventIds(records: ReadRecord[]): Set<string> {
+  return new Set(records.map((r) => (JSON.parse(r.value) as { event_id: string }).event_id));
+}
