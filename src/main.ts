@@ -69,9 +69,11 @@ async function main(): Promise<void> {
     collector,
     telemetry,
     admission: () => (stopping ? 'COLLECTOR_ERR_SHUTTING_DOWN' : ready ? null : 'COLLECTOR_ERR_NOT_READY'),
-    health: () => healthReport({ telemetry, producer, ready, stopping }),
-    metrics: async () => metricsReport(telemetry),
-    prometheus: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
+    ops: {
+      health: () => healthReport({ telemetry, producer, ready, stopping }),
+      metrics: async () => metricsReport(telemetry),
+      prometheus: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
+    },
   });
   log.info({ port: server.port, host: config.HOST, workers: config.WORKER_THREADS }, 'collector listening');
   process.send?.('ready');

@@ -4,6 +4,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from '@trufflesuite/uws-js-unofficial';
+import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
 
 export interface Exchange {
   res: HttpResponse;
@@ -52,4 +53,12 @@ export function reply(ex: Exchange, status: number, body: string | Buffer, opts:
 
 export function replyJson(ex: Exchange, status: number, body: unknown, opts: ReplyOptions = {}): boolean {
   return reply(ex, status, JSON.stringify(body), opts);
+}
+
+/** An error answer from the registry; returns the status written. */
+export function sendError(ex: Exchange, code: ErrorCode, detail?: string, opts: { close?: boolean; retryAfter?: number } = {}): number {
+  const headers: Record<string, string> = {};
+  if (opts.retryAfter !== undefined) headers['Retry-After'] = String(opts.retryAfter);
+  replyJson(ex, ERRORS[code].status, errorBody(code, detail), { headers, close: opts.close ?? false });
+  return ERRORS[code].status;
 }

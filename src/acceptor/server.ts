@@ -5,15 +5,16 @@
 import uWS from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import type { Config } from '../config/schema.js';
-import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
+import { errorBody, type ErrorCode } from '../errors.js';
 import type { Collector } from '../pipeline/collector.js';
 import type { CollectAnswer } from '../pipeline/answer.js';
 import type { Slab } from '../ring/slab.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { syntheticBatch } from '../pipeline/synthetic.js';
 import { readIntoSlot } from './body.js';
-import { exchange, reply, replyJson, type Exchange } from './reply.js';
+import { exchange, replyJson, sendError, type Exchange } from './reply.js';
 import { contentTypeProblem, encodingOf } from './headers.js';
+import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
 
 export interface ServerDeps {
   config: Readonly<Config>;
@@ -22,9 +23,7 @@ export interface ServerDeps {
   telemetry: Telemetry;
   /** null when the collector can take batches; otherwise the error that says why not */
   admission: () => ErrorCode | null;
-  health: () => { status: number; body: unknown };
-  metrics: () => Promise<unknown>;
-  prometheus: () => Promise<{ contentType: string; body: string }>;
+  ops: OpsDeps;
 }
 
 export interface Server {
@@ -37,13 +36,6 @@ export function assertNativeUws(): void {
   if ((uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT === undefined) {
     throw new Error('uWebSockets.js native binary did not load (JS fallback in use); this platform is unsupported');
   }
-}
-
-function sendError(ex: Exchange, code: ErrorCode, detail?: string, opts: { close?: boolean; retryAfter?: number } = {}): number {
-  const headers: Record<string, string> = {};
-  if (opts.retryAfter !== undefined) headers['Retry-After'] = String(opts.retryAfter);
-  replyJson(ex, ERRORS[code].status, errorBody(code, detail), { headers, close: opts.close ?? false });
-  return ERRORS[code].status;
 }
 
 function sendAnswer(ex: Exchange, a: CollectAnswer): void {
@@ -140,35 +132,13 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     run(ex, held.slot, held.token, body.byteLength, false, startedAt, 'test_events');
   });
 
-  app.get('/api/v1/health', (res: HttpResponse) => {
-    const ex = exchange(res);
-    const h = deps.health();
-    replyJson(ex, h.status, h.body);
-  });
-
-  app.get('/api/v1/metrics', (res: HttpResponse) => {
-    const ex = exchange(res);
-    deps.metrics().then(
-      (m) => replyJson(ex, 200, m),
-      (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
-    );
-  });
-
-  app.get('/metrics', (res: HttpResponse) => {
-    const ex = exchange(res);
-    deps.prometheus().then(
-      (p) => reply(ex, 200, p.body, { contentType: p.contentType }),
-      (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
-    );
-  });
+  const opsPaths = registerOpsRoutes(app, deps.ops);
 
   // Known paths with the wrong method → 405; anything else → 404.
   const allowed: Record<string, string> = {
     '/api/v1/collect': 'POST',
     '/api/v1/test/events': 'POST',
-    '/api/v1/health': 'GET',
-    '/api/v1/metrics': 'GET',
-    '/metrics': 'GET',
+    ...Object.fromEntries(opsPaths.map((path) => [path, 'GET'])),
   };
   app.any('/*', (res: HttpResponse, req: HttpRequest) => {
     const url = req.getUrl();

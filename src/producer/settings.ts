@@ -18,6 +18,8 @@ export function producerSettings(config: Readonly<Config>): { global: ProducerGl
     'max.in.flight.requests.per.connection': config.KAFKA_MAX_IN_FLIGHT,
     'queue.buffering.max.messages': config.KAFKA_QUEUE_MAX_MESSAGES,
     'socket.keepalive.enable': true,
+    // Nagle + delayed ACK adds tens of ms per produce round trip; we batch ourselves (linger.ms).
+    'socket.nagle.disable': true,
     // Brokers that go away must be noticed fast (circuit breaker), not after minutes.
     'reconnect.backoff.max.ms': 1000,
     'dr_cb': true,

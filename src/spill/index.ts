@@ -1,0 +1,4 @@
+/** Public surface of the disk spill log; see log.ts for the format and invariants. */
+export { SpillLog, type SpillLogOptions, type SpillStats, type SpillFaultPoint, type RecoveryReport, type SpillRecord } from './log.js';
+export { adoptOrphans } from './orphans.js';
+export { SpillError, isSpillError, SPILL_ERRORS, type SpillErrorCode } from './errors.js';
