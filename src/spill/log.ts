@@ -23,13 +23,15 @@
  *
  * Invariants
  *   - append returns only after its frames are written AND fdatasync'd (one write,
- *     one fsync per call: group commit). A returned seq survives kill -9 / power cut.
+ *     one fsync per call: group commit; plus one directory fsync when the call opens
+ *     a new segment). A returned seq survives kill -9 / power cut.
  *   - seqs are dense inside a segment, so record i of a segment is at offsets[i].
  *   - checkpoint is made durable BEFORE acked segments are deleted, so the worst a
  *     crash can do around ack() is redeliver (checkpoint not yet renamed) or leave a
  *     dead segment that recovery deletes (checkpoint renamed, delete not done).
  *   - the cap counts every byte this log puts on disk (segments, checkpoint incl. its
- *     tmp, LOCK, quarantine/); FULL is decided before anything is written.
+ *     tmp, LOCK, quarantine/; apparent sizes, not filesystem blocks); FULL is decided
+ *     before anything is written. Only recovery may pass it briefly (salvage copies).
  *   - seqs are never reused while the checkpoint survives (nextSeq > ackedSeq).
  *
  * Failure cases
@@ -46,6 +48,7 @@
  *   - checkpoint unreadable: treated as absent: everything on disk is redelivered.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { CHECKPOINT_BYTES, writeCheckpoint } from './checkpoint.js';
 import { SpillError } from './errors.js';
 import { encodeBatch, MAX_RECORD_BYTES } from './frame.js';
@@ -54,40 +57,11 @@ import { abandonLock, acquireLock, releaseLock, type LockHandle } from './lock.j
 import { readRecords, type SpillRecord } from './reader.js';
 import { recover, type RecoveryReport } from './recovery.js';
 import { lastSeqOf, segName, type Segment } from './segment.js';
-import * as path from 'node:path';
+import type { SpillFaultPoint, SpillLogOptions, SpillStats } from './types.js';
 
 export type { RecoveryReport } from './recovery.js';
 export type { SpillRecord } from './reader.js';
-
-/** Points where tests inject a crash (a throw) to prove the on-disk ordering. */
-export type SpillFaultPoint = 'append:written' | 'ack:checkpoint-tmp' | 'ack:checkpointed' | 'ack:segment-deleted';
-
-export interface SpillLogOptions {
-  dir: string;
-  /** roll to a new segment once the active one would pass this; default 16 MiB */
-  segmentBytes?: number;
-  /** hard cap on bytes on disk, every file of the log included */
-  maxBytes: number;
-  /** deflate-raw level 1 per record; default true */
-  compress?: boolean;
-  /** fdatasync appends and fsync checkpoint/dir changes; default true. false only for tests/bench */
-  fsync?: boolean;
-  /** take over a lock held by this same process (e.g. a crashed worker thread); default false */
-  stealOwnProcess?: boolean;
-  /** test seam: called at each fault point; throwing there simulates a crash */
-  faultHook?: (point: SpillFaultPoint) => void;
-}
-
-export interface SpillStats {
-  records: number;
-  events: number;
-  bytes: number;
-  segments: number;
-  fillRatio: number;
-  nextSeq: number;
-  ackedSeq: number;
-  quarantineBytes: number;
-}
+export type { SpillFaultPoint, SpillLogOptions, SpillStats } from './types.js';
 
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 

@@ -61,7 +61,7 @@ export function readRecords(segs: readonly Segment[], from: number, maxRecords: 
         if (r === 0) throw new SpillError('COLLECTOR_ERR_SPILL_CORRUPT', `${s.path} is shorter than indexed`);
         got += r;
       }
-      for (; i < j; i++) {
+      while (i < j) {
         const seq = s.firstSeq + i;
         const rel = s.offsets[i]! - start;
         const c = checkFrame(buf, rel, (s.offsets[i + 1] ?? s.bytes) - start);
@@ -77,6 +77,7 @@ export function readRecords(segs: readonly Segment[], from: number, maxRecords: 
         }
         out.push({ seq, payload, events: c.events });
         bytes += c.rawLen;
+        i++;
         if (out.length >= maxRecords) break;
       }
       // A sealed segment read to its end is not needed again soon (the next read starts
