@@ -53,6 +53,14 @@ export const ERRORS = {
     message: 'Kafka did not acknowledge the batch; nothing of it is acknowledged, retry it',
   },
   COLLECTOR_ERR_NOT_READY: { status: 503, message: 'The Kafka writer is not initialised yet' },
+  COLLECTOR_ERR_BUFFER_FULL: {
+    status: 503,
+    message: 'Kafka is unavailable and the disk buffer is full; retry after the Retry-After delay',
+  },
+  COLLECTOR_ERR_SPILL_FAILED: {
+    status: 503,
+    message: 'Kafka is unavailable and the batch could not be written to the disk buffer; retry it',
+  },
   COLLECTOR_ERR_DEADLINE: {
     status: 503,
     message: 'The batch could not be acknowledged before the request deadline; retry it',

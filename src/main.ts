@@ -1,19 +1,27 @@
 /**
- * One collector process: config → producer → decode pool → acceptor. PM2 runs N of
- * these on one port (SO_REUSEPORT); each owns its producer, its slab and its pool.
+ * One collector process: config → spill owner → producer → decode pool → acceptor.
+ * PM2 runs N of these on one port (SO_REUSEPORT); each owns its producer, its slab,
+ * its decode workers and its spill directory BUFFER_DIR/<instance>.
  */
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import pino from 'pino';
 import { loadConfig, describeConfig } from './config/load.js';
 import { Slab } from './ring/slab.js';
 import { EventProducer } from './producer/producer.js';
+import { Circuit } from './producer/circuit.js';
+import { meansBrokersDown } from './producer/classify.js';
 import { Collector } from './pipeline/collector.js';
+import { Deliverer } from './pipeline/delivery.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { assertNativeUws, startServer } from './acceptor/server.js';
-import { healthReport, metricsReport } from './telemetry/reports.js';
+import { healthReport, metricsReport, spillSummary } from './telemetry/reports.js';
 import type { DecodeWorkerData } from './pipeline/task.js';
 import { installShutdown } from './lifecycle/shutdown.js';
+import { SpillClient } from './spill/client.js';
+import { Replayer } from './spill/replayer.js';
+import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -23,6 +31,24 @@ async function main(): Promise<void> {
 
   const instance = `${hostname()}/${config.INSTANCE_ID}`;
   const telemetry = new Telemetry({ instance: config.INSTANCE_ID });
+
+  // The spill log first: recovery must finish before anything is accepted.
+  const spill = new SpillClient(
+    {
+      baseDir: resolve(config.BUFFER_DIR),
+      instance: config.INSTANCE_ID,
+      maxBytes: config.MAX_BUFFER_SIZE_MB * 1024 * 1024,
+      segmentBytes: config.SPILL_SEGMENT_MB * 1024 * 1024,
+    },
+    log,
+  );
+  const hello = await spill.ready;
+  for (const r of hello.recovery) {
+    if (r.quarantined.length || r.lostRanges.length) log.error({ recovery: r }, 'SPILL LOG DAMAGE: records quarantined; inspect the quarantine/ folder');
+    else if (r.truncatedBytes) log.warn({ recovery: r }, 'spill log: torn tail truncated (a crash mid-append; nothing acknowledged was lost)');
+  }
+  log.info({ sources: hello.sources.map((s) => ({ source: s.source, records: s.records, events: s.events })) }, 'spill log open');
+
   const shape = { slots: config.RING_SLOTS, slotBytes: config.MAX_BODY_BYTES };
   const slab = new Slab(shape);
   const workerData: DecodeWorkerData = {
@@ -46,32 +72,57 @@ async function main(): Promise<void> {
   });
 
   const producer = new EventProducer(config, log);
-  let ready = false;
+  // Open until Kafka is reachable: batches are spilled, not refused.
+  const circuit = new Circuit(config.CIRCUIT_PROBE_MS, 'open');
+  producer.onClientError = (code, message) => {
+    if (meansBrokersDown(code, message)) circuit.trip();
+  };
   let stopping = false;
   const connectLoop = async () => {
-    while (!ready && !stopping) {
+    while (!producer.isConnected && !stopping) {
       try {
         await producer.connect();
-        ready = true;
+        // Reachable now. A non-empty spill log keeps new batches queued behind it anyway.
+        circuit.succeeded();
         log.info({ bootstrap: config.KAFKA_BOOTSTRAP_SERVERS }, 'kafka producer connected');
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'kafka not reachable yet; retrying');
+        log.warn({ err: (err as Error).message }, 'kafka not reachable yet; spilling meanwhile and retrying');
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
   };
   void connectLoop();
 
-  const collector = new Collector({ config, slab, pool, producer, telemetry, log });
+  const replayer = new Replayer({
+    spill, producer, circuit, telemetry, log, dlqTopic: config.DLQ_TOPIC, deadLetterHeaders: DEAD_LETTER_HEADERS,
+    instance, maxRetries: config.KAFKA_MAX_RETRIES,
+  });
+  replayer.start();
+  const adoptTimer = setInterval(() => void spill.adopt().catch(() => undefined), 30_000).unref();
+  const gaugeTimer = setInterval(() => {
+    const s = spillSummary(spill);
+    telemetry.spillState({ batches: s.batches, events: s.events, bytes: s.bytes, fillRatio: s.fillRatio }, circuit.state);
+  }, 1000).unref();
+
+  const deliverer = new Deliverer({
+    producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqTopic: config.DLQ_TOPIC,
+    deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(),
+    retryAfterFull: () => {
+      // Seconds until the replay frees room for a typical batch; 30 s when nothing drains (Kafka down).
+      const rate = telemetry.replayRate();
+      return rate > 0 ? Math.min(300, Math.max(1, Math.ceil(1000 / rate))) : 30;
+    },
+  });
+  const collector = new Collector({ config, slab, pool, deliverer, telemetry, log });
   const server = await startServer({
     config,
     slab,
     collector,
     telemetry,
-    admission: () => (stopping ? 'COLLECTOR_ERR_SHUTTING_DOWN' : ready ? null : 'COLLECTOR_ERR_NOT_READY'),
+    admission: () => (stopping ? 'COLLECTOR_ERR_SHUTTING_DOWN' : null),
     ops: {
-      health: () => healthReport({ telemetry, producer, ready, stopping }),
-      metrics: async () => metricsReport(telemetry),
+      health: () => healthReport({ telemetry, producer, circuit, spill, stopping }),
+      metrics: async () => metricsReport(telemetry, spill),
       prometheus: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
     },
   });
@@ -81,8 +132,15 @@ async function main(): Promise<void> {
   installShutdown(log, async () => {
     stopping = true;
     server.close();
-    await producer.flush(config.REQUEST_TIMEOUT_MS);
+    // In-flight batches finish: delivered, or spilled after SPILL_AFTER_MS at most.
+    await collector.idle();
+    await replayer.stop();
+    clearInterval(adoptTimer);
+    clearInterval(gaugeTimer);
+    // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
+    await producer.flush(5000);
     await producer.disconnect();
+    await spill.close();
     await pool.destroy();
   });
 }

@@ -21,6 +21,8 @@ export interface CollectBody {
   kafka_partitions: number[];
   dlq_events: RejectedEvent[];
   warnings: string[];
+  /** true when some records were fsynced to the disk buffer instead of Kafka (delivered later, in order) */
+  buffered?: boolean;
   error?: ErrorBody['error'];
 }
 

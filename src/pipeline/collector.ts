@@ -1,25 +1,25 @@
 /**
  * One batch, from slab slot to answer: the decode pool validates and packs it, the
- * producer writes accepted events to the main topic and rejected ones to the
- * dead-letter topic, and only when Kafka has acknowledged every record does the
- * answer say 2xx.
+ * deliverer puts accepted events in the main topic and rejected ones in the dead-letter
+ * topic (or, when Kafka is away, in the spill log), and the answer says 2xx only when
+ * every record is acknowledged by Kafka or fsynced to disk.
  */
 import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { errorBody, type ErrorCode, ERRORS } from '../errors.js';
 import { DEAD_LETTER_HEADERS, EVENT_HEADERS, type DecodeOutcome } from '../codec/decode.js';
-import type { EventProducer } from '../producer/producer.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { Slab } from '../ring/slab.js';
 import type { DecodeTask } from './task.js';
+import type { Deliverer } from './delivery.js';
 import { batchAnswer, type CollectAnswer } from './answer.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
   slab: Slab;
   pool: Piscina;
-  producer: EventProducer;
+  deliverer: Deliverer;
   telemetry: Telemetry;
   log: Logger;
 }
@@ -31,10 +31,33 @@ export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, 
 }
 
 export class Collector {
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+
   constructor(private readonly deps: CollectorDeps) {}
 
+  /** Batches between body-complete and answer. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves when no batch is in flight (shutdown). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+
   async collect(task: DecodeTask, startedAt: number): Promise<CollectAnswer> {
-    const { pool, producer, config, telemetry, slab } = this.deps;
+    this.inFlight++;
+    try {
+      return await this.process(task, startedAt);
+    } finally {
+      if (--this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  private async process(task: DecodeTask, startedAt: number): Promise<CollectAnswer> {
+    const { pool, config, telemetry, slab, deliverer } = this.deps;
     let outcome: DecodeOutcome;
     try {
       outcome = (await pool.run(task)) as DecodeOutcome;
@@ -48,28 +71,24 @@ export class Collector {
     if (!outcome.ok) return errorAnswer(outcome.code, outcome.detail, outcome.batchId);
 
     const batch = outcome.batch;
-    const [main, dead] = await Promise.all([
-      producer.send(config.KAFKA_TOPIC, batch.accepted, EVENT_HEADERS, task.receivedAt),
-      producer.send(config.DLQ_TOPIC, batch.dead, DEAD_LETTER_HEADERS, task.receivedAt),
-    ]);
-    telemetry.kafkaWritten('events', batch.accepted.count - main.failures.length);
-    telemetry.kafkaWritten('dlq', batch.dead.count - dead.failures.length);
-    if (main.failures.length > 0 || dead.failures.length > 0) {
-      const first = main.failures[0] ?? dead.failures[0]!;
-      this.deps.log.warn(
-        { batch_id: batch.batchId, failed: main.failures.length + dead.failures.length, err: first.message },
-        'kafka did not acknowledge the batch',
-      );
-      return errorAnswer('COLLECTOR_ERR_KAFKA_UNAVAILABLE', first.message, batch.batchId, 1);
-    }
-    telemetry.batchSettled(batch.accepted.count, batch.rejected.length);
-    return batchAnswer(
+    const result = await deliverer.deliver(
+      [
+        { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: batch.accepted, timestamp: task.receivedAt, main: true },
+        { topic: config.DLQ_TOPIC, headerNames: DEAD_LETTER_HEADERS, records: batch.dead, timestamp: task.receivedAt, main: false },
+      ],
       batch.batchId,
-      batch.accepted.count,
-      batch.rejected,
-      main.partitions,
-      batch.warnings,
-      performance.now() - startedAt,
     );
+    if (!result.ok) return errorAnswer(result.code, result.detail, batch.batchId, result.retryAfter);
+
+    const rejected = [...batch.rejected, ...result.poisoned].sort((a, b) => a.index - b.index);
+    const accepted = batch.accepted.count - result.poisoned.length;
+    telemetry.batchSettled(accepted, rejected.length);
+    const warnings = [...batch.warnings];
+    if (result.spilled > 0) {
+      warnings.push(`${result.spilled} record(s) buffered on disk: Kafka is unavailable; they will be delivered in order when it returns`);
+    }
+    const answer = batchAnswer(batch.batchId, accepted, rejected, result.partitions, warnings, performance.now() - startedAt);
+    if ('accepted_count' in answer.body) answer.body.buffered = result.spilled > 0;
+    return answer;
   }
 }

@@ -49,6 +49,8 @@ export class EventProducer {
   private inFlight = 0;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
+  /** set by the owner: every client-level error (e.g. all brokers down) goes through it */
+  onClientError: ((code: number, message: string) => void) | undefined;
 
   constructor(
     config: Readonly<Config>,
@@ -60,6 +62,7 @@ export class EventProducer {
     this.producer.on('event.error', (err: LibrdKafkaError) => {
       this.lastError = err.message;
       this.log.warn({ err: err.message, code: err.code }, 'kafka client error');
+      this.onClientError?.(typeof err.code === 'number' ? err.code : -1, err.message);
     });
   }
 

@@ -1,45 +1,83 @@
 /**
  * The spec's JSON documents: GET /api/v1/health and GET /api/v1/metrics, built from
- * the telemetry snapshot and the live state of the producer.
+ * the telemetry snapshot and the live state of the producer, circuit and spill log.
+ *
+ * Health rules: unhealthy — stopping, or Kafka unreachable and the spill log ≥ 95 % full
+ * (nothing more can be accepted); degraded — circuit not closed, spill log holding
+ * batches, or DLQ rate over 5 % in the window; healthy otherwise. 503 only when unhealthy.
  */
 import type { EventProducer } from '../producer/producer.js';
+import type { Circuit } from '../producer/circuit.js';
+import type { SpillClient } from '../spill/client.js';
 import type { Telemetry } from './telemetry.js';
 
 export interface HealthInput {
   telemetry: Telemetry;
   producer: EventProducer;
-  ready: boolean;
+  circuit: Circuit;
+  spill: SpillClient;
   stopping: boolean;
 }
 
+export function spillSummary(spill: SpillClient) {
+  const sources = spill.sources;
+  const own = sources[0];
+  return {
+    batches: sources.reduce((n, s) => n + s.records, 0),
+    events: sources.reduce((n, s) => n + s.events, 0),
+    bytes: sources.reduce((n, s) => n + s.bytes, 0),
+    fillRatio: own?.fillRatio ?? 0,
+    adopted: sources.length - 1,
+  };
+}
+
+const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
+
 export function healthReport(h: HealthInput): { status: number; body: unknown } {
   const s = h.telemetry.snapshot();
-  const kafka = h.ready && h.producer.isConnected;
-  const status = h.stopping || !kafka ? 'unhealthy' : 'healthy';
+  const spill = spillSummary(h.spill);
+  const kafka = h.producer.isConnected && h.circuit.state !== 'open';
+  const dlqRate = s.events_processed_total ? s.events_rejected_total / s.events_processed_total : 0;
+  let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
+  if (h.stopping || (!kafka && spill.fillRatio >= 0.95)) status = 'unhealthy';
+  else if (!kafka || spill.batches > 0 || dlqRate > 0.05) status = 'degraded';
   return {
     status: status === 'unhealthy' ? 503 : 200,
     body: {
       status,
       kafka_connected: kafka,
-      buffer_status: { buffered_batches: 0, buffer_size_mb: 0 },
-      throughput_metrics: {
-        events_per_second: Math.round((s.events_in_window / s.window_seconds) * 10) / 10,
-        avg_processing_time_ms: s.latency_count ? Math.round((s.latency_sum_ms / s.latency_count) * 100) / 100 : 0,
+      buffer_status: {
+        buffered_batches: spill.batches,
+        buffer_size_mb: round(spill.bytes / 1048576),
+        buffered_events: spill.events,
+        fill_percent: round(spill.fillRatio * 100, 1),
+        replay_events_per_second: round(h.telemetry.replayRate(), 1),
+        adopted_logs: spill.adopted,
       },
+      circuit_state: h.circuit.state,
+      throughput_metrics: {
+        events_per_second: round(s.events_in_window / s.window_seconds, 1),
+        avg_processing_time_ms: s.latency_count ? round(s.latency_sum_ms / s.latency_count) : 0,
+      },
+      dlq_rate: round(dlqRate, 4),
       uptime_seconds: Math.round((Date.now() - h.telemetry.startedAt) / 1000),
     },
   };
 }
 
-export function metricsReport(t: Telemetry): unknown {
+export function metricsReport(t: Telemetry, spill: SpillClient): unknown {
   const s = t.snapshot();
   return {
     events_processed_total: s.events_processed_total,
-    events_per_second: Math.round((s.events_in_window / s.window_seconds) * 10) / 10,
+    events_per_second: round(s.events_in_window / s.window_seconds, 1),
     kafka_writes_total: s.kafka_writes_total,
     dlq_events_total: s.dlq_events_total,
-    buffer_events_count: 0,
-    avg_processing_time_ms: s.latency_count ? Math.round((s.latency_sum_ms / s.latency_count) * 100) / 100 : 0,
+    buffer_events_count: spillSummary(spill).events,
+    avg_processing_time_ms: s.latency_count ? round(s.latency_sum_ms / s.latency_count) : 0,
     p99_processing_time_ms: s.p99_ms,
+    spilled_events_total: s.spilled_events_total,
+    replayed_events_total: s.replayed_events_total,
+    possible_duplicates_total: s.possible_duplicates_total,
+    poison_pills_total: s.poison_pills_total,
   };
 }

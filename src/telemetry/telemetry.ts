@@ -51,6 +51,10 @@ export interface TelemetrySnapshot {
   kafka_writes_total: number;
   dlq_events_total: number;
   requests_total: number;
+  spilled_events_total: number;
+  replayed_events_total: number;
+  possible_duplicates_total: number;
+  poison_pills_total: number;
   /** over the histogram window */
   events_in_window: number;
   window_seconds: number;
@@ -68,9 +72,19 @@ export class Telemetry {
   private readonly events: client.Counter<'outcome'>;
   private readonly kafkaWrites: client.Counter<'topic'>;
   private readonly latency: client.Histogram<'route'>;
+  private readonly spillEvents: client.Counter<'direction'>;
+  private readonly duplicates: client.Counter;
+  private readonly poison: client.Counter;
+  private readonly fullRefusals: client.Counter;
+  private readonly circuitGauge: client.Gauge<'state'>;
+  private readonly spillGauge: client.Gauge<'what'>;
+  private replayWindow: { at: number; n: number }[] = [];
   private readonly window = new SlidingHistogram();
   private readonly eventWindow: { at: number; n: number }[] = [];
-  private totals = { processed: 0, accepted: 0, rejected: 0, kafka: 0, dlq: 0, requests: 0, latencySumMs: 0, latencyCount: 0 };
+  private totals = {
+    processed: 0, accepted: 0, rejected: 0, kafka: 0, dlq: 0, requests: 0, latencySumMs: 0, latencyCount: 0,
+    spilled: 0, replayed: 0, duplicates: 0, poisoned: 0,
+  };
   readonly startedAt = Date.now();
 
   constructor(labels: Record<string, string> = {}) {
@@ -101,6 +115,82 @@ export class Telemetry {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24],
       registers: [this.registry],
     });
+    this.spillEvents = new client.Counter({
+      name: 'collector_spill_events_total',
+      help: 'Events written to the disk spill log (in) and replayed from it into Kafka (out)',
+      labelNames: ['direction'],
+      registers: [this.registry],
+    });
+    this.duplicates = new client.Counter({
+      name: 'collector_possible_duplicates_total',
+      help: 'Records that may reach Kafka twice (acknowledged late after being spilled, or re-sent by a replay retry)',
+      registers: [this.registry],
+    });
+    this.poison = new client.Counter({
+      name: 'collector_poison_pills_total',
+      help: 'Events Kafka refused for good (or past KAFKA_MAX_RETRIES), quarantined to the DLQ',
+      registers: [this.registry],
+    });
+    this.fullRefusals = new client.Counter({
+      name: 'collector_spill_full_total',
+      help: 'Batches refused with 503 because the spill log was at its cap',
+      registers: [this.registry],
+    });
+    this.circuitGauge = new client.Gauge({
+      name: 'collector_circuit_state',
+      help: 'Kafka circuit breaker: 1 for the current state',
+      labelNames: ['state'],
+      registers: [this.registry],
+    });
+    this.spillGauge = new client.Gauge({
+      name: 'collector_spill',
+      help: 'Spill log now: batches, events, bytes, fill_ratio',
+      labelNames: ['what'],
+      registers: [this.registry],
+    });
+  }
+
+  spilled(events: number): void {
+    this.spillEvents.inc({ direction: 'in' }, events);
+    this.totals.spilled += events;
+  }
+
+  replayed(events: number): void {
+    this.spillEvents.inc({ direction: 'out' }, events);
+    this.totals.replayed += events;
+    const now = Date.now();
+    this.replayWindow.push({ at: now, n: events });
+    this.replayWindow = this.replayWindow.filter((w) => now - w.at <= 10_000);
+  }
+
+  /** events/s replayed over the last 10 s */
+  replayRate(): number {
+    const now = Date.now();
+    const n = this.replayWindow.reduce((s, w) => (now - w.at <= 10_000 ? s + w.n : s), 0);
+    return n / 10;
+  }
+
+  possibleDuplicates(n: number): void {
+    if (n <= 0) return;
+    this.duplicates.inc(n);
+    this.totals.duplicates += n;
+  }
+
+  poisoned(n: number): void {
+    this.poison.inc(n);
+    this.totals.poisoned += n;
+  }
+
+  spillFull(): void {
+    this.fullRefusals.inc();
+  }
+
+  spillState(s: { batches: number; events: number; bytes: number; fillRatio: number }, circuit: string): void {
+    this.spillGauge.set({ what: 'batches' }, s.batches);
+    this.spillGauge.set({ what: 'events' }, s.events);
+    this.spillGauge.set({ what: 'bytes' }, s.bytes);
+    this.spillGauge.set({ what: 'fill_ratio' }, s.fillRatio);
+    for (const st of ['closed', 'open', 'half_open']) this.circuitGauge.set({ state: st }, st === circuit ? 1 : 0);
   }
 
   requestAnswered(route: string, status: number, ms: number): void {
@@ -145,6 +235,10 @@ export class Telemetry {
       kafka_writes_total: this.totals.kafka,
       dlq_events_total: this.totals.dlq,
       requests_total: this.totals.requests,
+      spilled_events_total: this.totals.spilled,
+      replayed_events_total: this.totals.replayed,
+      possible_duplicates_total: this.totals.duplicates,
+      poison_pills_total: this.totals.poisoned,
       events_in_window: inWindow,
       window_seconds: windowMs / 1000,
       latency_count: this.totals.latencyCount,

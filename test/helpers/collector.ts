@@ -14,6 +14,7 @@ const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 export interface RunningCollector {
   url: string;
   port: number;
+  bufferDir: string;
   proc: ChildProcess;
   logs: string[];
   stop(): Promise<number | null>;
@@ -33,14 +34,15 @@ export async function freePort(): Promise<number> {
 
 export async function startCollector(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningCollector> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
+  const bufferDir = env.BUFFER_DIR ?? mkdtempSync(join(os.tmpdir(), 'collector-buffer-'));
   const proc = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env,
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',
-      BUFFER_DIR: mkdtempSync(join(os.tmpdir(), 'collector-buffer-')),
       ...env,
+      BUFFER_DIR: bufferDir,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -66,6 +68,7 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    bufferDir,
     proc,
     logs,
     async stop() {

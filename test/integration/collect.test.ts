@@ -181,15 +181,18 @@ t.test('health and metrics report the spec fields', async (t) => {
   t.ok(m.p99_processing_time_ms! > 0);
 });
 
-t.test('Kafka unreachable: 503 with Retry-After, never a 2xx', async (t) => {
+t.test('Kafka unreachable from the start: accepted into the disk buffer, health degraded', async (t) => {
   const lonely = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:1', KAFKA_TOPIC: TOPIC, DLQ_TOPIC: DLQ });
   try {
     const r = await fetch(`${lonely.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify([specEvent()]), headers: { 'content-type': 'application/json' } });
-    t.equal(r.status, 503);
-    t.ok(r.headers.get('retry-after'));
-    t.equal(((await r.json()) as { error: { code: string } }).error.code, 'COLLECTOR_ERR_NOT_READY');
+    t.equal(r.status, 200);
+    const body = (await r.json()) as { buffered: boolean; accepted_count: number; kafka_partitions: number[] };
+    t.equal(body.buffered, true, 'the answer says it is on disk, not in Kafka');
+    t.equal(body.accepted_count, 1);
+    t.same(body.kafka_partitions, []);
     const h = await fetch(`${lonely.url}/api/v1/health`);
-    t.equal(h.status, 503);
+    t.equal(h.status, 200);
+    t.match(await h.json(), { status: 'degraded', kafka_connected: false, circuit_state: 'open', buffer_status: { buffered_batches: 1, buffered_events: 1 } });
   } finally {
     await lonely.stop();
   }

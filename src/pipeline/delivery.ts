@@ -1,0 +1,165 @@
+/**
+ * Where a batch's records go, and the durability rule: a batch is answered 2xx only
+ * when every record is acknowledged by Kafka or written and fsynced to the spill log.
+ *
+ *   circuit closed and own spill log empty ──▶ produce; wait ≤ SPILL_AFTER_MS for reports
+ *        ├─ all acknowledged ─────────────────▶ delivered
+ *        ├─ some refused for good (poison) ───▶ those become dead letters
+ *        ├─ some failed, retriable ───────────▶ those are spilled
+ *        └─ too slow, or the circuit opened ──▶ the whole batch is spilled, the circuit opens;
+ *                                              late acknowledgements are counted as duplicates
+ *   otherwise ───────────────────────────────▶ spilled (per-learner order: while the log holds
+ *                                              batches, new ones queue behind them)
+ */
+import type { Logger } from 'pino';
+import type { PackedRecords } from '../codec/packed.js';
+import type { RejectedEvent } from '../codec/decode.js';
+import type { EventProducer, BatchDelivery } from '../producer/producer.js';
+import type { Circuit } from '../producer/circuit.js';
+import { classifyFailure } from '../producer/classify.js';
+import { encodeSpilledBatch, pickRecords } from '../spill/batch-codec.js';
+import { SpillFailure, type SpillClient } from '../spill/client.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import type { ErrorCode } from '../errors.js';
+import { poisonDeadLetters } from './poison.js';
+
+export interface Part {
+  topic: string;
+  headerNames: readonly string[];
+  records: PackedRecords;
+  timestamp: number;
+  /** main-topic records can become poison-pill dead letters; dead letters cannot */
+  main: boolean;
+}
+
+export interface Delivered {
+  ok: true;
+  /** partitions of the main topic that received records directly */
+  partitions: number[];
+  /** records written to the spill log instead of Kafka */
+  spilled: number;
+  /** main-topic events Kafka refused for good, now dead letters */
+  poisoned: RejectedEvent[];
+}
+
+export interface Undeliverable {
+  ok: false;
+  code: ErrorCode;
+  detail: string;
+  retryAfter: number;
+}
+
+export interface DelivererDeps {
+  producer: EventProducer;
+  spill: SpillClient;
+  circuit: Circuit;
+  telemetry: Telemetry;
+  log: Logger;
+  spillAfterMs: number;
+  dlqTopic: string;
+  deadLetterHeaders: readonly string[];
+  instance: string;
+  /** after an append: wake the replayer */
+  onSpilled: () => void;
+  /** seconds a client should wait when the spill log is full */
+  retryAfterFull: () => number;
+}
+
+type Race = { kind: 'done'; results: BatchDelivery[] } | { kind: 'open' } | { kind: 'slow' };
+
+export class Deliverer {
+  constructor(private readonly d: DelivererDeps) {}
+
+  async deliver(parts: Part[], batchId: string): Promise<Delivered | Undeliverable> {
+    const { producer, circuit, spill } = this.d;
+    const live = parts.filter((p) => p.records.count > 0);
+    if (!circuit.closed || spill.ownNonEmpty || !producer.isConnected) return this.spillParts(live);
+
+    const all = Promise.all(live.map((p) => producer.send(p.topic, p.records, p.headerNames, p.timestamp)));
+    const race = await this.raceDelivery(all);
+    if (race.kind !== 'done') {
+      if (race.kind === 'slow') {
+        this.d.log.warn({ batch_id: batchId, after_ms: this.d.spillAfterMs }, 'kafka too slow: opening the circuit, spilling');
+        circuit.trip();
+      }
+      // The producer may still deliver these: each one it does is a duplicate of the spilled copy.
+      void all.then((results) => {
+        const late = results.reduce((n, r, i) => n + live[i]!.records.count - r.failures.length, 0);
+        this.d.telemetry.possibleDuplicates(late);
+      });
+      return this.spillParts(live);
+    }
+
+    const partitions = new Set<number>();
+    const toSpill: Part[] = [];
+    const poisoned: RejectedEvent[] = [];
+    for (let i = 0; i < live.length; i++) {
+      const part = live[i]!;
+      const result = race.results[i]!;
+      if (part.main) for (const p of result.partitions) partitions.add(p);
+      this.d.telemetry.kafkaWritten(part.main ? 'events' : 'dlq', part.records.count - result.failures.length);
+      if (result.failures.length === 0) continue;
+      const final = result.failures.filter((f) => part.main && classifyFailure(f.code, f.message) === 'final');
+      const retriable = result.failures.filter((f) => !final.includes(f));
+      if (final.length > 0) {
+        const { dead, rejected } = poisonDeadLetters({
+          records: part.records, failed: final, batchId, instance: this.d.instance, retryCount: 1,
+          tenantHeader: part.headerNames.indexOf('tenant_id'),
+        });
+        this.d.log.warn({ batch_id: batchId, count: final.length, err: final[0]!.message }, 'poison pill: quarantined to the DLQ');
+        this.d.telemetry.poisoned(final.length);
+        poisoned.push(...rejected);
+        const dl = await producer.send(this.d.dlqTopic, dead, this.d.deadLetterHeaders, part.timestamp);
+        this.d.telemetry.kafkaWritten('dlq', dead.count - dl.failures.length);
+        if (dl.failures.length > 0) {
+          toSpill.push({ topic: this.d.dlqTopic, headerNames: this.d.deadLetterHeaders, records: pickRecords(dead, dl.failures.map((f) => f.record)), timestamp: part.timestamp, main: false });
+        }
+      }
+      if (retriable.length > 0) {
+        circuit.trip();
+        toSpill.push({ ...part, records: pickRecords(part.records, retriable.map((f) => f.record)) });
+      }
+    }
+    if (toSpill.length > 0) {
+      const spilled = await this.spillParts(toSpill);
+      if (!spilled.ok) return spilled;
+      return { ok: true, partitions: [...partitions].sort((a, b) => a - b), spilled: spilled.spilled, poisoned };
+    }
+    return { ok: true, partitions: [...partitions].sort((a, b) => a - b), spilled: 0, poisoned };
+  }
+
+  private raceDelivery(all: Promise<BatchDelivery[]>): Promise<Race> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish({ kind: 'slow' }), this.d.spillAfterMs);
+      const unsubscribe = this.d.circuit.onOpen(() => finish({ kind: 'open' }));
+      let settled = false;
+      const finish = (r: Race) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(r);
+      };
+      void all.then((results) => finish({ kind: 'done', results }));
+    });
+  }
+
+  private async spillParts(parts: Part[]): Promise<Delivered | Undeliverable> {
+    const payloads = parts.map((p) => encodeSpilledBatch({ topic: p.topic, timestamp: p.timestamp, headerNames: [...p.headerNames], records: p.records }));
+    const events = parts.map((p) => p.records.count);
+    try {
+      await this.d.spill.append(payloads, events);
+    } catch (err) {
+      if (err instanceof SpillFailure && err.code === 'COLLECTOR_ERR_SPILL_FULL') {
+        this.d.telemetry.spillFull();
+        return { ok: false, code: 'COLLECTOR_ERR_BUFFER_FULL', detail: 'the disk buffer is at MAX_BUFFER_SIZE_MB', retryAfter: this.d.retryAfterFull() };
+      }
+      this.d.log.error({ err }, 'spill append failed');
+      return { ok: false, code: 'COLLECTOR_ERR_SPILL_FAILED', detail: (err as Error).message, retryAfter: 5 };
+    }
+    const n = events.reduce((a, b) => a + b, 0);
+    this.d.telemetry.spilled(n);
+    this.d.onSpilled();
+    return { ok: true, partitions: [], spilled: n, poisoned: [] };
+  }
+}

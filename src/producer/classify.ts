@@ -1,0 +1,32 @@
+/**
+ * The one place that decides whether a Kafka failure is worth retrying. Delivery
+ * reports reach JavaScript with code -1 and only their message intact, so the message
+ * text decides there; synchronous produce() errors keep their librdkafka codes.
+ *
+ * final     — retrying cannot help (the record itself is refused): quarantine it (poison pill)
+ * retriable — Kafka is away or slow: keep it (spill) and retry
+ */
+export type FailureKind = 'final' | 'retriable';
+
+// librdkafka codes of produce() errors that no retry fixes.
+const FINAL_CODES = new Set([
+  10, // ERR_MSG_SIZE_TOO_LARGE (broker)
+  2, // ERR_CORRUPT_MESSAGE
+  29, // ERR_TOPIC_AUTHORIZATION_FAILED
+  87, // ERR_INVALID_RECORD
+  18, // ERR_RECORD_LIST_TOO_LARGE
+  -186, // ERR__INVALID_ARG
+]);
+
+const FINAL_TEXT = /too large|message size|invalid record|corrupt message|authorization|not authorized|invalid arg|record.*invalid/i;
+
+export function classifyFailure(code: number, message: string): FailureKind {
+  if (FINAL_CODES.has(code)) return 'final';
+  if (code === -1 && FINAL_TEXT.test(message)) return 'final';
+  return 'retriable';
+}
+
+/** node-rdkafka's error event that means every broker is unreachable right now. */
+export function meansBrokersDown(code: number, message: string): boolean {
+  return code === -187 || /all broker connections are down|all brokers? (are )?down/i.test(message);
+}

@@ -1,0 +1,42 @@
+/**
+ * Messages between the main thread and the spill-log owner (workers/spill.ts). Every
+ * request carries an id and gets exactly one reply with that id.
+ */
+import type { SpillStats } from './types.js';
+
+export interface SpillWorkerData {
+  baseDir: string;
+  instance: string;
+  maxBytes: number;
+  segmentBytes: number;
+}
+
+/** A log the worker owns: its own (`source` = instance) or an adopted orphan. */
+export interface SourceStats extends SpillStats {
+  source: string;
+}
+
+export type SpillRequest =
+  | { id: number; op: 'append'; payloads: Uint8Array[]; events: number[] }
+  | { id: number; op: 'read'; source: string; fromSeq: number; maxRecords: number; maxBytes: number }
+  | { id: number; op: 'ack'; source: string; uptoSeq: number }
+  | { id: number; op: 'stats' }
+  | { id: number; op: 'adopt' }
+  | { id: number; op: 'close' };
+
+export interface SpillWireRecord {
+  seq: number;
+  events: number;
+  payload: Uint8Array;
+}
+
+export type SpillReply =
+  | { id: number; ok: true; firstSeq?: number; lastSeq?: number; records?: SpillWireRecord[]; sources?: SourceStats[] }
+  | { id: number; ok: false; code: string; message: string };
+
+/** The worker's own first message: the log is open (recovery done) and what recovery found. */
+export interface SpillHello {
+  hello: true;
+  sources: SourceStats[];
+  recovery: { source: string; quarantined: string[]; lostRanges: { from: number; to: number }[]; truncatedBytes: number }[];
+}
