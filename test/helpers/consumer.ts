@@ -57,3 +57,21 @@ export async function readTopic(
 export function eventIds(records: ReadRecord[]): Set<string> {
   return new Set(records.map((r) => (JSON.parse(r.value) as { event_id: string }).event_id));
 }
+
+/**
+ * Reads `topic` until every id in `ids` was seen (incrementally: the check is O(new records)),
+ * or the timeout passes. Returns all records read; the caller asserts.
+ */
+export async function readUntilIds(bootstrap: string, topic: string, ids: Iterable<string>, timeoutMs = 60_000): Promise<ReadRecord[]> {
+  const want = new Set(ids);
+  let checked = 0;
+  return readTopic(
+    bootstrap,
+    topic,
+    (rs) => {
+      for (; checked < rs.length; checked++) want.delete((JSON.parse(rs[checked]!.value) as { event_id: string }).event_id);
+      return want.size === 0;
+    },
+    timeoutMs,
+  );
+}

@@ -7,7 +7,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { LocalBroker } from '../../kafka/broker.js';
 import { startCollector } from '../helpers/collector.js';
-import { readTopic, eventIds } from '../helpers/consumer.js';
+import { readUntilIds, eventIds } from '../helpers/consumer.js';
 import { orderViolations, runLoad, sleep, waitDrained } from '../helpers/load.js';
 
 t.setTimeout(400_000);
@@ -44,7 +44,7 @@ t.test('broker SIGKILLed under load: every acknowledged event reaches Kafka, in 
   t.ok(load.acked.size > 500, `${load.acked.size} events acknowledged`);
 
   await waitDrained(collector.url);
-  const records = await readTopic(broker.bootstrap, TOPIC, (rs) => [...load.acked.keys()].every((id) => eventIds(rs).has(id)), 60_000);
+  const records = await readUntilIds(broker.bootstrap, TOPIC, load.acked.keys());
   const found = eventIds(records);
   const missing = [...load.acked.keys()].filter((id) => !found.has(id));
   t.same(missing, [], 'every acknowledged event is in Kafka');
@@ -103,7 +103,7 @@ t.test('collector SIGKILLed while spilling and again while replaying: nothing ac
   collector = await startCollector({ ...env, BUFFER_DIR: bufferDir });
   t.teardown(() => collector.stop());
   await waitDrained(collector.url);
-  const records = await readTopic(broker.bootstrap, topic, (rs) => [...acked].every((id) => eventIds(rs).has(id)), 60_000);
+  const records = await readUntilIds(broker.bootstrap, topic, acked);
   const found = eventIds(records);
   t.same([...acked].filter((id) => !found.has(id)), [], `all ${acked.size} acknowledged events are in Kafka`);
 });
@@ -135,7 +135,7 @@ t.test('spill cap reached: 503 with Retry-After, and nothing already accepted is
   collector = await startCollector({ ...env, KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, BUFFER_DIR: bufferDir });
   t.teardown(() => collector.stop());
   await waitDrained(collector.url);
-  const records = await readTopic(broker.bootstrap, env.KAFKA_TOPIC, (rs) => [...acked].every((id) => eventIds(rs).has(id)), 60_000);
+  const records = await readUntilIds(broker.bootstrap, env.KAFKA_TOPIC, acked);
   const found = eventIds(records);
   t.same([...acked].filter((id) => !found.has(id)), [], `all ${acked.size} events accepted before the cap are in Kafka`);
 });
