@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import type { PackedRecords } from '../codec/packed.js';
 import type { RejectedEvent } from '../codec/decode.js';
-import type { EventProducer, BatchDelivery } from '../producer/producer.js';
+import type { EventProducer, BatchDelivery, RecordFailure } from '../producer/producer.js';
 import type { Circuit } from '../producer/circuit.js';
 import { classifyFailure } from '../producer/classify.js';
 import { encodeSpilledBatch, pickRecords } from '../spill/batch-codec.js';
@@ -99,8 +99,11 @@ export class Deliverer {
       if (part.main) for (const p of result.partitions) partitions.add(p);
       this.d.telemetry.kafkaWritten(part.main ? 'events' : 'dlq', part.records.count - result.failures.length);
       if (result.failures.length === 0) continue;
-      const final = result.failures.filter((f) => part.main && classifyFailure(f.code, f.message) === 'final');
-      const retriable = result.failures.filter((f) => !final.includes(f));
+      const refused = result.failures.filter((f) => part.main && classifyFailure(f.code, f.message) === 'final');
+      const retriable = result.failures.filter((f) => !refused.includes(f));
+      // Kafka refuses a whole record batch for one oversized record: send each refused record
+      // on its own before condemning it, so its neighbours are not quarantined with it.
+      const final = refused.length > 1 ? await this.isolate(part, refused, partitions) : refused;
       if (final.length > 0) {
         const { dead, rejected } = poisonDeadLetters({
           records: part.records, failed: final, batchId, instance: this.d.instance, retryCount: 1,
@@ -126,6 +129,19 @@ export class Deliverer {
       return { ok: true, partitions: [...partitions].sort((a, b) => a - b), spilled: spilled.spilled, poisoned };
     }
     return { ok: true, partitions: [...partitions].sort((a, b) => a - b), spilled: 0, poisoned };
+  }
+
+  /** Re-sends each record alone; returns the ones Kafka refuses even alone (or that now fail retriably). */
+  private async isolate(part: Part, refused: RecordFailure[], partitions: Set<number>): Promise<RecordFailure[]> {
+    const still: RecordFailure[] = [];
+    for (const f of refused) {
+      const alone = await this.d.producer.send(part.topic, pickRecords(part.records, [f.record]), part.headerNames, part.timestamp);
+      if (alone.failures.length === 0) {
+        for (const p of alone.partitions) partitions.add(p);
+        this.d.telemetry.kafkaWritten('events', 1);
+      } else still.push({ ...f, message: alone.failures[0]!.message, code: alone.failures[0]!.code });
+    }
+    return still;
   }
 
   private raceDelivery(all: Promise<BatchDelivery[]>): Promise<Race> {
