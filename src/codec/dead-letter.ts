@@ -19,6 +19,15 @@ export interface DeadLetterInput {
 }
 
 export function deadLetterValue(d: DeadLetterInput): string {
+  try {
+    return serialise(d, d.original === undefined ? null : d.original);
+  } catch {
+    // Nesting too deep for JSON.stringify: the record still goes out, saying why the original is missing.
+    return serialise(d, { unserialisable: 'nesting too deep to serialise' });
+  }
+}
+
+function serialise(d: DeadLetterInput, original: unknown): string {
   return JSON.stringify({
     reason: d.reason,
     errors: d.errors,
@@ -28,6 +37,6 @@ export function deadLetterValue(d: DeadLetterInput): string {
     event_index: d.eventIndex,
     collector_instance: d.instance,
     tenant_id: d.tenantId,
-    original_event: d.original === undefined ? null : d.original,
+    original_event: original,
   });
 }

@@ -148,7 +148,14 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput): Decod
     e.priority ??= DEFAULT_PRIORITY;
     e.metadata ??= {};
     for (const k in e) if (!KNOWN_EVENT_FIELDS.has(k)) unknownFields.set(k, (unknownFields.get(k) ?? 0) + 1);
-    const value = JSON.stringify(e);
+    let value: string;
+    try {
+      value = JSON.stringify(e);
+    } catch {
+      // JSON.parse is iterative but JSON.stringify recurses: a deep enough event_data overflows the stack.
+      reject(i, ev, 'validation', [{ code: 'too_deep', path: '/event_data', message: 'nested too deeply to serialise' }]);
+      continue;
+    }
     // value.length is a lower bound of the UTF-8 size: the exact count only when it could matter.
     if (value.length * 3 > input.limits.maxEventBytes && Buffer.byteLength(value) > input.limits.maxEventBytes) {
       reject(i, ev, 'too_large', [

@@ -15,6 +15,7 @@ export type EventErrorCode =
   | 'invalid_length'
   | 'not_an_object'
   | 'event_too_large'
+  | 'too_deep'
   | 'invalid';
 
 export interface EventError {

@@ -121,3 +121,13 @@ t.test('__proto__ keys do not pollute prototypes', async (t) => {
   t.ok(o.ok);
   t.equal(({} as Record<string, unknown>).polluted, undefined);
 });
+
+t.test('nesting too deep to serialise is a per-event rejection, not a crash', async (t) => {
+  const [a] = syntheticBatch(1);
+  const raw = JSON.stringify([a]).replace('"event_data":{', '"event_data":{"deep":' + '['.repeat(100_000) + ']'.repeat(100_000) + ',');
+  const o = decodeBatch(input(raw, false, { ...limits, maxDecodedBytes: 4 << 20 }));
+  if (!o.ok) return t.fail(o.code);
+  t.equal(o.batch.accepted.count, 0);
+  t.equal(o.batch.rejected[0]!.errors[0]!.code, 'too_deep');
+  t.match(JSON.parse(recordValue(o.batch.dead, 0).toString()).original_event, { unserialisable: String });
+});
