@@ -1,0 +1,82 @@
+/**
+ * The Dockerfile and the Kubernetes manifests cannot run here (no Docker engine, no
+ * cluster): this keeps them true to the code — they parse, every variable they set
+ * exists in the config schema with a valid value, and the ports and probe paths answer
+ * on a real collector.
+ */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import yaml from 'js-yaml';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createRequire } from 'node:module';
+import { sharedBroker } from '../helpers/broker.js';
+import { createTopics } from '../helpers/topics.js';
+import { startCollector } from '../helpers/collector.js';
+
+const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
+type Doc = { kind: string; data?: Record<string, string>; stringData?: Record<string, string>; spec?: any };
+const docs = yaml.loadAll(readFileSync(root('deploy/k8s/collector.yaml'), 'utf8')) as Doc[];
+const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
+const byKind = (k: string) => docs.find((d) => d.kind === k)!;
+// PM2 require()s it the same way (Node 20's require of an ES module).
+const { apps } = createRequire(import.meta.url)(root('ecosystem.config.js')) as { apps: { kill_timeout: number }[] };
+// Read by ecosystem.config.js, not by the collector itself.
+const LAUNCHER_VARS = new Set(['COLLECTOR_INSTANCES']);
+
+t.test('the manifests parse and hold the pieces production needs', async (t) => {
+  t.same(docs.map((d) => d.kind).sort(), ['ConfigMap', 'PodDisruptionBudget', 'Secret', 'Service', 'StatefulSet']);
+  const sts = byKind('StatefulSet').spec;
+  t.ok(sts.volumeClaimTemplates?.length, 'a PersistentVolumeClaim for the spill log');
+  const container = sts.template.spec.containers[0];
+  t.ok(container.lifecycle?.preStop, 'preStop for draining');
+  t.ok(container.resources?.limits?.memory && container.resources?.requests?.cpu, 'requests and limits');
+  const killTimeoutS = apps[0]!.kill_timeout / 1000;
+  t.ok(sts.template.spec.terminationGracePeriodSeconds > killTimeoutS, 'the grace period outlasts PM2\'s kill_timeout');
+  t.equal(container.volumeMounts[0].mountPath, byKind('ConfigMap').data!.BUFFER_DIR, 'the volume is where BUFFER_DIR points');
+});
+
+t.test('every variable they set exists in the config schema and is valid', async (t) => {
+  const env: Record<string, string> = { ...byKind('ConfigMap').data, ...byKind('Secret').stringData };
+  const container = byKind('StatefulSet').spec.template.spec.containers[0];
+  for (const e of container.env ?? []) env[e.name] = e.value;
+  for (const name of Object.keys(env)) {
+    t.ok(name in ConfigSchema.properties || LAUNCHER_VARS.has(name), `${name} is a known variable`);
+  }
+  t.doesNotThrow(() => loadConfig(env), 'the values pass the schema');
+  for (const m of dockerfile.matchAll(/ENV (.+)/g)) {
+    for (const pair of m[1]!.split(/\s+/)) {
+      const name = pair.split('=')[0]!;
+      if (name !== 'NODE_ENV') t.ok(name in ConfigSchema.properties, `Dockerfile ENV ${name} is a known variable`);
+    }
+  }
+});
+
+t.test('ports and probe paths answer on a real collector', async (t) => {
+  const sts = byKind('StatefulSet').spec;
+  const container = sts.template.spec.containers[0];
+  const port = container.ports[0].containerPort as number;
+  t.equal(port, Number(container.env.find((e: { name: string }) => e.name === 'PORT').value));
+  t.match(dockerfile, new RegExp(`EXPOSE ${port}`));
+  t.equal(byKind('Service').spec.ports[0].targetPort, port);
+
+  const { bootstrap } = sharedBroker();
+  const topic = `events-manifests-${randomUUID().slice(0, 8)}`;
+  await createTopics([{ name: topic, partitions: 1 }, { name: `${topic}-dlq`, partitions: 1 }]);
+  const c = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq` });
+  t.teardown(() => c.stop());
+  const paths = [container.readinessProbe.httpGet.path, container.livenessProbe.httpGet.path];
+  const health = /HEALTHCHECK .* (http:\/\/127\.0\.0\.1:\d+(\/\S+))/.exec(dockerfile);
+  t.ok(health, 'the Dockerfile has a HEALTHCHECK');
+  paths.push(health![2]!);
+  for (const path of paths) {
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await fetch(`${c.url}${path}`)).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    t.equal(status, 200, `${path} answers 200`);
+  }
+});
