@@ -23,6 +23,8 @@ export interface ServerDeps {
   telemetry: Telemetry;
   /** null when the collector can take batches; otherwise the error that says why not */
   admission: () => ErrorCode | null;
+  /** true while draining: answers close their connection so clients reconnect to a live process */
+  draining: () => boolean;
   ops: OpsDeps;
 }
 
@@ -38,10 +40,10 @@ export function assertNativeUws(): void {
   }
 }
 
-function sendAnswer(ex: Exchange, a: CollectAnswer): void {
+function sendAnswer(ex: Exchange, a: CollectAnswer, close: boolean): void {
   const headers: Record<string, string> = {};
   if (a.retryAfter !== undefined) headers['Retry-After'] = String(a.retryAfter);
-  replyJson(ex, a.status, a.body, { headers });
+  replyJson(ex, a.status, a.body, { headers, close });
 }
 
 export function startServer(deps: ServerDeps): Promise<Server> {
@@ -59,7 +61,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       .collect({ slot, token, length, gzip, receivedAt }, startedAt)
       .then((answer) => {
         if (ex.answered) return;
-        sendAnswer(ex, answer);
+        sendAnswer(ex, answer, deps.draining());
         telemetry.requestAnswered(route, answer.status, performance.now() - startedAt);
       })
       .catch((err: unknown) => {
