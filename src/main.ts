@@ -23,6 +23,8 @@ import { SpillClient } from './spill/client.js';
 import { Replayer } from './spill/replayer.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 
+const DRAIN_QUIET_MS = 500;
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = pino({ level: config.LOG_LEVEL, base: { instance: config.INSTANCE_ID, pid: process.pid } });
@@ -119,7 +121,10 @@ async function main(): Promise<void> {
     slab,
     collector,
     telemetry,
-    admission: () => (stopping ? 'COLLECTOR_ERR_SHUTTING_DOWN' : null),
+    // While draining, requests already on open connections are still served (a reload must not
+    // fail them); their answers close the connection so the client reconnects to a live process.
+    admission: () => null,
+    draining: () => stopping,
     ops: {
       health: () => healthReport({ telemetry, producer, circuit, spill, stopping }),
       metrics: async () => metricsReport(telemetry, spill),
@@ -132,8 +137,12 @@ async function main(): Promise<void> {
   installShutdown(log, async () => {
     stopping = true;
     server.close();
-    // In-flight batches finish: delivered, or spilled after SPILL_AFTER_MS at most.
-    await collector.idle();
+    // In-flight batches finish (delivered, or spilled after SPILL_AFTER_MS at most); a short quiet
+    // window lets requests already sent on kept-alive connections arrive and be answered.
+    do {
+      await collector.idle();
+      await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS));
+    } while (collector.pending > 0);
     await replayer.stop();
     clearInterval(adoptTimer);
     clearInterval(gaugeTimer);
