@@ -5,7 +5,7 @@
 import uWS from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import type { Config } from '../config/schema.js';
-import { errorBody, type ErrorCode } from '../errors.js';
+import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
 import type { Collector } from '../pipeline/collector.js';
 import type { CollectAnswer } from '../pipeline/answer.js';
 import type { Slab } from '../ring/slab.js';
@@ -83,7 +83,10 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       if (held) slab.release(held.slot, held.token);
     });
     const refuse = (code: ErrorCode, detail?: string, retryAfter?: number) => {
-      const status = sendError(ex, code, detail, { close: true, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+      // Only a body too large to read is cut off by closing; for anything else uWS skips the unread
+      // body and the connection stays usable (closing made clients still uploading see EPIPE, not a 503).
+      const close = ERRORS[code].status === 413;
+      const status = sendError(ex, code, detail, { close, ...(retryAfter !== undefined ? { retryAfter } : {}) });
       telemetry.requestAnswered('collect', status, performance.now() - startedAt);
     };
 

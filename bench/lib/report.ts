@@ -1,0 +1,141 @@
+/**
+ * Derived numbers, the stdout tables and the machine description of the JSON report.
+ * Ratios to the raw-producer limit measured in the same run are the headline: on a
+ * shared 2-core box absolute numbers drift from run to run, ratios much less.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import Kafka from 'node-rdkafka';
+import type { Scenario, LoadResult } from '../scenarios.js';
+import type { GcStats } from './cluster.js';
+import { round, type Usage } from './proc.js';
+
+export interface ScenarioReport {
+  name: string;
+  what: string;
+  status: 'ok' | 'not-implemented';
+  note?: string;
+  params?: Omit<Scenario, 'name' | 'what' | 'todo'> & { durationS: number };
+  load?: LoadResult;
+  ratioToRaw?: number;
+  usage?: Usage;
+  cpu?: { collectorMsPer1kEvents: number; brokerMsPer1kEvents: number; brokerShare: number; loadgenShare: number;
+    /** our processes' CPU / (wall × cores) */ ourUtilisation: number; /** everything else on the box, same unit: noise */ otherUtilisation: number };
+  gc?: Record<string, { ms: number; count: number; over10ms: number }>;
+  incidents?: string[];
+  /** the load did not do what the scenario asked (e.g. a fixed rate not reached): read its numbers with care */
+  warnings?: string[];
+}
+
+/** Turns raw load + /proc + /metrics deltas into the per-scenario report entry. */
+export function derive(s: Scenario, durationS: number, load: LoadResult, usage: Usage,
+  gc0: Record<string, GcStats>, gc1: Record<string, GcStats>, incidents: string[]): ScenarioReport {
+  const { name, what, todo: _t, ...params } = s;
+  const events = load.eventsPerS * load.seconds;
+  const collectorCpu = Object.entries(usage.cpu).filter(([r]) => r.startsWith('collector')).reduce((a, [, v]) => a + v, 0);
+  const broker = usage.cpu.broker ?? NaN;
+  const loadgen = usage.cpu.loadgen ?? NaN;
+  const total = collectorCpu + (Number.isNaN(broker) ? 0 : broker) + loadgen + (usage.cpu.pm2 ?? 0);
+  const gc: ScenarioReport['gc'] = {};
+  for (const [inst, after] of Object.entries(gc1)) {
+    const before = gc0[inst];
+    if (!before) continue;
+    gc[`collector#${inst}`] = { ms: round((after.seconds - before.seconds) * 1000, 1), count: after.count - before.count,
+      over10ms: after.over10ms - before.over10ms };
+  }
+  return {
+    name, what, status: 'ok', params: { ...params, durationS }, load,
+    ratioToRaw: NaN, // set once the raw limit is final (after its second measurement)
+    usage,
+    cpu: {
+      collectorMsPer1kEvents: round((collectorCpu * 1000) / (events / 1000), 2),
+      brokerMsPer1kEvents: round((broker * 1000) / (events / 1000), 2),
+      brokerShare: round(broker / (broker + collectorCpu), 3),
+      loadgenShare: round(loadgen / total, 3),
+      ourUtilisation: round(total / (usage.wallS * os.cpus().length), 3),
+      otherUtilisation: round(Math.max(0, usage.machineBusyS - total) / (usage.wallS * os.cpus().length), 3),
+    },
+    gc,
+    ...(incidents.length ? { incidents } : {}),
+    ...warn(s, load),
+  };
+}
+
+function warn(s: Scenario, load: LoadResult): { warnings?: string[] } {
+  const w: string[] = [];
+  if (s.rate && load.reqPerS < 0.95 * s.rate) {
+    w.push(`target ${s.rate} req/s not reached: ${load.reqPerS} req/s (${s.connections} connections, each one request at a time, p50 ${load.p50Ms} ms)`);
+  }
+  if (load.spilled > 0) {
+    w.push(`${load.spilled} of ${load.ok} 2xx answers were buffered to the disk spill (Kafka circuit open), not in Kafka: events/s overstates Kafka throughput`);
+  }
+  return w.length ? { warnings: w } : {};
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const cells = [head, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const w = head.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
+  const line = (r: (string | number)[]) => r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]!) : String(c).padStart(w[i]!))).join('  ');
+  return [line(cells[0]!), w.map((n) => '-'.repeat(n)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+function fmt(n: number): string {
+  if (Number.isNaN(n)) return '-';
+  return Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : String(n);
+}
+
+export interface RawRow { name: string; eventsPerS: number; brokerMsPer1k: number; producerCpuMsPer1k: number; ratio: number }
+
+export function printTables(raws: RawRow[], reps: ScenarioReport[]): string {
+  const main = reps.map((r) => r.status !== 'ok' || !r.load
+    ? [r.name, 'not yet implemented', '', '', '', '', '', '', '']
+    : [r.name, r.load.eventsPerS, r.load.reqPerS, r.load.p50Ms, r.load.p99Ms, r.load.p999Ms,
+      r.load.non2xx + r.load.errors + r.load.timeouts, r.load.spilled, r.ratioToRaw!.toFixed(3)]);
+  main.unshift(...raws.map((r) => [r.name, r.eventsPerS, '', '', '', '', 0, '', r.ratio.toFixed(3)]));
+  const res = reps.filter((r) => r.status === 'ok').map((r) => {
+    const rss = Object.entries(r.usage!.peakRssMb);
+    const coll = rss.filter(([k]) => k.startsWith('collector')).map(([, v]) => v);
+    const gcs = Object.values(r.gc ?? {});
+    return [r.name, r.cpu!.collectorMsPer1kEvents, r.cpu!.brokerMsPer1kEvents, `${(r.cpu!.brokerShare * 100).toFixed(0)}%`,
+      `${(r.cpu!.loadgenShare * 100).toFixed(0)}%`, `${(r.cpu!.ourUtilisation * 100).toFixed(0)}%`, `${(r.cpu!.otherUtilisation * 100).toFixed(0)}%`,
+      Math.max(...coll), r.usage!.peakRssMb.broker ?? NaN,
+      gcs.length ? round(gcs.reduce((a, g) => a + g.ms, 0), 1) : NaN, gcs.reduce((a, g) => a + g.over10ms, 0)];
+  });
+  res.unshift(...raws.map((r) => [r.name, r.producerCpuMsPer1k, r.brokerMsPer1k, '', '', '', '', NaN, NaN, NaN, NaN]));
+  return [
+    table(['scenario', 'events/s', 'req/s', 'p50 ms', 'p99 ms', 'p999 ms', 'non-2xx', '2xx spilled', 'x raw'], main),
+    '',
+    table(['scenario', 'coll CPU ms/1k ev', 'broker CPU ms/1k ev', 'broker share', 'loadgen share', 'ours/box', 'others/box',
+      'coll peak RSS MB', 'broker peak RSS MB', 'GC ms', 'GC >10ms'], res),
+    '(raw-producer rows: "coll CPU" is the producer processes\'. non-2xx includes connection errors and timeouts;',
+    ' 2xx spilled = answers with buffered:true (on the collector\'s disk, not yet in Kafka), included in events/s.',
+    ' broker share = broker / (broker + collectors) CPU; ours/box and others/box = CPU used / (wall x cores), others = noise;',
+    ' the raw limit behind every "x raw" is the better of the two raw-producer passes)',
+  ].join('\n');
+}
+
+function sh(cmd: string, args: string[], cwd: string): string {
+  try { return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return ''; }
+}
+
+export function gitSha(root: string): { sha: string; dirty: boolean } {
+  return { sha: sha(root), dirty: sh('git', ['status', '--porcelain'], root) !== '' };
+}
+function sha(root: string): string { return sh('git', ['rev-parse', '--short', 'HEAD'], root) || 'nogit'; }
+
+export function machine(root: string, localBroker: boolean): Record<string, unknown> {
+  const pom = readFileSync(join(root, 'kafka', 'pom.xml'), 'utf8');
+  const kafka = /<kafka\.version>([^<]+)</.exec(pom)?.[1] ?? 'unknown';
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memGb: round(os.totalmem() / 2 ** 30, 1),
+    loadAvgAtStart: os.loadavg().map((l) => round(l, 2)),
+    kernel: os.release(),
+    node: process.version,
+    librdkafka: Kafka.librdkafkaVersion,
+    kafka: localBroker ? `${kafka} (local single-node KRaft, 512 MB heap)` : 'external cluster (version not probed)',
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Micro-benchmark of the collect path's CPU-bound pieces, in one thread, no I/O:
+ *  - decodeBatch (src/codec/decode.ts: gunzip, UTF-8, JSON.parse, validation, packing)
+ *    on a 100-event batch, plain and gzip: events/s and input MB/s;
+ *  - gunzip of a 1000-event batch with node:zlib vs fflate (a devDependency): MB/s of
+ *    output, which is what decides whether fflate earns its place.
+ * Run: npm run build && node dist/bench/micro/decode.js [secondsPerCase=2]
+ */
+import { gunzipSync as fflateGunzip } from 'fflate';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { loadConfig } from '../../src/config/load.js';
+import { decodeBatch } from '../../src/codec/decode.js';
+import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+
+const SECONDS = Number(process.argv[2] ?? 2);
+const config = loadConfig({});
+const limits = { maxDecodedBytes: config.MAX_DECODED_BYTES, maxEvents: config.MAX_EVENTS_PER_BATCH, maxEventBytes: config.MAX_EVENT_BYTES };
+
+/** Runs fn for SECONDS (after a quarter of that as JIT warm-up); returns calls per second. */
+function rate(fn: () => void): number {
+  const spin = (ms: number) => {
+    let n = 0;
+    const end = performance.now() + ms;
+    // Check the clock every 16 calls: performance.now() is not free at ~µs per call.
+    while (performance.now() < end) for (let i = 0; i < 16; i++, n++) fn();
+    return n;
+  };
+  spin(SECONDS * 250);
+  const t = performance.now();
+  const n = spin(SECONDS * 1000);
+  return n / ((performance.now() - t) / 1000);
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+const mb = (bytesPerS: number) => (bytesPerS / 1e6).toFixed(1);
+const rows: string[][] = [];
+
+// --- decodeBatch, 100 events ---
+const json100 = Buffer.from(JSON.stringify(syntheticBatch(100)));
+const gz100 = gzipSync(json100);
+for (const [name, body, gzip] of [['decodeBatch 100 plain', json100, false], ['decodeBatch 100 gzip', gz100, true]] as const) {
+  const probe = decodeBatch({ body, gzip, receivedAt: Date.now(), instance: 'micro', limits });
+  if (!probe.ok || probe.batch.accepted.count !== 100) throw new Error(`${name}: the batch does not decode cleanly`);
+  const r = rate(() => decodeBatch({ body, gzip, receivedAt: Date.now(), instance: 'micro', limits }));
+  rows.push([name, fmt(r * 100), fmt(r), mb(r * body.length), mb(r * json100.length), `${body.length} B in`]);
+}
+
+// --- gunzip, 1000 events ---
+const json1000 = Buffer.from(JSON.stringify(syntheticBatch(1000)));
+const gz1000 = gzipSync(json1000);
+if (!Buffer.from(fflateGunzip(gz1000)).equals(json1000) || !gunzipSync(gz1000).equals(json1000)) throw new Error('gunzip mismatch');
+for (const [name, fn] of [
+  ['gunzip 1000 node:zlib', () => gunzipSync(gz1000, { maxOutputLength: limits.maxDecodedBytes })],
+  ['gunzip 1000 fflate', () => fflateGunzip(gz1000)],
+] as const) {
+  const r = rate(fn);
+  rows.push([name, fmt(r * 1000), fmt(r), mb(r * gz1000.length), mb(r * json1000.length), `${gz1000.length} B in, ${json1000.length} B out`]);
+}
+
+const head = ['case', 'events/s', 'calls/s', 'MB/s in', 'MB/s out', 'sizes'];
+const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (r: string[]) => r.map((c, i) => (i === 0 || i === 5 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+console.log(`node ${process.version}, ${SECONDS} s per case, one thread (MB = 10^6 bytes)`);
+console.log([line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n'));

@@ -1,0 +1,187 @@
+/**
+ * `npm run bench`: issue #8's end-to-end benchmark. One run measures, on the same
+ * machine and broker, (1) the raw node-rdkafka producer limit for the collector's own
+ * records and settings, then (2) the collector under PM2 through every scenario, and
+ * reports each scenario as a ratio to (1) plus CPU, RSS and GC per process. (1) is
+ * measured again at the end; the better pass is the limit, and their gap shows the noise.
+ *
+ * Env: BENCH_DURATION_S (10), BENCH_QUICK=1 (smoke: ~1.5 s each, tiny load),
+ * BENCH_RESULTS_DIR (bench/results), BENCH_ONLY (comma-separated scenario names), COLLECTOR_INSTANCES (2), WORKER_THREADS (1),
+ * KAFKA_BOOTSTRAP_SERVERS (set = use that cluster and its existing topics; unset = local
+ * broker), BENCH_BROKER_PID (CPU/RSS of an external broker on this host), and any
+ * collector variable (src/config/schema.ts): it reaches the collectors and the raw producer alike.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalBroker } from '../kafka/broker.js';
+import { repoRoot } from '../kafka/paths.js';
+import { describeConfig, loadConfig } from '../src/config/load.js';
+import { Cluster } from './lib/cluster.js';
+import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
+import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
+import { rawLimit } from './raw-producer.js';
+import { Bodies, runLoad, scenarios, stopLoad } from './scenarios.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const durationS = Number(process.env.BENCH_DURATION_S ?? (quick ? 1.5 : 10));
+const instances = Number(process.env.COLLECTOR_INSTANCES ?? 2);
+const root = repoRoot();
+const t0 = Date.now();
+const stamp = new Date(t0).toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z'); // no ':' in file names
+const resultsDir = process.env.BENCH_RESULTS_DIR || join(root, 'bench', 'results');
+const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+// Cleanup runs once, in reverse order of setup, on success, error and signals alike.
+const cleanups: (() => Promise<void>)[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    stopLoad();
+    for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (cleaning) process.exit(130); // second Ctrl-C: exit hooks SIGKILL the collectors and the broker
+    log(`${sig}: stopping the load, the collectors and the broker…`);
+    void cleanup().then(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  if (!(durationS > 0)) throw new Error(`BENCH_DURATION_S=${process.env.BENCH_DURATION_S}: want seconds > 0`);
+  loadConfig(); // a bad collector variable fails here, before a broker is started for nothing
+  const localBroker = !process.env.KAFKA_BOOTSTRAP_SERVERS;
+  let brokerPid = Number(process.env.BENCH_BROKER_PID ?? 0);
+  if (localBroker) {
+    log('starting a local Kafka broker (512 MB heap)…');
+    const broker = await LocalBroker.start({ heapMb: 512 });
+    cleanups.push(() => broker.destroy());
+    await broker.createTopics([
+      { name: process.env.KAFKA_TOPIC || 'events', partitions: 3 },
+      { name: process.env.DLQ_TOPIC || 'events-dlq', partitions: 1 },
+    ]);
+    process.env.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap;
+    brokerPid = broker.pid;
+    log(`broker ${broker.bootstrap} pid ${broker.pid}`);
+  } else {
+    log(`using KAFKA_BOOTSTRAP_SERVERS=${process.env.KAFKA_BOOTSTRAP_SERVERS}${brokerPid ? ` (broker pid ${brokerPid})` : ''}`);
+  }
+  const config = loadConfig(); // the collectors read this same environment: same producer settings
+  const brokerProcs: Proc[] = brokerPid ? [{ role: 'broker', pid: brokerPid }] : [];
+  const self: Proc = { role: 'loadgen', pid: process.pid };
+
+  // 1. Raw producer limit, before the collectors compete for the cores. The first (discarded)
+  //    pass warms the broker's JIT, otherwise the limit is understated and every ratio flattered.
+  //    One producer process per collector instance: the same number of librdkafka producers.
+  const rawS = quick ? 1 : Math.max(3, Math.min(10, durationS));
+  if (!quick) { // a smoke test has no use for a warm broker, and it must stay fast
+    log('raw-producer warm-up: 3 s');
+    await rawLimit(instances, 3, []);
+  }
+  const raw = await measureRaw('raw-producer', rawS, brokerProcs);
+
+  // 2. The collector under PM2.
+  log(`starting ${instances} collector instance(s) under pm2-runtime…`);
+  const cluster = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS }, instances, root,
+    join(resultsDir, 'tmp', `${stamp}-collector.log`)); // bench/results/tmp/ is git-ignored
+  cleanups.push(() => cluster.stop());
+  log(`collectors healthy at ${cluster.url}: ${cluster.collectors.map((c) => `${c.role}=${c.pid}`).join(' ')} (logs ${cluster.logFile})`);
+
+  const warm = quick ? 1 : 3;
+  log(`warm-up: ${warm} s of 100-event batches`);
+  await runLoad(cluster.url, { name: 'warm-up', what: '', batch: 100, connections: 8 }, warm);
+
+  const reports: ScenarioReport[] = [];
+  const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const s of scenarios(quick).filter((x) => !only?.length || only.includes(x.name))) {
+    if (cleaning) return; // interrupted: cleanup() owns the exit
+    if (s.todo) {
+      log(`${s.name}: not yet implemented (${s.todo})`);
+      reports.push({ name: s.name, what: s.what, status: 'not-implemented', note: s.todo });
+      continue;
+    }
+    await settle(cluster);
+    log(`▶ ${s.name}: ${s.what}, ${s.connections} connections${s.rate ? `, ${s.rate} req/s` : ''}, ${durationS} s`);
+    const bodies = new Bodies(s.batch, s.gzip ?? false);
+    const gc0 = await cluster.gc();
+    const sampler = new Sampler([...cluster.collectors, ...brokerProcs, { role: 'pm2', pid: cluster.pm2Pid }, self]);
+    sampler.start();
+    const load = await runLoad(cluster.url, s, durationS, bodies);
+    const usage = sampler.stop();
+    const incidents = checkCollectors(cluster);
+    const rep = derive(s, durationS, load, usage, gc0, await cluster.gc(), incidents);
+    reports.push(rep);
+    const codes = Object.entries(load.byStatus).map(([k, v]) => `${k}:${v}`).join(' ');
+    log(`✓ ${s.name}: ${load.eventsPerS.toLocaleString('en-US')} events/s, ${load.reqPerS} req/s, p50 ${load.p50Ms} p99 ${load.p99Ms} ` +
+      `p999 ${load.p999Ms} ms, statuses ${codes || 'none'}, errors ${load.errors}${load.errors ? ` ${JSON.stringify(load.errorKinds)}` : ''}, timeouts ${load.timeouts}`);
+    for (const i of incidents) log(`!! ${i}`);
+    for (const w of rep.warnings ?? []) log(`⚠ ${s.name}: ${w}`);
+  }
+
+  // The collectors sit idle now (once any spill is replayed); a second raw pass shows how much the box drifted.
+  await settle(cluster);
+  // The limit is the better of the two: noise only ever slows a run down, and a low limit would flatter every ratio.
+  const rawEnd = await measureRaw('raw-producer (end)', rawS, brokerProcs);
+  const limit = Math.max(raw.eventsPerS, rawEnd.eventsPerS);
+  raw.ratio = round(raw.eventsPerS / limit, 3);
+  rawEnd.ratio = round(rawEnd.eventsPerS / limit, 3);
+  for (const r of reports) if (r.load) r.ratioToRaw = round(r.load.eventsPerS / limit, 3);
+  console.log(`\n${printTables([raw, rawEnd], reports)}\n`);
+
+  const git = gitSha(root);
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${stamp}-${git.sha}.json`);
+  writeFileSync(file, JSON.stringify({
+    startedAt: new Date(t0).toISOString(),
+    git,
+    quick,
+    machine: machine(root, localBroker),
+    bench: { durationS, instances, warmUpS: warm, rawProducerS: rawS, loadgen: 'autocannon 8, in-process, no pipelining',
+      latency: 'client-side, 2xx answers only, HDR histogram in µs, no coordinated-omission correction' },
+    config: describeConfig(loadConfig({ ...process.env, ...cluster.env })),
+    rawLimitEventsPerS: limit, // max of rawProducer and rawProducerEnd; every ratioToRaw divides by it
+    rawProducer: raw,
+    rawProducerEnd: rawEnd,
+    scenarios: reports,
+  }, null, 2) + '\n');
+  log(`report written to ${file}`);
+}
+
+async function measureRaw(name: string, seconds: number, procs: Proc[]): Promise<RawRow & Record<string, unknown>> {
+  log(`▶ ${name}: ${instances} producer process(es), ${seconds} s of 100-event batches straight into node-rdkafka`);
+  const r = await rawLimit(instances, seconds, procs);
+  log(`✓ ${name}: ${r.eventsPerS.toLocaleString('en-US')} events/s (${r.perProducer.join(' + ')}; ${r.events} events, ${r.failed} failed)`);
+  return { name, ...r, ratio: 1, brokerMsPer1k: round(((r.usage.cpu.broker ?? NaN) * 1000) / (r.events / 1000), 2) };
+}
+
+/** Before a measurement: let the collectors replay what an earlier scenario spilled to disk. */
+async function settle(cluster: Cluster): Promise<void> {
+  const r = await cluster.settle(quick ? 15_000 : 60_000);
+  if (!r.settled) log(`⚠ collectors still not settled after ${r.waitedS} s: ${JSON.stringify(r.last)}; measuring anyway`);
+  else if (r.waitedS >= 1) log(`waited ${r.waitedS} s for the collectors to replay their spill and close their circuits`);
+}
+
+/** A collector that died (crash, or PM2's max_memory_restart) is reported, never hidden. */
+function checkCollectors(cluster: Cluster): string[] {
+  const now = childrenOf(cluster.pm2Pid, 'dist/src/main.js');
+  const out: string[] = [];
+  for (const c of cluster.collectors) {
+    if (!now.includes(c.pid)) out.push(`${c.role} (pid ${c.pid}) is gone: crashed or restarted by PM2; see ${cluster.logFile}`);
+  }
+  if (out.length) {
+    out.push(`collector pids now: ${now.join(', ') || 'none'}`);
+    cluster.collectors = now.map((pid) => ({ role: cluster.collectors.find((c) => c.pid === pid)?.role ?? `collector@${pid}`, pid }));
+  }
+  return out;
+}
+
+main().then(
+  () => cleanup(),
+  async (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    await cleanup();
+    process.exitCode = 1;
+  },
+).finally(() => log(`done in ${Math.round((Date.now() - t0) / 1000)} s`));

@@ -1,0 +1,152 @@
+/**
+ * The load side: the scenario list and one autocannon run per scenario. No pipelining
+ * (real clients send one batch per connection at a time). Latency is our own HDR
+ * histogram in microseconds over 2xx answers only — autocannon's own has 1 ms
+ * resolution, which hides everything interesting at these latencies.
+ */
+import autocannon, { type Instance, type Options, type Result } from 'autocannon';
+import * as hdr from 'hdr-histogram-js';
+import { gzipSync } from 'node:zlib';
+import { syntheticBatch } from '../src/pipeline/synthetic.js';
+import { round } from './lib/proc.js';
+
+export interface Scenario {
+  name: string;
+  what: string;
+  /** events per request */
+  batch: number;
+  gzip?: boolean;
+  connections: number;
+  /** fixed overall request rate (req/s); absent = as fast as the collector answers */
+  rate?: number;
+  /** not implemented yet: printed as such, no numbers */
+  todo?: string;
+}
+
+export function scenarios(quick: boolean): Scenario[] {
+  const q = (full: number, small: number) => (quick ? small : full);
+  return [
+    { name: 'steady-2k', what: '2,000 events/s in 100-event batches', batch: 100, connections: 4, rate: q(20, 5) },
+    { name: 'max-100', what: 'max sustained, 100-event batches', batch: 100, connections: q(32, 4) },
+    { name: 'max-1000', what: 'max sustained, 1000-event batches', batch: 1000, connections: q(8, 2) },
+    { name: 'max-gzip-100', what: 'max sustained, gzip 100-event batches', batch: 100, gzip: true, connections: q(32, 4) },
+    { name: 'single-event', what: 'max sustained, 1-event batches', batch: 1, connections: q(32, 4) },
+    // Enough connections that the target is reachable at up to ~200 ms latency (autocannon is closed-loop per connection).
+    { name: 'fixed-50k', what: '50,000 events/s in 100-event batches', batch: 100, connections: q(100, 4), rate: q(500, 20) },
+    { name: 'overload', what: 'far past capacity, 100-event batches', batch: 100, connections: q(256, 32) },
+    // Hook for issue #8's remaining scenarios: fill in `todo`-free entries once the spill/replay path exists.
+    { name: 'kafka-outage-replay', what: 'broker down → spill to disk → replay', batch: 100, connections: 0,
+      todo: 'needs the spill/replay path in the collector' },
+  ];
+}
+
+/**
+ * ~200 distinct bodies per scenario, rotated. Plain bodies also get the last 12 hex digits
+ * of every event_id overwritten with a run-wide counter per request, so no two requests
+ * carry the same event_id (dedup-aware consumers see real traffic). Gzip bodies cannot be
+ * patched cheaply: they repeat every 200 requests.
+ */
+export class Bodies {
+  private readonly bodies: Buffer[] = [];
+  private readonly idTails: number[][] = [];
+  private next = 0;
+  private static seq = 0;
+
+  /** Built before a scenario's clock and CPU sampling start: 200 × 1000 events would cost the loadgen seconds. */
+  constructor(readonly batch: number, readonly gzip: boolean, count = Math.min(200, Math.max(20, Math.ceil(20_000 / batch)))) {
+    for (let k = 0; k < count; k++) {
+      const events = syntheticBatch(batch, {}, k * batch);
+      const text = Buffer.from(JSON.stringify(events));
+      this.bodies.push(gzip ? gzipSync(text) : text);
+      // event_id is the first field of each event: its tail is the 12 hex digits before the closing quote.
+      const tails: number[] = [];
+      for (let at = text.indexOf('"event_id":"'); at >= 0; at = text.indexOf('"event_id":"', at + 1)) tails.push(at + 12 + 24);
+      this.idTails.push(tails);
+    }
+  }
+
+  take(): Buffer {
+    const i = this.next++ % this.bodies.length;
+    const body = this.bodies[i]!;
+    // autocannon copies the body into its request buffer right after setupRequest returns.
+    if (!this.gzip) for (const at of this.idTails[i]!) body.write((Bodies.seq++ % 2 ** 48).toString(16).padStart(12, '0'), at, 'latin1');
+    return body;
+  }
+}
+
+export interface LoadResult {
+  seconds: number;
+  ok: number;
+  /** 2xx answers saying `buffered: true`: fsynced to the collector's disk spill, not (yet) in Kafka */
+  spilled: number;
+  non2xx: number;
+  byStatus: Record<string, number>;
+  errors: number;
+  /** connection-level errors by message (resets, refusals): the collector never answered these */
+  errorKinds: Record<string, number>;
+  timeouts: number;
+  eventsPerS: number;
+  reqPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+let current: Instance | undefined;
+/** Stops a running load (Ctrl-C). */
+export function stopLoad(): void { current?.stop(); }
+
+export async function runLoad(url: string, s: Scenario, durationS: number, bodies = new Bodies(s.batch, s.gzip ?? false)): Promise<LoadResult> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (s.gzip) headers['content-encoding'] = 'gzip';
+  const errorKinds: Record<string, number> = {};
+  let spilled = 0;
+  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120e6, numberOfSignificantValueDigits: 3 });
+  const result = await new Promise<Result>((resolve, reject) => {
+    const opts: Options = {
+      url: `${url}/api/v1/collect`,
+      method: 'POST',
+      connections: s.connections,
+      pipelining: 1,
+      duration: durationS,
+      timeout: 20, // s; beyond the collector's own 10 s request deadline, so its answer is what we see
+      headers,
+      requests: [{
+        method: 'POST', path: '/api/v1/collect', headers,
+        setupRequest: (req) => ({ ...req, body: bodies.take() }),
+        // A 2xx may mean "on disk" when the collector's Kafka circuit is open: count those apart.
+        onResponse: (status, body) => { if (status < 300 && body.includes('"buffered":true')) spilled++; },
+      }],
+    };
+    // autocannon spreads the rate over connections, each sending its share at the start of every second.
+    if (s.rate) opts.overallRate = s.rate;
+    const inst = autocannon(opts, (err, r) => (err ? reject(err) : resolve(r)));
+    inst.on('response', (_c, status, _b, ms) => { if (status >= 200 && status < 300) hist.recordValue(Math.max(1, Math.round(ms * 1000))); });
+    inst.on('reqError', (e) => { const k = (e as NodeJS.ErrnoException).code ?? e.message; errorKinds[k] = (errorKinds[k] ?? 0) + 1; });
+    current = inst;
+  }).finally(() => (current = undefined));
+
+  const byStatus: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) byStatus[code] = count;
+  const ok = result['2xx'];
+  const pct = (p: number) => round(hist.getValueAtPercentile(p) / 1000, 2);
+  const out: LoadResult = {
+    seconds: result.duration,
+    ok,
+    spilled,
+    non2xx: result.non2xx,
+    byStatus,
+    errors: result.errors,
+    errorKinds,
+    timeouts: result.timeouts,
+    eventsPerS: Math.round((ok * s.batch) / result.duration),
+    reqPerS: round(ok / result.duration, 1),
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    p999Ms: pct(99.9),
+    maxMs: round(hist.maxValue / 1000, 2),
+  };
+  hist.destroy();
+  return out;
+}
