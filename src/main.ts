@@ -16,7 +16,8 @@ import { Collector } from './pipeline/collector.js';
 import { Deliverer } from './pipeline/delivery.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { assertNativeUws, startServer } from './acceptor/server.js';
-import { healthReport, metricsReport, spillSummary } from './telemetry/reports.js';
+import { spillSummary } from './telemetry/reports.js';
+import { createOps } from './ops/index.js';
 import type { DecodeWorkerData } from './pipeline/task.js';
 import { installShutdown } from './lifecycle/shutdown.js';
 import { SpillClient } from './spill/client.js';
@@ -125,11 +126,8 @@ async function main(): Promise<void> {
     // fail them); their answers close the connection so the client reconnects to a live process.
     admission: () => null,
     draining: () => stopping,
-    ops: {
-      health: () => healthReport({ telemetry, producer, circuit, spill, stopping }),
-      metrics: async () => metricsReport(telemetry, spill),
-      prometheus: async () => ({ contentType: telemetry.registry.contentType, body: await telemetry.registry.metrics() }),
-    },
+    // Health, metrics and Prometheus for every process on the host (RUN_DIR), probes, docs, dashboard.
+    ops: createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log }),
   });
   log.info({ port: server.port, host: config.HOST, workers: config.WORKER_THREADS }, 'collector listening');
   process.send?.('ready');

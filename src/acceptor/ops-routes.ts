@@ -1,26 +1,52 @@
 /**
- * Operator routes (GET only): health, the spec's JSON metrics, Prometheus text.
- * Kept apart from the collect path so that what operators read can grow without
- * touching the hot path.
+ * Operator routes (GET only): health, the spec's JSON metrics, Prometheus text, probes,
+ * the API description and the pages (Swagger UI, dashboard). Kept apart from the
+ * collect path so that what operators read can grow without touching the hot path.
  */
 import type { HttpResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
 import { exchange, reply, replyJson, sendError } from './reply.js';
 
+type Json = { status: number; body: unknown };
+
+/** A fixed GET resource (page, script, document). */
+export interface OpsPage {
+  contentType: string;
+  body: () => string | Buffer;
+  /** Cache-Control; `no-store` when absent */
+  cache?: string;
+}
+
 export interface OpsDeps {
-  health: () => { status: number; body: unknown };
+  health: () => Json | Promise<Json>;
   metrics: () => Promise<unknown>;
   prometheus: () => Promise<{ contentType: string; body: string }>;
+  /** GET /livez */
+  livez?: () => Json;
+  /** GET /readyz */
+  readyz?: () => Json;
+  /** more GET resources by exact path */
+  pages?: Record<string, OpsPage>;
 }
 
 /** Registers the GET routes and returns their paths (for 405 answers on other methods). */
 export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
-  app.get('/api/v1/health', (res: HttpResponse) => {
+  const paths: string[] = [];
+  const get = (path: string, handler: (res: HttpResponse) => void) => {
+    app.get(path, handler);
+    paths.push(path);
+  };
+
+  get('/api/v1/health', (res: HttpResponse) => {
     const ex = exchange(res);
-    const h = deps.health();
-    replyJson(ex, h.status, h.body);
+    Promise.resolve()
+      .then(() => deps.health())
+      .then(
+        (h) => replyJson(ex, h.status, h.body),
+        (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
+      );
   });
 
-  app.get('/api/v1/metrics', (res: HttpResponse) => {
+  get('/api/v1/metrics', (res: HttpResponse) => {
     const ex = exchange(res);
     deps.metrics().then(
       (m) => replyJson(ex, 200, m),
@@ -28,7 +54,7 @@ export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
     );
   });
 
-  app.get('/metrics', (res: HttpResponse) => {
+  get('/metrics', (res: HttpResponse) => {
     const ex = exchange(res);
     deps.prometheus().then(
       (p) => reply(ex, 200, p.body, { contentType: p.contentType }),
@@ -36,5 +62,30 @@ export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
     );
   });
 
-  return ['/api/v1/health', '/api/v1/metrics', '/metrics'];
+  for (const [path, probe] of [['/livez', deps.livez], ['/readyz', deps.readyz]] as const) {
+    if (!probe) continue;
+    get(path, (res: HttpResponse) => {
+      const ex = exchange(res);
+      const p = probe();
+      replyJson(ex, p.status, p.body, { headers: { 'Cache-Control': 'no-store' } });
+    });
+  }
+
+  for (const [path, page] of Object.entries(deps.pages ?? {})) {
+    get(path, (res: HttpResponse) => {
+      const ex = exchange(res);
+      let body: string | Buffer;
+      try {
+        body = page.body();
+      } catch (err) {
+        return void sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message);
+      }
+      reply(ex, 200, body, {
+        contentType: page.contentType,
+        headers: { 'Cache-Control': page.cache ?? 'no-store', 'X-Content-Type-Options': 'nosniff' },
+      });
+    });
+  }
+
+  return paths;
 }

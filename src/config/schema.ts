@@ -60,6 +60,11 @@ export const ConfigSchema = Type.Object(
     CIRCUIT_PROBE_MS: Int(1000, 50, 600_000, 'While the circuit is open, how often the replayer probes Kafka with the oldest spilled batch'),
     REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000, 'Deadline for answering a request once its body is in'),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
+    RUN_DIR: Str(
+      '',
+      'Run directory shared by the processes of a host: each writes its telemetry to RUN_DIR/metrics/<instance>.json every second, so whichever process answers reports them all. Empty: BUFFER_DIR + `-run` (./data/buffer-run), so processes sharing a spill directory share it',
+      {},
+    ),
     INSTANCE_ID: Str('0', 'This process within the host (PM2 sets NODE_APP_INSTANCE; used for BUFFER_DIR/<instance>)'),
     LOG_LEVEL: Type.Union(
       [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],

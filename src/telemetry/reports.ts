@@ -33,12 +33,47 @@ export function spillSummary(spill: SpillClient) {
 
 const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-export function healthReport(h: HealthInput): { status: number; body: unknown } {
+/** GET /api/v1/health of one process (the spec's fields, then ours). */
+export interface HealthBody {
+  status: 'healthy' | 'degraded' | 'unhealthy';
+  kafka_connected: boolean;
+  buffer_status: {
+    buffered_batches: number;
+    buffer_size_mb: number;
+    buffered_events: number;
+    fill_percent: number;
+    replay_events_per_second: number;
+    adopted_logs: number;
+  };
+  circuit_state: string;
+  throughput_metrics: { events_per_second: number; avg_processing_time_ms: number };
+  dlq_rate: number;
+  uptime_seconds: number;
+}
+
+/** GET /api/v1/metrics of one process (the spec's fields, then ours). */
+export interface MetricsBody {
+  events_processed_total: number;
+  events_per_second: number;
+  events_accepted_total: number;
+  events_rejected_total: number;
+  kafka_writes_total: number;
+  dlq_events_total: number;
+  buffer_events_count: number;
+  avg_processing_time_ms: number;
+  p99_processing_time_ms: number;
+  spilled_events_total: number;
+  replayed_events_total: number;
+  possible_duplicates_total: number;
+  poison_pills_total: number;
+}
+
+export function healthReport(h: HealthInput): { status: number; body: HealthBody } {
   const s = h.telemetry.snapshot();
   const spill = spillSummary(h.spill);
   const kafka = h.producer.isConnected && h.circuit.state !== 'open';
   const dlqRate = s.events_processed_total ? s.events_rejected_total / s.events_processed_total : 0;
-  let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
+  let status: HealthBody['status'] = 'healthy';
   if (h.stopping || (!kafka && spill.fillRatio >= 0.95)) status = 'unhealthy';
   else if (!kafka || spill.batches > 0 || dlqRate > 0.05) status = 'degraded';
   return {
@@ -65,11 +100,13 @@ export function healthReport(h: HealthInput): { status: number; body: unknown } 
   };
 }
 
-export function metricsReport(t: Telemetry, spill: SpillClient): unknown {
+export function metricsReport(t: Telemetry, spill: SpillClient): MetricsBody {
   const s = t.snapshot();
   return {
     events_processed_total: s.events_processed_total,
     events_per_second: round(s.events_in_window / s.window_seconds, 1),
+    events_accepted_total: s.events_accepted_total,
+    events_rejected_total: s.events_rejected_total,
     kafka_writes_total: s.kafka_writes_total,
     dlq_events_total: s.dlq_events_total,
     buffer_events_count: spillSummary(spill).events,

@@ -20,7 +20,7 @@ class SlidingHistogram {
   }
 
   private make(): hdr.Histogram {
-    return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+    return newWindowHistogram();
   }
 
   private rotate(now: number): void {
@@ -38,10 +38,39 @@ class SlidingHistogram {
 
   merged(): hdr.Histogram {
     this.rotate(Date.now());
-    const out = this.make();
+    const out = newWindowHistogram();
     for (const s of this.slices) out.add(s);
     return out;
   }
+}
+
+/** An empty histogram with the window's settings (microseconds, 3 significant digits). */
+export function newWindowHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/**
+ * Merges window histograms exported by several processes (encodeIntoCompressedBase64):
+ * percentiles of the merged histogram are the cluster's, which no average of per-process
+ * percentiles is. Undecodable inputs are skipped.
+ */
+export function mergeEncodedWindows(encoded: readonly string[]): { p50_ms: number; p99_ms: number; p999_ms: number; max_ms: number; count: number } {
+  const out = newWindowHistogram();
+  for (const e of encoded) {
+    try {
+      out.add(hdr.decodeFromCompressedBase64(e));
+    } catch {
+      // a torn or foreign file: that process's latencies are left out
+    }
+  }
+  const ms = (v: number) => Math.round(v / 10) / 100;
+  return {
+    p50_ms: ms(out.getValueAtPercentile(50)),
+    p99_ms: ms(out.getValueAtPercentile(99)),
+    p999_ms: ms(out.getValueAtPercentile(99.9)),
+    max_ms: ms(out.maxValue),
+    count: out.totalCount,
+  };
 }
 
 export interface TelemetrySnapshot {
@@ -78,6 +107,7 @@ export class Telemetry {
   private readonly fullRefusals: client.Counter;
   private readonly circuitGauge: client.Gauge<'state'>;
   private readonly spillGauge: client.Gauge<'what'>;
+  private readonly kafkaGauge: client.Gauge;
   private replayWindow: { at: number; n: number }[] = [];
   private readonly window = new SlidingHistogram();
   private readonly eventWindow: { at: number; n: number }[] = [];
@@ -148,6 +178,24 @@ export class Telemetry {
       labelNames: ['what'],
       registers: [this.registry],
     });
+    this.kafkaGauge = new client.Gauge({
+      name: 'collector_kafka_connected',
+      help: '1 while the Kafka producer is connected and the circuit is not open, else 0',
+      registers: [this.registry],
+    });
+    // Every known label value is exported from the start, at 0: rate() and the alert rules
+    // (deploy/prometheus) see a series before the first event of its kind.
+    for (const outcome of ['accepted', 'rejected']) this.events.inc({ outcome }, 0);
+    for (const topic of ['events', 'dlq']) this.kafkaWrites.inc({ topic }, 0);
+    for (const direction of ['in', 'out']) this.spillEvents.inc({ direction }, 0);
+    this.latency.zero({ route: 'collect' });
+    for (const what of ['batches', 'events', 'bytes', 'fill_ratio']) this.spillGauge.set({ what }, 0);
+    this.kafkaGauge.set(0);
+  }
+
+  /** 1 while the producer is connected to Kafka and the circuit is not open. */
+  kafkaConnected(up: boolean): void {
+    this.kafkaGauge.set(up ? 1 : 0);
   }
 
   spilled(events: number): void {
@@ -220,6 +268,11 @@ export class Telemetry {
     this.kafkaWrites.inc({ topic }, records);
     if (topic === 'events') this.totals.kafka += records;
     else this.totals.dlq += records;
+  }
+
+  /** The latency window (microseconds) as compressed base64, for merging across processes. */
+  encodedWindow(): string {
+    return hdr.encodeIntoCompressedBase64(this.window.merged());
   }
 
   snapshot(): TelemetrySnapshot {

@@ -1,0 +1,76 @@
+/**
+ * Everything the operator routes need, built once per process from the live parts:
+ * cluster-wide health/metrics/Prometheus (src/ops/cluster.ts), the probes, and the
+ * pages (API docs, OpenAPI document, dashboard). main.ts hands the result to the acceptor.
+ */
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { OpsDeps } from '../acceptor/ops-routes.js';
+import type { Config } from '../config/schema.js';
+import type { Circuit } from '../producer/circuit.js';
+import type { EventProducer } from '../producer/producer.js';
+import type { SpillClient } from '../spill/client.js';
+import { healthReport, metricsReport, spillSummary } from '../telemetry/reports.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { ClusterView } from './cluster.js';
+import { opsPages } from './pages.js';
+import { LagMonitor, livez, readyz } from './probes.js';
+
+export interface OpsInput {
+  config: Readonly<Config>;
+  telemetry: Telemetry;
+  producer: EventProducer;
+  circuit: Circuit;
+  spill: SpillClient;
+  stopping: () => boolean;
+  log: Logger;
+}
+
+export interface Ops extends OpsDeps {
+  cluster: ClusterView;
+  close(): void;
+}
+
+/** RUN_DIR, or BUFFER_DIR + '-run' when it is empty. */
+export function runDir(config: Pick<Config, 'RUN_DIR' | 'BUFFER_DIR'>): string {
+  return config.RUN_DIR ? resolve(config.RUN_DIR) : `${resolve(config.BUFFER_DIR)}-run`;
+}
+
+export function createOps(i: OpsInput): Ops {
+  const { telemetry, producer, circuit, spill } = i;
+  const lag = new LagMonitor().start();
+  let warned = false;
+  const cluster = new ClusterView({
+    runDir: runDir(i.config),
+    instance: i.config.INSTANCE_ID,
+    telemetry,
+    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping() }),
+    metrics: () => metricsReport(telemetry, spill),
+    beforePublish: () => telemetry.kafkaConnected(producer.isConnected && circuit.state !== 'open'),
+    onError: (err) => {
+      // Once: a read-only run dir must not flood the log every second.
+      if (!warned) i.log.warn({ err: err.message, runDir: runDir(i.config) }, 'cannot publish cluster telemetry; other processes will not see this one');
+      warned = true;
+    },
+  });
+  cluster.start();
+  return {
+    cluster,
+    health: () => cluster.health(),
+    metrics: () => cluster.metrics(),
+    prometheus: () => cluster.prometheus(),
+    livez: () => livez(lag),
+    readyz: () =>
+      readyz({
+        stopping: i.stopping(),
+        producerConnected: producer.isConnected,
+        circuit: circuit.state,
+        spillFill: spillSummary(spill).fillRatio,
+      }),
+    pages: opsPages(),
+    close: () => {
+      lag.stop();
+      cluster.stop();
+    },
+  };
+}

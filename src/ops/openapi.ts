@@ -1,0 +1,324 @@
+/**
+ * The OpenAPI 3.1 description of the collector, generated from the sources of truth:
+ * the TypeBox request schemas (src/schema/event.ts), the answer schemas
+ * (src/ops/api-schemas.ts, compile-time tied to the answer types), the error registry
+ * (src/errors.ts) and the config limits. OpenAPI 3.1 schemas are JSON Schema 2020-12,
+ * which TypeBox emits, so nothing is translated by hand.
+ *
+ *   node dist/src/ops/openapi.js           prints the YAML
+ *   node dist/src/ops/openapi.js --write   rewrites docs/api/rest/event-collector.yaml
+ *
+ * test/ops/openapi.test.ts fails when the committed file differs from the generated one.
+ * The collector serves the same text at GET /openapi.yaml.
+ */
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TSchema } from '@sinclair/typebox';
+import { BatchBodySchema, BatchEnvelopeSchema, EventSchema } from '../schema/event.js';
+import { ERRORS, type ErrorCode } from '../errors.js';
+import { ANSWER_SCHEMAS } from './api-schemas.js';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Obj = { [k: string]: Json };
+
+export const OPENAPI_PATH = 'docs/api/rest/event-collector.yaml';
+
+/** Repo-relative OPENAPI_PATH from dist/src/ops (compiled) — three levels up. */
+export function openapiFile(): string {
+  return fileURLToPath(new URL(`../../../${OPENAPI_PATH}`, import.meta.url));
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** TypeBox → plain JSON Schema as people write it: symbols dropped, literal unions as enums, records as additionalProperties. */
+export function plainSchema(schema: TSchema): Json {
+  const walk = (v: unknown): Json => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v as Json;
+    const o = v as Record<string, unknown>;
+    const out: Obj = {};
+    for (const [k, x] of Object.entries(o)) out[k] = walk(x);
+    // Type.Record(Type.String(), X) → additionalProperties: X
+    const pp = out.patternProperties as Obj | undefined;
+    if (pp && Object.keys(pp).length === 1 && pp['^(.*)$'] !== undefined) {
+      const inner = pp['^(.*)$'] as Obj;
+      delete out.patternProperties;
+      out.additionalProperties = Object.keys(inner).length === 0 ? true : inner;
+    }
+    // anyOf of string consts → enum
+    const any = out.anyOf as Obj[] | undefined;
+    if (Array.isArray(any) && any.length > 0 && any.every((s) => typeof s === 'object' && s !== null && 'const' in s && s.type === 'string' && Object.keys(s).length === 2)) {
+      const rest = Object.fromEntries(Object.entries(out).filter(([k]) => k !== 'anyOf'));
+      return { type: 'string', enum: any.map((s) => s.const as Json), ...rest };
+    }
+    return out;
+  };
+  return walk(schema);
+}
+
+/** Replaces every nested copy of a component with a $ref to it. */
+function refify(components: Record<string, Json>): Record<string, Json> {
+  const byText = new Map<string, string>();
+  for (const [name, s] of Object.entries(components)) if (!byText.has(JSON.stringify(s))) byText.set(JSON.stringify(s), name);
+  const walk = (v: Json, root: boolean): Json => {
+    if (v === null || typeof v !== 'object') return v;
+    if (!root) {
+      const name = byText.get(JSON.stringify(v));
+      if (name) return { $ref: `#/components/schemas/${name}` };
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x, false));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, false)]));
+  };
+  return Object.fromEntries(Object.entries(components).map(([n, s]) => [n, walk(s, true)]));
+}
+
+const ref = (name: string): Obj => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Obj, example?: Json): Obj => ({
+  'application/json': example === undefined ? { schema } : { schema, example },
+});
+
+/** Error answers grouped by status: the codes a route can give, each status with its codes listed. */
+function errorResponses(codes: ErrorCode[]): Obj {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of codes) byStatus.set(ERRORS[c].status, [...(byStatus.get(ERRORS[c].status) ?? []), c]);
+  const out: Obj = {};
+  for (const [status, cs] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+    const lines = cs.map((c) => `\`${c}\`: ${ERRORS[c].message}`);
+    const first = cs[0]!;
+    const res: Obj = {
+      description: lines.join('\n\n'),
+      content: json(
+        {
+          allOf: [
+            ref('Error'),
+            { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string', enum: cs } } } } },
+          ],
+        },
+        { error: { code: first, message: ERRORS[first].message } },
+      ),
+    };
+    if (status === 503) res.headers = { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } };
+    out[String(status)] = res;
+  }
+  return out;
+}
+
+const COLLECT_ERRORS: ErrorCode[] = [
+  'COLLECTOR_ERR_INVALID_JSON', 'COLLECTOR_ERR_INVALID_UTF8', 'COLLECTOR_ERR_BATCH_SHAPE', 'COLLECTOR_ERR_EMPTY_BATCH',
+  'COLLECTOR_ERR_CORRUPT_GZIP', 'COLLECTOR_ERR_BODY_TOO_LARGE', 'COLLECTOR_ERR_DECODED_TOO_LARGE', 'COLLECTOR_ERR_TOO_MANY_EVENTS',
+  'COLLECTOR_ERR_UNSUPPORTED_ENCODING', 'COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE',
+  'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_KAFKA_UNAVAILABLE', 'COLLECTOR_ERR_NOT_READY', 'COLLECTOR_ERR_BUFFER_FULL',
+  'COLLECTOR_ERR_SPILL_FAILED', 'COLLECTOR_ERR_DEADLINE', 'COLLECTOR_ERR_SHUTTING_DOWN', 'COLLECTOR_ERR_INTERNAL',
+];
+const TEST_EVENTS_ERRORS: ErrorCode[] = [
+  'COLLECTOR_ERR_BAD_QUERY', 'COLLECTOR_ERR_TEST_ENDPOINTS_DISABLED', 'COLLECTOR_ERR_BODY_TOO_LARGE',
+  'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_KAFKA_UNAVAILABLE', 'COLLECTOR_ERR_NOT_READY', 'COLLECTOR_ERR_BUFFER_FULL',
+  'COLLECTOR_ERR_SPILL_FAILED', 'COLLECTOR_ERR_DEADLINE', 'COLLECTOR_ERR_SHUTTING_DOWN', 'COLLECTOR_ERR_INTERNAL',
+];
+/** Every route can answer these. */
+const ROUTING_ERRORS: ErrorCode[] = ['COLLECTOR_ERR_NOT_FOUND', 'COLLECTOR_ERR_METHOD_NOT_ALLOWED'];
+
+const EXAMPLE_EVENT: Obj = {
+  event_id: '123e4567-e89b-12d3-a456-426614174000',
+  learner_id: 'learner_001',
+  tenant_id: 'tenant_alpha',
+  event_type: 'interaction',
+  timestamp: '2024-01-15T10:30:00Z',
+  source_service: 'learning-app',
+  event_data: { action: 'click', element: 'next_button' },
+  metadata: {},
+};
+
+const batchAnswers = (): Obj => ({
+  '200': {
+    description: 'Every event is in Kafka',
+    content: json(ref('CollectResponse'), {
+      batch_id: '550e8400-e29b-41d4-a716-446655440000', accepted_count: 1, rejected_count: 0, processing_time_ms: 4.21,
+      kafka_partition: 2, kafka_partitions: [2], dlq_events: [], warnings: [],
+    }),
+  },
+  '207': {
+    description: 'Some events are in Kafka, the rest were rejected and are in the dead-letter topic (listed in dlq_events)',
+    content: json(ref('CollectResponse')),
+  },
+  '422': {
+    description: '`COLLECTOR_ERR_ALL_REJECTED`: ' + ERRORS.COLLECTOR_ERR_ALL_REJECTED.message + ' (the body is a CollectResponse with `error`)',
+    content: json(ref('CollectResponse')),
+  },
+});
+
+export function buildOpenApi(): Obj {
+  const components = refify({
+    Event: plainSchema(EventSchema),
+    BatchEnvelope: plainSchema(BatchEnvelopeSchema),
+    BatchBody: plainSchema(BatchBodySchema),
+    ...Object.fromEntries(Object.entries(ANSWER_SCHEMAS).map(([n, s]) => [n, plainSchema(s)])),
+  });
+  const get = (summary: string, description: string, responses: Obj, tag = 'operations'): Obj => ({
+    get: { tags: [tag], summary, description, responses: { ...responses, ...errorResponses(['COLLECTOR_ERR_METHOD_NOT_ALLOWED']) } },
+  });
+  const page = (summary: string, type: string): Obj => get(summary, summary, { '200': { description: summary, content: { [type]: { schema: { type: 'string' } } } } }, 'pages');
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Event Collector',
+      version: version(),
+      description:
+        'The HTTP edge for learner events: POST batches of 1–1000 events; valid ones are written to Kafka (key learner_id), ' +
+        'invalid ones to the dead-letter topic, and the answer (2xx) comes only once Kafka has acknowledged every event. ' +
+        'Every error answer is `{"error": {"code", "message", "detail"?}, "batch_id"?}` with a stable code. ' +
+        'Generated from the TypeBox schemas and the error registry by src/ops/openapi.ts: do not edit by hand.',
+    },
+    // Relative: Swagger UI served by a collector (/docs) tries requests against that same collector.
+    servers: [{ url: '/', description: 'The collector serving this document (http://localhost:8000 by default)' }],
+    tags: [
+      { name: 'collect', description: 'Sending events' },
+      { name: 'operations', description: 'Health, metrics and probes' },
+      { name: 'pages', description: 'Documents and pages for people' },
+    ],
+    paths: {
+      '/api/v1/collect': {
+        post: {
+          tags: ['collect'],
+          operationId: 'collectEvents',
+          summary: 'Collect a batch of events',
+          description:
+            'A bare JSON array of events, or a batch envelope `{batch_id?, events, metadata?}`. Optionally gzipped ' +
+            '(`Content-Encoding: gzip`). Unknown top-level event fields are kept, forwarded unchanged and named in `warnings`.',
+          parameters: [
+            {
+              name: 'Content-Encoding', in: 'header', required: false,
+              schema: { type: 'string', enum: ['identity', 'gzip'] },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: json(ref('BatchBody'), [EXAMPLE_EVENT]),
+          },
+          responses: { ...batchAnswers(), ...errorResponses([...COLLECT_ERRORS, ...ROUTING_ERRORS]) },
+        },
+      },
+      '/api/v1/test/events': {
+        post: {
+          tags: ['collect'],
+          operationId: 'syntheticEvents',
+          summary: 'Synthetic load through the real path',
+          description: 'Generates `count` valid events and collects them exactly like POST /api/v1/collect. Off with TEST_ENDPOINTS_ENABLED=false.',
+          parameters: [
+            { name: 'count', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          ],
+          responses: { ...batchAnswers(), ...errorResponses([...TEST_EVENTS_ERRORS, 'COLLECTOR_ERR_METHOD_NOT_ALLOWED']) },
+        },
+      },
+      '/api/v1/health': get(
+        'Health',
+        'The answering process\'s health (the spec\'s fields), plus `processes`: every live collector process on the host.',
+        {
+          '200': { description: 'healthy or degraded', content: json(ref('Health')) },
+          '503': { description: 'unhealthy', content: json(ref('Health')) },
+          ...errorResponses(['COLLECTOR_ERR_INTERNAL']),
+        },
+      ),
+      '/api/v1/metrics': get(
+        'Metrics (JSON)',
+        'The spec\'s metrics for the whole host, whichever process answers: counters summed, p99 from the merged HDR histograms; `per_process` breaks them down.',
+        { '200': { description: 'Metrics', content: json(ref('Metrics')) }, ...errorResponses(['COLLECTOR_ERR_INTERNAL']) },
+      ),
+      '/metrics': get(
+        'Metrics (Prometheus)',
+        'Prometheus text exposition of every collector process on the host; each series carries its process\'s `instance` label.',
+        {
+          '200': { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errorResponses(['COLLECTOR_ERR_INTERNAL']),
+        },
+      ),
+      '/livez': get('Liveness probe', '200 while the event loop lag stayed under 1 s over the last 5 s.', {
+        '200': { description: 'alive', content: json(ref('Probe')) },
+        '503': { description: 'wedged', content: json(ref('Probe')) },
+      }),
+      '/readyz': get(
+        'Readiness probe',
+        '200 when the process can take batches: not stopping, and Kafka reachable (circuit closed) or spill log under 95 % full.',
+        {
+          '200': { description: 'ready', content: json(ref('Probe')) },
+          '503': { description: 'not ready', content: json(ref('Probe')) },
+        },
+      ),
+      '/openapi.yaml': page('This document', 'application/yaml'),
+      '/docs': page('API documentation (Swagger UI, served locally)', 'text/html'),
+      '/dashboard': page('Live dashboard', 'text/html'),
+    },
+    components: { schemas: components },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// A small YAML emitter (block style). Every string that could be read as anything else is
+// double-quoted with JSON escapes, which YAML accepts as is; output is deterministic.
+
+const PLAIN = /^[A-Za-z_/$][\w ./$(){}@,+'-]*$/;
+const RESERVED = /^(true|false|null|yes|no|on|off|y|n|~)$/i;
+
+function scalar(v: Json): string {
+  if (v === null) return 'null';
+  if (typeof v === 'boolean' || typeof v === 'number') return String(v);
+  const s = v as string;
+  if (s !== '' && PLAIN.test(s) && !RESERVED.test(s) && !s.endsWith(' ') && !s.includes(': ') && !s.includes(' #')) return s;
+  return JSON.stringify(s);
+}
+
+function key(k: string): string {
+  return /^[A-Za-z_/$][\w./${}-]*$/.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k);
+}
+
+export function toYaml(v: Json, indent = ''): string {
+  const isEmpty = (x: Json) => (Array.isArray(x) ? x.length === 0 : x !== null && typeof x === 'object' && Object.keys(x).length === 0);
+  const inline = (x: Json) => (x === null || typeof x !== 'object' ? scalar(x) : Array.isArray(x) ? '[]' : '{}');
+  if (Array.isArray(v)) {
+    return v
+      .map((x) => {
+        if (x !== null && typeof x === 'object' && !isEmpty(x)) {
+          const body = toYaml(x, indent + '  ');
+          return `${indent}- ${body.slice(indent.length + 2)}`;
+        }
+        return `${indent}- ${inline(x)}\n`;
+      })
+      .join('');
+  }
+  if (v !== null && typeof v === 'object') {
+    return Object.entries(v)
+      .map(([k, x]) => {
+        if (x !== null && typeof x === 'object' && !isEmpty(x)) {
+          return Array.isArray(x) ? `${indent}${key(k)}:\n${toYaml(x, indent + '  ')}` : `${indent}${key(k)}:\n${toYaml(x, indent + '  ')}`;
+        }
+        return `${indent}${key(k)}: ${inline(x)}\n`;
+      })
+      .join('');
+  }
+  return `${indent}${scalar(v)}\n`;
+}
+
+let cached: string | undefined;
+/** The document as YAML (what the committed file must hold). */
+export function openApiYaml(): string {
+  cached ??= '# Generated by src/ops/openapi.ts (node dist/src/ops/openapi.js --write). Do not edit.\n' + toYaml(buildOpenApi());
+  return cached;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--write')) {
+    mkdirSync(dirname(openapiFile()), { recursive: true });
+    writeFileSync(openapiFile(), openApiYaml());
+    process.stdout.write(`wrote ${OPENAPI_PATH}\n`);
+  } else {
+    process.stdout.write(openApiYaml());
+  }
+}
