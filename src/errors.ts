@@ -61,6 +61,10 @@ export const ERRORS = {
     status: 503,
     message: 'Kafka is unavailable and the batch could not be written to the disk buffer; retry it',
   },
+  COLLECTOR_ERR_DUPLICATE_IN_FLIGHT: {
+    status: 503,
+    message: 'An event of this batch is being written by another request right now; retry after Retry-After',
+  },
   COLLECTOR_ERR_DEADLINE: {
     status: 503,
     message: 'The batch could not be acknowledged before the request deadline; retry it',

@@ -23,6 +23,7 @@ import { installShutdown } from './lifecycle/shutdown.js';
 import { SpillClient } from './spill/client.js';
 import { Replayer } from './spill/replayer.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
+import { DedupTable, defaultDedupPath } from './dedup/table.js';
 
 const DRAIN_QUIET_MS = 500;
 
@@ -116,7 +117,18 @@ async function main(): Promise<void> {
       return rate > 0 ? Math.min(300, Math.max(1, Math.ceil(1000 / rate))) : 30;
     },
   });
-  const collector = new Collector({ config, slab, pool, deliverer, telemetry, log });
+  // Fails fast (DedupUnavailableError) if the native addon was not built: no silent fallback.
+  const dedup = config.DEDUP_ENABLED
+    ? DedupTable.open({
+        path: config.DEDUP_PATH || defaultDedupPath(config.PORT),
+        capacity: config.DEDUP_CAPACITY,
+        windowMs: config.DEDUP_WINDOW_MS,
+        // A claim lives until the batch is acknowledged or refused; past this a crashed claimant stops blocking it.
+        leaseMs: config.REQUEST_TIMEOUT_MS + config.SPILL_AFTER_MS,
+      })
+    : null;
+  if (dedup) log.info({ path: dedup.path, capacity: dedup.capacity, window_ms: dedup.windowMs, created: dedup.created }, 'dedup table open');
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log });
   const server = await startServer({
     config,
     slab,
@@ -148,6 +160,7 @@ async function main(): Promise<void> {
     await producer.flush(5000);
     await producer.disconnect();
     await spill.close();
+    dedup?.close();
     await pool.destroy();
   });
 }

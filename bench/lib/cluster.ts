@@ -46,7 +46,9 @@ export class Cluster {
     mkdirSync(dirname(logFile), { recursive: true });
     const out = openSync(logFile, 'a');
     const runtime = join(require.resolve('pm2/package.json'), '..', 'bin', 'pm2-runtime');
-    const ours = { ...env, COLLECTOR_INSTANCES: String(instances), PORT: String(port), HOST: '127.0.0.1', BUFFER_DIR: join(home, 'buffer') };
+    const ours = { ...env, COLLECTOR_INSTANCES: String(instances), PORT: String(port), HOST: '127.0.0.1', BUFFER_DIR: join(home, 'buffer'),
+      // The run's own dedup table (default size), removed with the run's home.
+      DEDUP_PATH: env.DEDUP_PATH ?? join(home, 'dedup.table') };
     const child = spawn(process.execPath, [runtime, 'start', join(root, 'ecosystem.config.js')], {
       cwd: root,
       stdio: ['ignore', out, out],

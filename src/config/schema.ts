@@ -58,6 +58,15 @@ export const ConfigSchema = Type.Object(
     SPILL_AFTER_MS: Int(2000, 50, 600_000, 'A batch Kafka has not acknowledged after this long is spilled to disk (and the circuit opens)'),
     SPILL_SEGMENT_MB: Int(8, 1, 1024, 'Spill segment size; a segment is deleted once all of it is delivered'),
     CIRCUIT_PROBE_MS: Int(1000, 50, 600_000, 'While the circuit is open, how often the replayer probes Kafka with the oldest spilled batch'),
+    DEDUP_ENABLED: Bool(true, 'Deduplicate events by event_id across every process of this host (native shared-memory table)'),
+    DEDUP_WINDOW_MS: Int(300_000, 1000, 86_400_000, 'How long an acknowledged event_id is remembered'),
+    DEDUP_CAPACITY: Int(
+      2_097_152,
+      32,
+      268_435_456,
+      'Slots in the dedup table, a power of two; 26 B each (2 Mi = 52 MiB holds 5 min at 2,000 events/s at load 0.29)',
+    ),
+    DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<PORT>.dedup', {}),
     REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000, 'Deadline for answering a request once its body is in'),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
     RUN_DIR: Str(

@@ -23,7 +23,7 @@
  * is no silent fallback (a per-process Map would not deduplicate across processes).
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -98,13 +98,31 @@ interface NativeOpenResult {
   capacity: number;
   createdAtMs: number;
   fileBytes: number;
+  dev: bigint;
+  ino: bigint;
 }
 
 interface NativeAddon {
   open(path: string, capacity: number): NativeOpenResult;
-  claim(h: object, ids: DedupIds, nowMs: number, windowMs: number, leaseMs: number): Uint8Array;
-  commit(h: object, ids: DedupIds, nowMs: number, windowMs: number, mask?: Uint8Array): number;
-  release(h: object, ids: DedupIds, nowMs: number, mask?: Uint8Array): number;
+  // ids may also be ids.join('\n') with count = ids.length: the fast path for UUID batches,
+  // answering undefined (nothing done) when the text is not `count` canonical UUIDs.
+  claim(
+    h: object,
+    ids: DedupIds | string,
+    count: number,
+    nowMs: number,
+    windowMs: number,
+    leaseMs: number,
+  ): Uint8Array | undefined;
+  commit(
+    h: object,
+    ids: DedupIds | string,
+    count: number,
+    nowMs: number,
+    windowMs: number,
+    mask?: Uint8Array,
+  ): number | undefined;
+  release(h: object, ids: DedupIds | string, count: number, nowMs: number, mask?: Uint8Array): number | undefined;
   stats(h: object, nowMs: number, maxBuckets: number): Omit<DedupStats, 'path' | 'windowMs' | 'leaseMs'>;
   close(h: object): void;
   keyOf(id: string): Buffer;
@@ -207,6 +225,8 @@ export class DedupTable {
   /** Why an existing file was replaced (null when attached or created fresh). */
   readonly recreatedReason: string | null;
   readonly #addon: NativeAddon;
+  readonly #dev: bigint;
+  readonly #ino: bigint;
   #handle: object | null;
 
   private constructor(addon: NativeAddon, path: string, windowMs: number, leaseMs: number, r: NativeOpenResult) {
@@ -220,6 +240,8 @@ export class DedupTable {
     this.createdAtMs = r.createdAtMs;
     this.created = r.created;
     this.recreatedReason = r.recreatedReason;
+    this.#dev = r.dev;
+    this.#ino = r.ino;
   }
 
   /** Open (attach to, create, or replace an incompatible) table. Throws DedupUnavailableError without the addon. */
@@ -246,6 +268,20 @@ export class DedupTable {
     return this.#handle === null;
   }
 
+  /**
+   * True when `path` no longer names the file this handle maps: another process replaced it
+   * (incompatible capacity/layout) or someone removed it. This handle still works but no
+   * longer shares with processes that open the path now: close() and open() again.
+   */
+  isStale(): boolean {
+    try {
+      const st = statSync(this.path, { bigint: true });
+      return st.ino !== this.#ino || st.dev !== this.#dev;
+    } catch {
+      return true;
+    }
+  }
+
   #h(): object {
     if (this.#handle === null) throw new Error('dedup: the table is closed');
     return this.#handle;
@@ -259,12 +295,13 @@ export class DedupTable {
    * exactly one claimant of an id gets NEW.
    */
   claimBatch(ids: DedupIds, nowMs: number = Date.now()): Uint8Array {
-    return this.#addon.claim(this.#h(), ids, nowMs, this.windowMs, this.leaseMs);
+    const h = this.#h();
+    return this.#call(ids, (x, n) => this.#addon.claim(h, x, n, nowMs, this.windowMs, this.leaseMs));
   }
 
   /** Single-id convenience: true if new. Prefer claimBatch on hot paths. */
   claim(id: string, nowMs: number = Date.now()): boolean {
-    return this.#addon.claim(this.#h(), [id], nowMs, this.windowMs, this.leaseMs)[0] === CLAIM_NEW;
+    return this.claimBatch([id], nowMs)[0] === CLAIM_NEW;
   }
 
   /**
@@ -274,7 +311,9 @@ export class DedupTable {
    * ids that are already committed (always the case in plain mode).
    */
   commit(ids: DedupIds, mask?: Uint8Array, nowMs: number = Date.now()): number {
-    return this.#addon.commit(this.#h(), ids, nowMs, this.windowMs, mask && onlyNew(mask));
+    const h = this.#h();
+    const m = mask && onlyNew(mask);
+    return this.#call(ids, (x, n) => this.#addon.commit(h, x, n, nowMs, this.windowMs, m));
   }
 
   /**
@@ -283,13 +322,32 @@ export class DedupTable {
    * never someone else's in-flight or committed entry. Returns how many entries were removed.
    */
   release(ids: DedupIds, mask?: Uint8Array, nowMs: number = Date.now()): number {
-    return this.#addon.release(this.#h(), ids, nowMs, mask && onlyNew(mask));
+    const h = this.#h();
+    const m = mask && onlyNew(mask);
+    return this.#call(ids, (x, n) => this.#addon.release(h, x, n, nowMs, m));
   }
 
   /** Occupancy estimate from a strided sample of `sampleBuckets` buckets (0 = exact full scan) + counters. */
   stats(opts: { sampleBuckets?: number; nowMs?: number } = {}): DedupStats {
     const s = this.#addon.stats(this.#h(), opts.nowMs ?? Date.now(), opts.sampleBuckets ?? 4096);
     return { path: this.path, windowMs: this.windowMs, leaseMs: this.leaseMs, ...s };
+  }
+
+  /**
+   * String ids go across as one joined string (one N-API string read instead of two N-API
+   * calls per id); the addon answers undefined when that text is not ids.length canonical
+   * UUIDs, and the array is passed instead (see native/dedup/README.md).
+   */
+  #call<R>(ids: DedupIds, op: (ids: DedupIds | string, count: number) => R | undefined): R {
+    if (Array.isArray(ids) && ids.length > 0) {
+      const r = op((ids as readonly string[]).join('\n'), ids.length);
+      if (r !== undefined) return r;
+    } else if (!Array.isArray(ids) && !(ids instanceof Uint8Array)) {
+      throw new TypeError('dedup: ids must be an array of strings or a Uint8Array of packed 16-byte keys');
+    }
+    const r = op(ids, 0);
+    if (r === undefined) throw new TypeError('dedup: ids must be an array of strings or a Uint8Array');
+    return r;
   }
 
   /** Unmap. The shared file stays for the other processes (and the next start). */

@@ -72,6 +72,8 @@ export const CollectResponseSchema = Type.Object(
     dlq_events: Type.Array(RejectedEventSchema),
     warnings: Type.Array(Type.String(), { description: 'e.g. unknown fields kept and forwarded' }),
     buffered: Type.Optional(Type.Boolean({ description: 'true when some records were written to the disk buffer (Kafka unavailable) and will be delivered in order later' })),
+    duplicate_count: Type.Optional(Type.Integer({ description: 'Events already acknowledged within the dedup window: acknowledged again (counted in accepted_count), not written twice' })),
+    duplicates: Type.Optional(Type.Array(Type.Object({ index: Type.Integer(), event_id: Type.String() }), { description: 'Which events were duplicates' })),
     error: Type.Optional(ErrorDetailSchema),
   },
   { description: 'The answer to a batch (200, 207, 422)' },

@@ -23,6 +23,9 @@ export interface CollectBody {
   warnings: string[];
   /** true when some records were fsynced to the disk buffer instead of Kafka (delivered later, in order) */
   buffered?: boolean;
+  /** events already acknowledged within the dedup window: acknowledged again, not written again (counted in accepted_count) */
+  duplicate_count?: number;
+  duplicates?: { index: number; event_id: string }[];
   error?: ErrorBody['error'];
 }
 

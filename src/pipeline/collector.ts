@@ -14,12 +14,15 @@ import type { Slab } from '../ring/slab.js';
 import type { DecodeTask } from './task.js';
 import type { Deliverer } from './delivery.js';
 import { batchAnswer, type CollectAnswer } from './answer.js';
+import { claimBatch } from './dedup.js';
+import type { DedupTable } from '../dedup/table.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
   slab: Slab;
   pool: Piscina;
   deliverer: Deliverer;
+  dedup: DedupTable | null;
   telemetry: Telemetry;
   log: Logger;
 }
@@ -71,13 +74,23 @@ export class Collector {
     if (!outcome.ok) return errorAnswer(outcome.code, outcome.detail, outcome.batchId);
 
     const batch = outcome.batch;
-    const result = await deliverer.deliver(
+    const claim = claimBatch(this.deps.dedup, batch.accepted);
+    if (claim.inFlight) {
+      return errorAnswer('COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'a copy of an event is being written by another request', batch.batchId, 1);
+    }
+    let result;
+    try {
+      result = await deliverer.deliver(
       [
-        { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: batch.accepted, timestamp: task.receivedAt, main: true },
+        { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: claim.fresh, timestamp: task.receivedAt, main: true },
         { topic: config.DLQ_TOPIC, headerNames: DEAD_LETTER_HEADERS, records: batch.dead, timestamp: task.receivedAt, main: false },
       ],
       batch.batchId,
-    );
+      );
+    } finally {
+      claim.settle(result?.ok === true);
+    }
+    if (claim.duplicates.length) telemetry.duplicatesSkipped(claim.duplicates.length);
     if (!result.ok) return errorAnswer(result.code, result.detail, batch.batchId, result.retryAfter);
 
     const rejected = [...batch.rejected, ...result.poisoned].sort((a, b) => a.index - b.index);
@@ -87,8 +100,15 @@ export class Collector {
     if (result.spilled > 0) {
       warnings.push(`${result.spilled} record(s) buffered on disk: Kafka is unavailable; they will be delivered in order when it returns`);
     }
+    if (claim.duplicates.length > 0) {
+      warnings.push(`${claim.duplicates.length} event(s) already acknowledged within the dedup window: acknowledged again, not written twice`);
+    }
     const answer = batchAnswer(batch.batchId, accepted, rejected, result.partitions, warnings, performance.now() - startedAt);
-    if ('accepted_count' in answer.body) answer.body.buffered = result.spilled > 0;
+    if ('accepted_count' in answer.body) {
+      answer.body.buffered = result.spilled > 0;
+      answer.body.duplicate_count = claim.duplicates.length;
+      answer.body.duplicates = claim.duplicates;
+    }
     return answer;
   }
 }

@@ -84,6 +84,7 @@ export interface TelemetrySnapshot {
   replayed_events_total: number;
   possible_duplicates_total: number;
   poison_pills_total: number;
+  dedup_duplicates_total: number;
   /** over the histogram window */
   events_in_window: number;
   window_seconds: number;
@@ -104,6 +105,7 @@ export class Telemetry {
   private readonly spillEvents: client.Counter<'direction'>;
   private readonly duplicates: client.Counter;
   private readonly poison: client.Counter;
+  private readonly dedupSkipped: client.Counter;
   private readonly fullRefusals: client.Counter;
   private readonly circuitGauge: client.Gauge<'state'>;
   private readonly spillGauge: client.Gauge<'what'>;
@@ -113,7 +115,7 @@ export class Telemetry {
   private readonly eventWindow: { at: number; n: number }[] = [];
   private totals = {
     processed: 0, accepted: 0, rejected: 0, kafka: 0, dlq: 0, requests: 0, latencySumMs: 0, latencyCount: 0,
-    spilled: 0, replayed: 0, duplicates: 0, poisoned: 0,
+    spilled: 0, replayed: 0, duplicates: 0, poisoned: 0, dedupSkipped: 0,
   };
   readonly startedAt = Date.now();
 
@@ -154,6 +156,11 @@ export class Telemetry {
     this.duplicates = new client.Counter({
       name: 'collector_possible_duplicates_total',
       help: 'Records that may reach Kafka twice (acknowledged late after being spilled, or re-sent by a replay retry)',
+      registers: [this.registry],
+    });
+    this.dedupSkipped = new client.Counter({
+      name: 'collector_dedup_duplicates_total',
+      help: 'Events a client sent again within the dedup window: acknowledged, not written twice',
       registers: [this.registry],
     });
     this.poison = new client.Counter({
@@ -216,6 +223,11 @@ export class Telemetry {
     const now = Date.now();
     const n = this.replayWindow.reduce((s, w) => (now - w.at <= 10_000 ? s + w.n : s), 0);
     return n / 10;
+  }
+
+  duplicatesSkipped(n: number): void {
+    this.dedupSkipped.inc(n);
+    this.totals.dedupSkipped += n;
   }
 
   possibleDuplicates(n: number): void {
@@ -292,6 +304,7 @@ export class Telemetry {
       replayed_events_total: this.totals.replayed,
       possible_duplicates_total: this.totals.duplicates,
       poison_pills_total: this.totals.poisoned,
+      dedup_duplicates_total: this.totals.dedupSkipped,
       events_in_window: inWindow,
       window_seconds: windowMs / 1000,
       latency_count: this.totals.latencyCount,

@@ -25,6 +25,7 @@ t.test('a second open attaches to the same table', async (t) => {
   t.equal(b.claimBatch(['shared'], T0)[0], CLAIM_DUPLICATE, 'seen through the other mapping');
   t.equal(b.release(['shared'], undefined, T0), 1);
   t.equal(a.claimBatch(['shared'], T0)[0], CLAIM_NEW, 'release seen through the other mapping');
+  t.equal(a.isStale(), false);
   a.close();
   const c = DedupTable.open({ path, capacity: 256 });
   t.teardown(() => c.close());
@@ -45,14 +46,17 @@ t.test('a full bucket evicts its oldest entry; memory does not grow', async (t) 
   t.equal(table.claimBatch([ids[32]!], T0 + 32)[0], CLAIM_NEW, 'the 33rd is taken');
   let s = table.stats({ nowMs: T0 + 40 });
   t.equal(s.evictions, 1);
-  t.equal(s.lastEvictionAgeMs, 40, 'age of the evicted entry (the effective window) is reported');
+  t.equal(s.lastEvictionAgeMs, 32, 'age of the evicted entry when evicted (the effective window) is reported');
   t.same([...table.claimBatch(ids.slice(1), T0 + 40)], ids.slice(1).map(() => CLAIM_DUPLICATE), 'only the oldest went');
   t.equal(table.claimBatch([ids[0]!], T0 + 41)[0], CLAIM_NEW, 'the oldest was the one evicted');
 
-  // overload: 100k distinct ids into 32 slots
+  // overload: 100k distinct ids into 32 slots, one ms apart
   const many = Array.from({ length: 100_000 }, (_, i) => uuidAt('0000f012', i));
-  for (let i = 0; i < many.length; i += 1000) table.claimBatch(many.slice(i, i + 1000), T0 + 100 + i);
+  let notNew = 0;
+  for (let i = 0; i < many.length; i++) if (table.claimBatch([many[i]!], T0 + 100 + i)[0] !== CLAIM_NEW) notNew++;
+  t.equal(notNew, 0, 'every distinct id is new');
   s = table.stats({ sampleBuckets: 0, nowMs: T0 + 200_000 });
+  t.equal(s.evictions, 2 + many.length, 'one per claim into the full bucket');
   t.equal(s.liveEstimate, 32, 'still exactly 32 live entries');
   t.equal(statSync(path).size, size, 'file size unchanged');
   t.same(
@@ -74,6 +78,8 @@ t.test('an incompatible or corrupt file is replaced', async (t) => {
   t.equal(statSync(path).size, fileBytesFor(128));
   t.equal(bigger.claimBatch(['kept-by-old'], T0)[0], CLAIM_NEW, 'a fresh table');
   t.equal(old.claimBatch(['kept-by-old'], T0)[0], CLAIM_DUPLICATE, 'the old mapping still works (no SIGBUS)');
+  t.equal(old.isStale(), true, 'the old handle knows it no longer maps the path');
+  t.equal(bigger.isStale(), false);
   old.close();
   bigger.close();
 
@@ -120,6 +126,20 @@ t.test('an incompatible or corrupt file is replaced', async (t) => {
   t.equal(r.created, true);
   t.equal(r.recreatedReason, null);
   r.close();
+});
+
+t.test('a removed file makes handles stale; the next open starts a new table', async (t) => {
+  const { path, cleanup } = tmpTablePath('removed');
+  t.teardown(cleanup);
+  const a = DedupTable.open({ path, capacity: 64 });
+  a.claimBatch(['x'], T0);
+  cleanup();
+  t.equal(a.isStale(), true);
+  const b = DedupTable.open({ path, capacity: 64 });
+  t.equal(b.created, true);
+  t.equal(b.claimBatch(['x'], T0)[0], CLAIM_NEW);
+  a.close();
+  b.close();
 });
 
 t.test('open fails clearly where the file cannot be', async (t) => {

@@ -41,6 +41,9 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'info',
+      // A small dedup table per collector, inside its buffer dir, so tests leave nothing in /dev/shm.
+      DEDUP_PATH: join(bufferDir, 'dedup.table'),
+      DEDUP_CAPACITY: '65536',
       ...env,
       BUFFER_DIR: bufferDir,
     },

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "dedup",
+      "sources": ["src/addon.c", "src/table.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-fvisibility=hidden"]
+    }
+  ]
+}
