@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   const limit = Math.max(raw.eventsPerS, rawEnd.eventsPerS);
   raw.ratio = round(raw.eventsPerS / limit, 3);
   rawEnd.ratio = round(rawEnd.eventsPerS / limit, 3);
-  for (const r of reports) if (r.load) r.ratioToRaw = round(r.load.eventsPerS / limit, 3);
+  for (const r of reports) if (r.load && r.usage) r.ratioToRaw = round(r.load.eventsPerS / limit, 3);
   console.log(`\n${printTables([raw, rawEnd], reports)}\n`);
 
   const git = gitSha(root);

@@ -68,6 +68,9 @@ function warn(s: Scenario, load: LoadResult): { warnings?: string[] } {
   if (s.rate && load.reqPerS < 0.95 * s.rate) {
     w.push(`target ${s.rate} req/s not reached: ${load.reqPerS} req/s (${s.connections} connections, each one request at a time, p50 ${load.p50Ms} ms)`);
   }
+  if (load.duplicates > 0) {
+    w.push(`${load.duplicates} events were duplicates of earlier requests (repeated bodies) and not written again; events/s excludes them`);
+  }
   if (load.spilled > 0) {
     w.push(`${load.spilled} of ${load.ok} 2xx answers were buffered to the disk spill (Kafka circuit open), not in Kafka: events/s overstates Kafka throughput`);
   }
@@ -92,9 +95,9 @@ export function printTables(raws: RawRow[], reps: ScenarioReport[]): string {
   const main = reps.map((r) => r.status !== 'ok' || !r.load
     ? [r.name, 'not yet implemented', '', '', '', '', '', '', '']
     : [r.name, r.load.eventsPerS, r.load.reqPerS, r.load.p50Ms, r.load.p99Ms, r.load.p999Ms,
-      r.load.non2xx + r.load.errors + r.load.timeouts, r.load.spilled, r.ratioToRaw!.toFixed(3)]);
+      r.load.non2xx + r.load.errors + r.load.timeouts, r.load.spilled, r.ratioToRaw === undefined ? '—' : r.ratioToRaw.toFixed(3)]);
   main.unshift(...raws.map((r) => [r.name, r.eventsPerS, '', '', '', '', 0, '', r.ratio.toFixed(3)]));
-  const res = reps.filter((r) => r.status === 'ok').map((r) => {
+  const res = reps.filter((r) => r.status === 'ok' && r.usage).map((r) => {
     const rss = Object.entries(r.usage!.peakRssMb);
     const coll = rss.filter(([k]) => k.startsWith('collector')).map(([, v]) => v);
     const gcs = Object.values(r.gc ?? {});
