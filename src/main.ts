@@ -17,7 +17,8 @@ import { Deliverer } from './pipeline/delivery.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { assertNativeUws, startServer } from './acceptor/server.js';
 import { spillSummary } from './telemetry/reports.js';
-import { createOps } from './ops/index.js';
+import { createOps, runDir } from './ops/index.js';
+import { foreignListeners, groupMembers } from './lifecycle/port-peers.js';
 import type { DecodeWorkerData } from './pipeline/task.js';
 import { installShutdown } from './lifecycle/shutdown.js';
 import { SpillClient } from './spill/client.js';
@@ -144,6 +145,20 @@ async function main(): Promise<void> {
   log.info({ port: server.port, host: config.HOST, workers: config.WORKER_THREADS }, 'collector listening');
   process.send?.('ready');
 
+  // A process outside this group listening on our port gets some of our connections (SO_REUSEPORT): say so loudly.
+  let lastForeign = '';
+  const checkPeers = () => {
+    const foreign = foreignListeners(server.port, groupMembers(runDir(config)));
+    telemetry.foreignListeners(foreign.length);
+    const key = foreign.map((f) => f.pid).join(',');
+    if (key && key !== lastForeign) {
+      log.error({ port: server.port, foreign }, 'STALE LISTENER: another process listens on this port (SO_REUSEPORT) and is not part of this collector group; the kernel sends it some of our connections — stop it');
+    }
+    lastForeign = key;
+  };
+  const peerTimer = setInterval(checkPeers, 5000).unref();
+  setTimeout(checkPeers, 3000).unref();
+
   installShutdown(log, async () => {
     stopping = true;
     server.close();
@@ -155,6 +170,7 @@ async function main(): Promise<void> {
     } while (collector.pending > 0);
     await replayer.stop();
     clearInterval(adoptTimer);
+    clearInterval(peerTimer);
     clearInterval(gaugeTimer);
     // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
     await producer.flush(5000);

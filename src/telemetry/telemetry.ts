@@ -106,6 +106,7 @@ export class Telemetry {
   private readonly duplicates: client.Counter;
   private readonly poison: client.Counter;
   private readonly dedupSkipped: client.Counter;
+  private readonly foreignGauge: client.Gauge;
   private readonly fullRefusals: client.Counter;
   private readonly circuitGauge: client.Gauge<'state'>;
   private readonly spillGauge: client.Gauge<'what'>;
@@ -156,6 +157,11 @@ export class Telemetry {
     this.duplicates = new client.Counter({
       name: 'collector_possible_duplicates_total',
       help: 'Records that may reach Kafka twice (acknowledged late after being spilled, or re-sent by a replay retry)',
+      registers: [this.registry],
+    });
+    this.foreignGauge = new client.Gauge({
+      name: 'collector_foreign_listeners',
+      help: 'Processes outside this collector group listening on our port (SO_REUSEPORT shares connections with them)',
       registers: [this.registry],
     });
     this.dedupSkipped = new client.Counter({
@@ -223,6 +229,10 @@ export class Telemetry {
     const now = Date.now();
     const n = this.replayWindow.reduce((s, w) => (now - w.at <= 10_000 ? s + w.n : s), 0);
     return n / 10;
+  }
+
+  foreignListeners(n: number): void {
+    this.foreignGauge.set(n);
   }
 
   duplicatesSkipped(n: number): void {
