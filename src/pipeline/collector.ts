@@ -81,11 +81,11 @@ export class Collector {
     let result;
     try {
       result = await deliverer.deliver(
-      [
-        { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: claim.fresh, timestamp: task.receivedAt, main: true },
-        { topic: config.DLQ_TOPIC, headerNames: DEAD_LETTER_HEADERS, records: batch.dead, timestamp: task.receivedAt, main: false },
-      ],
-      batch.batchId,
+        [
+          { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: claim.fresh, timestamp: task.receivedAt, main: true },
+          { topic: config.DLQ_TOPIC, headerNames: DEAD_LETTER_HEADERS, records: batch.dead, timestamp: task.receivedAt, main: false },
+        ],
+        batch.batchId,
       );
     } finally {
       claim.settle(result?.ok === true);
