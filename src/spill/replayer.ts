@@ -30,7 +30,7 @@ export interface ReplayerDeps {
   maxRetries: number;
 }
 
-const CHUNK_RECORDS = 64;
+const CHUNK_RECORDS = 256;
 const CHUNK_BYTES = 16 << 20;
 const IDLE_MS = 1000;
 const RETRY_MS = 250;
