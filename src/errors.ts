@@ -48,11 +48,6 @@ export const ERRORS = {
     status: 503,
     message: 'The collector is at capacity; retry after the Retry-After delay',
   },
-  COLLECTOR_ERR_KAFKA_UNAVAILABLE: {
-    status: 503,
-    message: 'Kafka did not acknowledge the batch; nothing of it is acknowledged, retry it',
-  },
-  COLLECTOR_ERR_NOT_READY: { status: 503, message: 'The Kafka writer is not initialised yet' },
   COLLECTOR_ERR_BUFFER_FULL: {
     status: 503,
     message: 'Kafka is unavailable and the disk buffer is full; retry after the Retry-After delay',
@@ -69,7 +64,6 @@ export const ERRORS = {
     status: 503,
     message: 'The batch could not be acknowledged before the request deadline; retry it',
   },
-  COLLECTOR_ERR_SHUTTING_DOWN: { status: 503, message: 'The collector is shutting down' },
   COLLECTOR_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

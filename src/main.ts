@@ -137,7 +137,6 @@ async function main(): Promise<void> {
     telemetry,
     // While draining, requests already on open connections are still served (a reload must not
     // fail them); their answers close the connection so the client reconnects to a live process.
-    admission: () => null,
     draining: () => stopping,
     // Health, metrics and Prometheus for every process on the host (RUN_DIR), probes, docs, dashboard.
     ops: createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log }),

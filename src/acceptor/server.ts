@@ -21,8 +21,6 @@ export interface ServerDeps {
   slab: Slab;
   collector: Collector;
   telemetry: Telemetry;
-  /** null when the collector can take batches; otherwise the error that says why not */
-  admission: () => ErrorCode | null;
   /** true while draining: answers close their connection so clients reconnect to a live process */
   draining: () => boolean;
   ops: OpsDeps;
@@ -95,8 +93,6 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     if (declared !== '' && Number(declared) > config.MAX_BODY_BYTES) {
       return refuse('COLLECTOR_ERR_BODY_TOO_LARGE', `content-length ${declared} exceeds ${config.MAX_BODY_BYTES} bytes`);
     }
-    const blocked = deps.admission();
-    if (blocked) return refuse(blocked, undefined, 1);
     held = slab.take();
     if (!held) return refuse('COLLECTOR_ERR_OVERLOADED', 'no free request slot', 1);
 
@@ -127,8 +123,6 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     if (!Number.isInteger(count) || count < 1 || count > config.MAX_EVENTS_PER_BATCH) {
       return void sendError(ex, 'COLLECTOR_ERR_BAD_QUERY', `count must be an integer from 1 to ${config.MAX_EVENTS_PER_BATCH}`);
     }
-    const blocked = deps.admission();
-    if (blocked) return void sendError(ex, blocked, undefined, { retryAfter: 1 });
     const body = Buffer.from(JSON.stringify(syntheticBatch(count, {}, Math.floor(Math.random() * 1e6))));
     if (body.byteLength > slab.slotBytes) return void sendError(ex, 'COLLECTOR_ERR_BODY_TOO_LARGE');
     const held = slab.take();

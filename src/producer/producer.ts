@@ -48,7 +48,6 @@ export class EventProducer {
   private connected = false;
   private inFlight = 0;
   private pollTimer: NodeJS.Timeout | undefined;
-  private lastError: string | undefined;
   /** set by the owner: every client-level error (e.g. all brokers down) goes through it */
   onClientError: ((code: number, message: string) => void) | undefined;
 
@@ -60,7 +59,6 @@ export class EventProducer {
     this.producer = new Kafka.Producer(global, topic);
     this.producer.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => this.onReport(err, report));
     this.producer.on('event.error', (err: LibrdKafkaError) => {
-      this.lastError = err.message;
       this.log.warn({ err: err.message, code: err.code }, 'kafka client error');
       this.onClientError?.(typeof err.code === 'number' ? err.code : -1, err.message);
     });
@@ -68,14 +66,6 @@ export class EventProducer {
 
   get isConnected(): boolean {
     return this.connected;
-  }
-
-  get pending(): number {
-    return this.inFlight;
-  }
-
-  get lastClientError(): string | undefined {
-    return this.lastError;
   }
 
   connect(timeoutMs = 10_000): Promise<void> {
