@@ -254,6 +254,7 @@ export function buildOpenApi(): Obj {
       ),
       '/openapi.yaml': page('This document', 'application/yaml'),
       '/docs': page('API documentation (Swagger UI, served locally)', 'text/html'),
+      '/redoc': page('API documentation (ReDoc, served locally)', 'text/html'),
       '/dashboard': page('Live dashboard', 'text/html'),
     },
     components: { schemas: components },

@@ -1,7 +1,8 @@
 /**
- * The live dashboard in a real headless Chromium: it loads with no external requests and
- * no console errors, and its numbers move when load is posted. Leaves a screenshot in
- * test/artifacts/dashboard.png. Skipped (with a message) only when /usr/bin/chromium is absent.
+ * The pages in a real headless Chromium. The live dashboard loads with no external requests
+ * and no console errors, and its numbers move when load is posted; Swagger UI (/docs) and
+ * ReDoc (/redoc) render the OpenAPI document offline. Leaves screenshots in test/artifacts/
+ * (dashboard.png, docs.png, redoc.png). Skipped (with a message) only when /usr/bin/chromium is absent.
  */
 import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -121,6 +122,47 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.locator('.swagger-ui .errors-wrapper').count(), 0, 'Swagger UI reports no errors in the document');
     await page.screenshot({ path: `${ARTIFACTS}docs.png` });
     t.same(problems, []);
+    await page.close();
+  });
+
+  t.test('ReDoc renders the OpenAPI document offline', async (t) => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    const origin = new URL(c!.url).origin;
+    const problems: string[] = [];
+    const requests: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
+    });
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+    });
+    t.equal((await page.goto(`${c!.url}/redoc`))?.status(), 200);
+    // ReDoc's own markers: the info section's title and the collect operation's section.
+    await page.waitForSelector('.api-info h1', { timeout: 20_000 });
+    t.match(await page.textContent('.api-info h1'), /^Event Collector \(\d+\.\d+\.\d+\)$/);
+    const collect = page.locator('[data-section-id="operation/collectEvents"]');
+    await collect.locator('h2').waitFor({ state: 'visible', timeout: 20_000 });
+    t.match(await collect.locator('h2').textContent(), /Collect a batch of events/);
+    t.ok(await page.getByText('/api/v1/collect', { exact: true }).first().isVisible(), 'POST /api/v1/collect is shown');
+    const ops = Number(
+      await page.evaluate(
+        "[...document.querySelectorAll('h2')].filter((h) => /(^|\\/)(operation|paths)\\//.test(h.closest('[data-section-id]')?.dataset.sectionId || '')).length",
+      ),
+    );
+    t.ok(ops >= 9, `${ops} operations rendered`);
+    t.notMatch(await page.textContent('body'), /Something went wrong/, 'ReDoc reports no error');
+    await page.screenshot({ path: `${ARTIFACTS}redoc.png` });
+    t.ok(existsSync(`${ARTIFACTS}redoc.png`), 'screenshot saved to test/artifacts/redoc.png');
+
+    // Local: the collector itself, inline data, and the blob: URL ReDoc starts its search worker from.
+    const local = (u: string) => u.startsWith(`${origin}/`) || u.startsWith('data:') || u.startsWith(`blob:${origin}/`);
+    t.ok(requests.includes(`${origin}/openapi.yaml`), 'ReDoc loaded /openapi.yaml');
+    t.ok(requests.includes(`${origin}/redoc/redoc.standalone.js`), 'ReDoc came from the collector');
+    t.same(requests.filter((u) => !local(u)), [], `no request leaves ${origin} (${requests.length} requests)`);
+    t.same(problems, [], 'no console errors, page errors or failed requests');
     await page.close();
   });
 }

@@ -1,7 +1,7 @@
 /**
  * The OpenAPI document: the committed docs/api/rest/event-collector.yaml is exactly what
  * src/ops/openapi.ts generates from the schemas and the error registry, it is a sound
- * OpenAPI 3.1 document, and the collector serves it (and Swagger UI, offline).
+ * OpenAPI 3.1 document, and the collector serves it (and Swagger UI and ReDoc, offline).
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -69,7 +69,7 @@ t.test('a sound OpenAPI 3.1 document built from the sources', async (t) => {
       }
     }
   }
-  for (const p of ['/api/v1/health', '/api/v1/metrics', '/metrics', '/livez', '/readyz', '/openapi.yaml', '/docs', '/dashboard', '/api/v1/test/events']) {
+  for (const p of ['/api/v1/health', '/api/v1/metrics', '/metrics', '/livez', '/readyz', '/openapi.yaml', '/docs', '/redoc', '/dashboard', '/api/v1/test/events']) {
     t.ok(doc.paths[p], `documents ${p}`);
   }
 });
@@ -98,6 +98,48 @@ t.test('served by the collector: /openapi.yaml and Swagger UI with no external a
     const init = await (await fetch(`${c.url}/docs/init.js`)).text();
     t.match(init, /validatorUrl: null/, 'no call to validator.swagger.io');
     t.match(init, /\/openapi\.yaml/);
+  } finally {
+    await c?.stop();
+  }
+});
+
+t.test('served by the collector: ReDoc at /redoc from the redoc package, with no external assets', async (t) => {
+  let c: RunningCollector | undefined;
+  try {
+    c = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: sharedBroker().bootstrap });
+    const page = await fetch(`${c.url}/redoc`);
+    t.equal(page.status, 200);
+    t.match(page.headers.get('content-type'), /^text\/html/);
+    t.equal(page.headers.get('cache-control'), 'no-store');
+    const html = await page.text();
+    t.equal(await (await fetch(`${c.url}/redoc/`)).text(), html, '/redoc/ is the same page');
+    const srcs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((s) => !s.startsWith('data:'));
+    t.same(srcs, ['/redoc/redoc.standalone.js', '/redoc/init.js'], 'only local scripts');
+
+    const bundle = await fetch(`${c.url}/redoc/redoc.standalone.js`);
+    t.equal(bundle.status, 200);
+    t.match(bundle.headers.get('content-type'), /^text\/javascript/);
+    t.equal(bundle.headers.get('cache-control'), 'public, max-age=3600');
+    t.equal(bundle.headers.get('x-content-type-options'), 'nosniff');
+    const js = await bundle.text();
+    t.ok(js.length > 500_000, `the standalone bundle (${js.length} bytes)`);
+    t.match(js, /Redoc/);
+    t.notMatch(js, /cdn\.redoc\.ly/, 'the footer logo no longer comes from the CDN');
+
+    const init = await fetch(`${c.url}/redoc/init.js`);
+    t.equal(init.status, 200);
+    t.match(init.headers.get('content-type'), /^text\/javascript/);
+    t.match(await init.text(), /Redoc\.init\('\/openapi\.yaml'/, 'the document /docs uses too');
+
+    const map = await fetch(`${c.url}/redoc/redoc.standalone.js.map`);
+    t.equal(map.status, 200);
+    t.match(map.headers.get('content-type'), /^application\/json/);
+    await map.arrayBuffer();
+
+    const post = await fetch(`${c.url}/redoc`, { method: 'POST' });
+    t.equal(post.status, 405, 'a known route: other methods answer 405');
+    t.equal(post.headers.get('allow'), 'GET');
+    t.match(((await post.json()) as { error: { code: string } }).error.code, 'COLLECTOR_ERR_METHOD_NOT_ALLOWED');
   } finally {
     await c?.stop();
   }
