@@ -1,16 +1,22 @@
 /**
  * The ceiling the collector is measured against: the same Kafka records the collector
  * writes (value = an event's JSON, key = learner_id, headers tenant_id / event_type /
- * batch_id / received_at), produced straight into node-rdkafka from one process with
- * the collector's own librdkafka settings (producerSettings(loadConfig())) — no HTTP,
- * no validation, no worker hop. Events/s counts delivered records: the clock stops at
- * the last delivery report, as the collector answers only after its reports.
+ * batch_id / received_at), produced straight into Kafka from one process with the
+ * collector's own librdkafka settings (producerSettings(loadConfig())) — no HTTP, no
+ * validation, no worker hop. Events/s counts delivered records: the clock stops at the last
+ * delivery report, as the collector answers only after its reports.
  *
- * One producer costs ~30 ms CPU per 1k records here (produce() calls, gzip in librdkafka),
- * i.e. one process saturates a core. N collector processes have N producers, so the
- * limit they are compared with is N producer processes running at once (rawLimit).
+ * Client: `collector` (default) is the collector's own producer (src/producer/producer.ts:
+ * native/producer, one call per 100-record batch, reports counted in C) — the fastest way
+ * this code base has into librdkafka, so the limit stays a limit. `node-rdkafka` is one
+ * produce() call and one delivery-report event per record (what the collector used before
+ * its batch producer, and the limit of reports up to 2026-11-27): BENCH_RAW_CLIENT picks.
+ *
+ * N collector processes have N producers, so the limit they are compared with is N
+ * producer processes running at once (rawLimit).
  */
 import Kafka from 'node-rdkafka';
+import pino from 'pino';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
@@ -18,8 +24,13 @@ import type { DeliveryReport, LibrdKafkaError, MessageHeader } from 'node-rdkafk
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../src/config/schema.js';
 import { producerSettings } from '../src/producer/settings.js';
+import { EventProducer } from '../src/producer/producer.js';
+import { PackedBuilder, type PackedRecords } from '../src/codec/packed.js';
+import { EVENT_HEADERS } from '../src/codec/decode.js';
 import { syntheticBatch } from '../src/pipeline/synthetic.js';
 import { cpuSeconds, round, Sampler, type Proc, type Usage } from './lib/proc.js';
+
+export type RawClient = 'collector' | 'node-rdkafka';
 
 export interface RawResult {
   events: number;
@@ -34,54 +45,81 @@ export interface RawResult {
 interface Rec { value: Buffer; key: string; headers: MessageHeader[] }
 
 /** A pool of distinct batches, built before the clock starts so JSON.stringify is not measured. */
-function buildPool(batches: number, batchSize: number): Rec[][] {
-  const pool: Rec[][] = [];
+function buildPool(batches: number, batchSize: number): { recs: Rec[][]; packed: PackedRecords[] } {
+  const recs: Rec[][] = [];
+  const packed: PackedRecords[] = [];
   for (let b = 0; b < batches; b++) {
     const batchId = randomUUID();
     const receivedAt = new Date().toISOString();
-    pool.push(syntheticBatch(batchSize, {}, b * batchSize).map((e): Rec => ({
+    const events = syntheticBatch(batchSize, {}, b * batchSize);
+    recs.push(events.map((e): Rec => ({
       value: Buffer.from(JSON.stringify(e)),
       key: e.learner_id as string,
       headers: [{ tenant_id: e.tenant_id as string }, { event_type: e.event_type as string }, { batch_id: batchId }, { received_at: receivedAt }],
     })));
+    const builder = new PackedBuilder();
+    events.forEach((e, i) => builder.add(JSON.stringify(e), e.learner_id as string,
+      [e.tenant_id as string, e.event_type as string, batchId, receivedAt], e.event_id as string, i));
+    packed.push(builder.build());
   }
-  return pool;
+  return { recs, packed };
 }
 
-/** One producer in this process; `go` (if given) is awaited between warm-up and the clock start. */
-export async function rawProducerLimit(config: Readonly<Config>, durationS: number, batchSize = 100,
-  go: () => Promise<void> = async () => {}): Promise<RawResult> {
+/** One way into Kafka, driven by drive(): counts what it delivered, knows what is in flight. */
+interface Client {
+  /** sends batch b of the pool without waiting */
+  send(b: number): void;
+  inFlight(): number;
+  delivered: number;
+  failed: number;
+  lastError: string;
+  /** resolves when at most `atMost` records are in flight */
+  drained(atMost: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The collector's producer (src/producer/producer.ts): one send() per batch. */
+async function collectorClient(config: Readonly<Config>, pool: PackedRecords[]): Promise<Client> {
+  const producer = new EventProducer({ ...config, INSTANCE_ID: `bench-raw-${process.env.BENCH_RAW_INDEX ?? 0}` }, pino({ level: 'silent' }));
+  await producer.connect(15_000);
+  let inFlight = 0;
+  let waiter: { atMost: number; resolve: () => void } | undefined;
+  const c: Client = {
+    delivered: 0, failed: 0, lastError: '',
+    inFlight: () => inFlight,
+    send(b) {
+      const p = pool[b % pool.length]!;
+      inFlight += p.count;
+      void producer.send(config.KAFKA_TOPIC, p, EVENT_HEADERS, Date.now()).then((d) => {
+        inFlight -= p.count;
+        c.failed += d.failures.length;
+        c.delivered += p.count - d.failures.length;
+        if (d.failures.length) c.lastError = d.failures[0]!.message;
+        if (waiter && inFlight <= waiter.atMost) { const w = waiter; waiter = undefined; w.resolve(); }
+      });
+    },
+    drained: (atMost) => new Promise<void>((resolve) => (inFlight <= atMost ? resolve() : (waiter = { atMost, resolve }))),
+    close: async () => { await producer.flush(5000); await producer.disconnect(); },
+  };
+  return c;
+}
+
+/** node-rdkafka, one produce() and one delivery-report event per record, polled every millisecond. */
+async function nodeRdkafkaClient(config: Readonly<Config>, pool: Rec[][]): Promise<Client> {
   // Same settings as the collector; only client.id differs, so broker-side quotas/metrics tell them apart.
   const { global, topic } = producerSettings({ ...config, INSTANCE_ID: `bench-raw-${process.env.BENCH_RAW_INDEX ?? 0}` });
   const producer = new Kafka.Producer(global, topic);
-  const pool = buildPool(200, batchSize);
-  const avgValueBytes = pool.flat().reduce((a, r) => a + r.value.length, 0) / (pool.length * batchSize);
-
   let inFlight = 0;
-  let delivered = 0;
-  let failed = 0;
-  let lastError = '';
   let waiter: { atMost: number; resolve: () => void } | undefined;
-  // Like the collector: a bounded amount in librdkafka's queue, refilled as reports arrive.
-  const window = Math.min(50_000, Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES * 0.8));
-  producer.on('delivery-report', (err: LibrdKafkaError | null, _r: DeliveryReport) => {
-    inFlight--;
-    if (err) { failed++; lastError = err.message; } else delivered++;
-    if (waiter && inFlight <= waiter.atMost) { const w = waiter; waiter = undefined; w.resolve(); }
-  });
-  const drained = (atMost: number) => new Promise<void>((resolve) => {
-    if (inFlight <= atMost) resolve();
-    else waiter = { atMost, resolve };
-  });
-
   await new Promise<void>((resolve, reject) =>
     producer.connect({ timeout: 15_000 }, (err) => (err ? reject(new Error(`raw producer: ${err.message}`)) : resolve())));
-  // The collector polls every millisecond while reports are due; so do we.
   const poller = setInterval(() => producer.poll(), 1);
-  try {
-    const produceBatch = (recs: Rec[]) => {
+  const c: Client = {
+    delivered: 0, failed: 0, lastError: '',
+    inFlight: () => inFlight,
+    send(b) {
       const ts = Date.now();
-      for (const r of recs) {
+      for (const r of pool[b % pool.length]!) {
         try {
           producer.produce(config.KAFKA_TOPIC, null, r.value, r.key, ts, undefined, r.headers);
         } catch (e) {
@@ -90,46 +128,65 @@ export async function rawProducerLimit(config: Readonly<Config>, durationS: numb
         }
         inFlight++;
       }
-    };
+    },
+    drained: (atMost) => new Promise<void>((resolve) => (inFlight <= atMost ? resolve() : (waiter = { atMost, resolve }))),
+    close: async () => { clearInterval(poller); await new Promise((r) => producer.disconnect(5000, r)); },
+  };
+  producer.on('delivery-report', (err: LibrdKafkaError | null, _r: DeliveryReport) => {
+    inFlight--;
+    if (err) { c.failed++; c.lastError = err.message; } else c.delivered++;
+    if (waiter && inFlight <= waiter.atMost) { const w = waiter; waiter = undefined; w.resolve(); }
+  });
+  return c;
+}
+
+/** One producer in this process; `go` (if given) is awaited between warm-up and the clock start. */
+export async function rawProducerLimit(config: Readonly<Config>, durationS: number, batchSize = 100,
+  go: () => Promise<void> = async () => {}, client: RawClient = 'collector'): Promise<RawResult> {
+  const pool = buildPool(200, batchSize);
+  const avgValueBytes = pool.recs.flat().reduce((a, r) => a + r.value.length, 0) / (pool.recs.length * batchSize);
+  // Like the collector: a bounded amount in librdkafka's queue, refilled as reports arrive.
+  const window = Math.min(50_000, Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES * 0.8));
+  const c = client === 'collector' ? await collectorClient(config, pool.packed) : await nodeRdkafkaClient(config, pool.recs);
+  try {
     // Warm-up: metadata, connections to the partition leaders, idempotent producer id.
-    produceBatch(pool[0]!);
-    await drained(0);
+    c.send(0);
+    await c.drained(0);
     await go();
-    delivered = 0;
+    c.delivered = 0;
 
     const cpu0 = cpuSeconds(process.pid);
     const t0 = performance.now();
     const end = t0 + durationS * 1000;
     for (let b = 0; performance.now() < end; b++) {
-      if (inFlight + batchSize > window) await drained(window / 2);
-      produceBatch(pool[b % pool.length]!);
-      if (b % 50 === 0) await new Promise((r) => setImmediate(r)); // let reports and the poller run
+      if (c.inFlight() + batchSize > window) await c.drained(window / 2);
+      c.send(b);
+      if (b % 50 === 0) await new Promise((r) => setImmediate(r)); // let reports (and node-rdkafka's poller) run
     }
-    await drained(0);
+    await c.drained(0);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(process.pid) - cpu0;
-    if (failed > 0) console.error(`raw producer: ${failed} records failed (${lastError})`);
+    if (c.failed > 0) console.error(`raw producer: ${c.failed} records failed (${c.lastError})`);
     return {
-      events: delivered,
-      failed,
+      events: c.delivered,
+      failed: c.failed,
       seconds: round(seconds, 3),
-      eventsPerS: Math.round(delivered / seconds),
-      producerCpuMsPer1k: round((cpu * 1000) / (delivered / 1000), 3),
+      eventsPerS: Math.round(c.delivered / seconds),
+      producerCpuMsPer1k: round((cpu * 1000) / (c.delivered / 1000), 3),
       avgValueBytes: Math.round(avgValueBytes),
     };
   } finally {
-    clearInterval(poller);
-    await new Promise((r) => producer.disconnect(5000, r));
+    await c.close();
   }
 }
 
-export interface RawLimit extends RawResult { producers: number; perProducer: number[]; usage: Usage }
+export interface RawLimit extends RawResult { producers: number; perProducer: number[]; usage: Usage; client: RawClient }
 
 /**
  * `n` producer processes, released together once all are warm; events/s is their sum.
  * CPU/RSS of the producers and of `extra` (the broker) are sampled while they run.
  */
-export async function rawLimit(n: number, durationS: number, extra: Proc[]): Promise<RawLimit> {
+export async function rawLimit(n: number, durationS: number, extra: Proc[], client: RawClient = 'collector'): Promise<RawLimit> {
   const script = fileURLToPath(import.meta.url);
   const kids: ChildProcess[] = [];
   const kill = () => kids.forEach((k) => k.exitCode === null && k.kill('SIGKILL'));
@@ -138,7 +195,7 @@ export async function rawLimit(n: number, durationS: number, extra: Proc[]): Pro
     const results: Promise<RawResult>[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      const k = fork(script, [String(durationS)], { env: { ...process.env, BENCH_RAW_INDEX: String(i) }, stdio: 'inherit' });
+      const k = fork(script, [String(durationS), client], { env: { ...process.env, BENCH_RAW_INDEX: String(i) }, stdio: 'inherit' });
       kids.push(k);
       const exited = new Promise<never>((_, reject) => k.once('exit', (code) => reject(new Error(`raw producer ${i} exited (${code})`))));
       ready.push(Promise.race([new Promise<void>((resolve) => k.once('message', () => resolve())), exited]));
@@ -152,6 +209,7 @@ export async function rawLimit(n: number, durationS: number, extra: Proc[]): Pro
     const usage = sampler.stop();
     const events = rs.reduce((a, r) => a + r.events, 0);
     return {
+      client,
       producers: n,
       perProducer: rs.map((r) => r.eventsPerS),
       events,
@@ -172,6 +230,6 @@ export async function rawLimit(n: number, durationS: number, extra: Proc[]): Pro
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.send) {
   process.on('disconnect', () => process.exit(1)); // the parent died: do not produce forever
   const go = () => new Promise<void>((resolve) => { process.once('message', () => resolve()); process.send!('ready'); });
-  const result = await rawProducerLimit(loadConfig(), Number(process.argv[2]), 100, go);
+  const result = await rawProducerLimit(loadConfig(), Number(process.argv[2]), 100, go, (process.argv[3] ?? 'collector') as RawClient);
   process.send({ result }, () => process.exit(0));
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: issue #8's end-to-end benchmark. One run measures, on the same
- * machine and broker, (1) the raw node-rdkafka producer limit for the collector's own
- * records and settings, then (2) the collector under PM2 through every scenario, and
+ * machine and broker, (1) the raw producer limit for the collector's own records, producer
+ * and settings (and, for reference, node-rdkafka one record per call), then (2) the collector under PM2 through every scenario, and
  * reports each scenario as a ratio to (1) plus CPU, RSS and GC per process. (1) is
  * measured again at the end; the better pass is the limit, and their gap shows the noise.
  *
@@ -19,7 +19,7 @@ import { describeConfig, loadConfig } from '../src/config/load.js';
 import { Cluster } from './lib/cluster.js';
 import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
-import { rawLimit } from './raw-producer.js';
+import { rawLimit, type RawClient } from './raw-producer.js';
 import { Bodies, runLoad, scenarios, stopLoad } from './scenarios.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -83,6 +83,9 @@ async function main(): Promise<void> {
     await rawLimit(instances, 3, []);
   }
   const raw = await measureRaw('raw-producer', rawS, brokerProcs);
+  // For reference (not the limit): one node-rdkafka produce() and one report event per record, as the
+  // collector produced before its batch producer; ratios of earlier reports divide by this.
+  const rawNode = quick ? undefined : await measureRaw('raw node-rdkafka (per record)', rawS, brokerProcs, 'node-rdkafka');
 
   // 2. The collector under PM2.
   log(`starting ${instances} collector instance(s) under pm2-runtime…`);
@@ -159,8 +162,13 @@ async function main(): Promise<void> {
   const limit = Math.max(raw.eventsPerS, rawEnd.eventsPerS);
   raw.ratio = round(raw.eventsPerS / limit, 3);
   rawEnd.ratio = round(rawEnd.eventsPerS / limit, 3);
-  for (const r of reports) if (r.load && r.usage) r.ratioToRaw = round(r.load.eventsPerS / limit, 3);
-  console.log(`\n${printTables([raw, rawEnd], reports)}\n`);
+  if (rawNode) rawNode.ratio = round(rawNode.eventsPerS / limit, 3);
+  for (const r of reports) {
+    if (!r.load || !r.usage) continue;
+    r.ratioToRaw = round(r.load.eventsPerS / limit, 3);
+    if (rawNode) r.ratioToNodeRdkafka = round(r.load.eventsPerS / rawNode.eventsPerS, 3);
+  }
+  console.log(`\n${printTables(rawNode ? [raw, rawNode, rawEnd] : [raw, rawEnd], reports)}\n`);
 
   const git = gitSha(root);
   mkdirSync(resultsDir, { recursive: true });
@@ -176,6 +184,7 @@ async function main(): Promise<void> {
     rawLimitEventsPerS: limit, // max of rawProducer and rawProducerEnd; every ratioToRaw divides by it
     rawProducer: raw,
     rawProducerEnd: rawEnd,
+    ...(rawNode ? { rawNodeRdkafka: rawNode } : {}),
     scenarios: reports,
   }, null, 2) + '\n');
   log(`report written to ${file}`);
@@ -191,9 +200,9 @@ async function replayedTotal(url: string): Promise<number> {
   }
 }
 
-async function measureRaw(name: string, seconds: number, procs: Proc[]): Promise<RawRow & Record<string, unknown>> {
-  log(`▶ ${name}: ${instances} producer process(es), ${seconds} s of 100-event batches straight into node-rdkafka`);
-  const r = await rawLimit(instances, seconds, procs);
+async function measureRaw(name: string, seconds: number, procs: Proc[], client: RawClient = 'collector'): Promise<RawRow & Record<string, unknown>> {
+  log(`▶ ${name}: ${instances} producer process(es), ${seconds} s of 100-event batches straight into ${client === 'collector' ? 'the collector\'s producer' : 'node-rdkafka'}`);
+  const r = await rawLimit(instances, seconds, procs, client);
   log(`✓ ${name}: ${r.eventsPerS.toLocaleString('en-US')} events/s (${r.perProducer.join(' + ')}; ${r.events} events, ${r.failed} failed)`);
   return { name, ...r, ratio: 1, brokerMsPer1k: round(((r.usage.cpu.broker ?? NaN) * 1000) / (r.events / 1000), 2) };
 }

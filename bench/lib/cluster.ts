@@ -178,7 +178,7 @@ export function parseGc(text: string): GcStats {
   return s;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer().once('error', reject);
     s.listen(0, '127.0.0.1', () => {

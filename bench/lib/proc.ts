@@ -38,6 +38,22 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds of each thread of a process (tid → comm name, seconds); threads that exited are absent. */
+export function threadCpu(pid: number): Map<number, { name: string; s: number }> {
+  const out = new Map<number, { name: string; s: number }>();
+  let tids: string[] = [];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const t of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.set(Number(t), { name, s: (Number(f[11]) + Number(f[12])) / clockTicks() });
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
 /** Resident set in MiB; NaN when the process is gone. */
 export function rssMb(pid: number): number {
   try {

@@ -1,7 +1,7 @@
 /**
- * The one place that decides whether a Kafka failure is worth retrying. Delivery
- * reports reach JavaScript with code -1 and only their message intact, so the message
- * text decides there; synchronous produce() errors keep their librdkafka codes.
+ * The one place that decides whether a Kafka failure is worth retrying. Failures carry
+ * their librdkafka code (delivery reports and refused enqueues alike, native/producer);
+ * code -1 (no code known, e.g. not connected) leaves the decision to the message text.
  *
  * final     — retrying cannot help (the record itself is refused): quarantine it (poison pill)
  * retriable — Kafka is away or slow: keep it (spill) and retry
@@ -26,7 +26,7 @@ export function classifyFailure(code: number, message: string): FailureKind {
   return 'retriable';
 }
 
-/** node-rdkafka's error event that means every broker is unreachable right now. */
+/** The client error (librdkafka's error_cb) that means every broker is unreachable right now. */
 export function meansBrokersDown(code: number, message: string): boolean {
   return code === -187 || /all broker connections are down|all brokers? (are )?down/i.test(message);
 }

@@ -1,14 +1,15 @@
 /**
- * The process's one Kafka producer (node-rdkafka must live on the main thread). It takes
- * packed records from the decode workers, produces them, and resolves a batch only when
- * every record has its delivery report — the acceptor answers 2xx on nothing less.
+ * The process's one Kafka producer. It takes packed records from the decode workers,
+ * produces a whole batch in one call into librdkafka (native/producer), and resolves the
+ * batch only when every record has its delivery report — the acceptor answers 2xx on
+ * nothing less. Reports are counted in C by a thread blocked in rd_kafka_poll(); one
+ * callback per settled batch reaches JavaScript (no per-record objects, no poll timer).
  */
-import Kafka from 'node-rdkafka';
-import type { LibrdKafkaError, DeliveryReport, MessageHeader } from 'node-rdkafka';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { recordValue, type PackedRecords } from '../codec/packed.js';
+import type { PackedRecords } from '../codec/packed.js';
 import { producerSettings } from './settings.js';
+import { confPairs, EV_BATCH, loadNativeProducer, type NativeFailure, type NativeProducer, type ProducerHandle } from './native.js';
 
 export interface RecordFailure {
   /** index of the record within the packed records */
@@ -22,32 +23,23 @@ export interface BatchDelivery {
   failures: RecordFailure[];
 }
 
-/** Tracks one batch's outstanding delivery reports; it is the opaque of each message. */
-class PendingBatch {
-  remaining: number;
-  readonly partitions = new Set<number>();
-  readonly failures: RecordFailure[] = [];
-  constructor(
-    count: number,
-    private readonly done: (d: BatchDelivery) => void,
-  ) {
-    this.remaining = count;
-  }
-  settle(): void {
-    if (--this.remaining === 0) this.done({ partitions: [...this.partitions].sort((a, b) => a - b), failures: this.failures });
-  }
+interface Pending {
+  resolve: (d: BatchDelivery) => void;
+  count: number;
+  /** records librdkafka refused to enqueue */
+  refused: NativeFailure[] | null;
 }
 
-interface Opaque {
-  batch: PendingBatch;
-  record: number;
-}
+const toFailure = ([record, code, message]: NativeFailure): RecordFailure => ({ record, code, message });
 
 export class EventProducer {
-  private readonly producer: Kafka.Producer;
+  private readonly native: NativeProducer;
+  private readonly handle: ProducerHandle;
   private connected = false;
+  private closed = false;
+  private nextId = 1;
   private inFlight = 0;
-  private pollTimer: NodeJS.Timeout | undefined;
+  private readonly pending = new Map<number, Pending>();
   /** set by the owner: every client-level error (e.g. all brokers down) goes through it */
   onClientError: ((code: number, message: string) => void) | undefined;
 
@@ -55,52 +47,32 @@ export class EventProducer {
     config: Readonly<Config>,
     private readonly log: Logger,
   ) {
+    this.native = loadNativeProducer();
     const { global, topic } = producerSettings(config);
-    this.producer = new Kafka.Producer(global, topic);
-    this.producer.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => this.onReport(err, report));
-    this.producer.on('event.error', (err: LibrdKafkaError) => {
-      this.log.warn({ err: err.message, code: err.code }, 'kafka client error');
-      this.onClientError?.(typeof err.code === 'number' ? err.code : -1, err.message);
+    // A bad property throws here, at boot, as node-rdkafka's constructor did.
+    this.handle = this.native.create(confPairs(global), confPairs(topic), (kind, a, b, c) => {
+      if (kind === EV_BATCH) this.settled(a, b as number[], c ?? null);
+      else this.clientError(a, b as string);
     });
+  }
+
+  /** Records handed to librdkafka and not yet reported on (admission reads it). */
+  get queued(): number {
+    return this.inFlight;
   }
 
   get isConnected(): boolean {
     return this.connected;
   }
 
-  connect(timeoutMs = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.producer.connect({ timeout: timeoutMs }, (err) => {
-        if (err) return reject(new Error(`kafka connect failed: ${err.message}`));
-        this.connected = true;
-        // A slow poll serves error events while idle; produce() switches to a fast one.
-        this.pollTimer = setInterval(() => this.poll(), 100);
-        this.pollTimer.unref();
-        resolve();
-      });
-    });
-  }
-
-  private fastPoll: NodeJS.Timeout | undefined;
-
-  private poll(): void {
+  /** Resolves once a broker answered a metadata request; librdkafka keeps (re)connecting on its own. */
+  async connect(timeoutMs = 10_000): Promise<void> {
     try {
-      this.producer.poll();
-    } catch {
-      // Not connected: the disconnect path reports it.
+      await this.native.connect(this.handle, timeoutMs);
+    } catch (err) {
+      throw new Error(`kafka connect failed: ${(err as Error).message}`);
     }
-  }
-
-  /** Delivery reports arrive only through poll(): poll every millisecond while any are due. */
-  private ensureFastPoll(): void {
-    if (this.fastPoll !== undefined) return;
-    this.fastPoll = setInterval(() => {
-      this.poll();
-      if (this.inFlight === 0) {
-        clearInterval(this.fastPoll);
-        this.fastPoll = undefined;
-      }
-    }, 1);
+    this.connected = true;
   }
 
   /**
@@ -109,48 +81,53 @@ export class EventProducer {
    */
   send(topic: string, records: PackedRecords, headerNames: readonly string[], timestamp: number): Promise<BatchDelivery> {
     if (records.count === 0) return Promise.resolve({ partitions: [], failures: [] });
+    if (!this.connected) {
+      const failures = Array.from({ length: records.count }, (_, record) => ({ record, code: -1, message: 'Producer not connected' }));
+      return Promise.resolve({ partitions: [], failures });
+    }
     return new Promise((resolve) => {
-      const batch = new PendingBatch(records.count, resolve);
-      for (let i = 0; i < records.count; i++) {
-        const values = records.headers[i]!;
-        const headers: MessageHeader[] = headerNames.map((name, h) => ({ [name]: values[h]! }));
-        try {
-          this.producer.produce(topic, null, recordValue(records, i), records.keys[i] ?? null, timestamp, { batch, record: i } satisfies Opaque, headers);
-          this.inFlight++;
-        } catch (err) {
-          const e = err as LibrdKafkaError;
-          batch.failures.push({ record: i, message: e.message, code: typeof e.code === 'number' ? e.code : -1 });
-          batch.settle();
-        }
-      }
-      if (this.inFlight > 0) this.ensureFastPoll();
+      const id = this.nextId++;
+      // The batch settles through the callback, also when every record was refused at once.
+      const refused = this.native.produce(this.handle, topic, records.bytes, records.offsets, records.count, records.keys,
+        headerNames, records.headers, timestamp, id);
+      this.pending.set(id, { resolve, count: records.count, refused });
+      this.inFlight += records.count;
+      // Reports due keep the process alive (a script that produces and awaits must not exit early).
+      if (this.pending.size === 1) this.native.ref(this.handle, true);
     });
   }
 
-  private onReport(err: LibrdKafkaError | null, report: DeliveryReport): void {
-    this.inFlight--;
-    const opaque = report.opaque as Opaque | undefined;
-    if (!opaque) return;
-    if (err) {
-      opaque.batch.failures.push({ record: opaque.record, message: err.message, code: typeof err.code === 'number' ? err.code : -1 });
-    } else {
-      opaque.batch.partitions.add(report.partition);
+  private settled(id: number, partitions: number[], failed: NativeFailure[] | null): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.inFlight -= p.count;
+    if (this.pending.size === 0 && !this.closed) this.native.ref(this.handle, false);
+    const failures: RecordFailure[] = [];
+    if (p.refused) for (const f of p.refused) failures.push(toFailure(f));
+    if (failed) for (const f of failed) failures.push(toFailure(f));
+    p.resolve({ partitions, failures });
+  }
+
+  private clientError(code: number, message: string): void {
+    this.log.warn({ err: message, code }, 'kafka client error');
+    this.onClientError?.(code, message);
+  }
+
+  /** Wait until librdkafka holds no record (queued or in flight) or the timeout passes. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    if (!this.connected) return true;
+    for (const end = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 5))) {
+      if (this.native.outqLen(this.handle) === 0) return true;
+      if (Date.now() >= end) return false;
     }
-    opaque.batch.settle();
   }
 
-  /** Wait until librdkafka's queue is empty or the timeout passes. */
-  flush(timeoutMs: number): Promise<boolean> {
-    if (!this.connected) return Promise.resolve(true);
-    return new Promise((resolve) => this.producer.flush(timeoutMs, (err) => resolve(!err)));
-  }
-
-  /** Only after flush: node-rdkafka's disconnect drops still-queued messages without a report. */
-  disconnect(): Promise<void> {
-    clearInterval(this.pollTimer);
-    clearInterval(this.fastPoll);
-    if (!this.connected) return Promise.resolve();
+  /** Only after flush: records still queued are dropped without a report. */
+  async disconnect(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.connected = false;
-    return new Promise((resolve) => this.producer.disconnect(5000, () => resolve()));
+    await this.native.close(this.handle);
   }
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "napi_util.h"
 #include "table.h"
 
 typedef struct {
@@ -30,25 +31,8 @@ typedef struct {
   int open;
 } handle_t;
 
-#define CHECK(call)                                                   \
-  do {                                                                \
-    napi_status status_ = (call);                                     \
-    if (status_ != napi_ok) {                                         \
-      throw_last(env, #call);                                         \
-      return NULL;                                                    \
-    }                                                                 \
-  } while (0)
-
 static void throw_last(napi_env env, const char *what) {
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) return;
-  const napi_extended_error_info *info = NULL;
-  napi_get_last_error_info(env, &info);
-  char msg[512];
-  snprintf(msg, sizeof msg, "dedup: %s failed: %s", what,
-           info && info->error_message ? info->error_message : "unknown N-API error");
-  napi_throw_error(env, "ERR_DEDUP_NAPI", msg);
+  napi_util_throw_last(env, "dedup", "ERR_DEDUP_NAPI", what);
 }
 
 static napi_value throw_type(napi_env env, const char *msg) {

@@ -1,0 +1,75 @@
+/**
+ * The batch producer addon (native/producer, C over the librdkafka node-rdkafka builds):
+ * its interface and its loader. See native/producer/README.md.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+declare const handleBrand: unique symbol;
+export type ProducerHandle = { readonly [handleBrand]: true };
+
+/** [record index, librdkafka error code, message] */
+export type NativeFailure = [number, number, string];
+
+export const EV_BATCH = 0;
+export const EV_ERROR = 1;
+
+export interface NativeProducer {
+  librdkafkaVersion: string;
+  /** conf as flat [key, value, key, value, …] string lists; onEvent gets settled batches and client errors */
+  create(
+    global: string[],
+    topic: string[],
+    onEvent: (kind: number, a: number, b: number[] | string, c?: NativeFailure[] | null) => void,
+  ): ProducerHandle;
+  /** a metadata round trip: rejects when no broker answers within the timeout */
+  connect(h: ProducerHandle, timeoutMs: number): Promise<void>;
+  /** enqueues every record; returns the ones librdkafka refused at once (they get no report) */
+  produce(
+    h: ProducerHandle,
+    topic: string,
+    bytes: ArrayBuffer,
+    offsets: Uint32Array,
+    count: number,
+    keys: (string | null)[],
+    headerNames: readonly string[],
+    headers: string[][],
+    timestampMs: number,
+    id: number,
+  ): NativeFailure[] | null;
+  outqLen(h: ProducerHandle): number;
+  ref(h: ProducerHandle, on: boolean): void;
+  close(h: ProducerHandle): Promise<void>;
+}
+
+const ADDON_REL = join('native', 'producer', 'build', 'Release', 'producer.node');
+let loaded: NativeProducer | undefined;
+
+/** Walks up from this module (src/producer or dist/src/producer) to the package root. */
+export function loadNativeProducer(): NativeProducer {
+  if (loaded) return loaded;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, ADDON_REL);
+    if (existsSync(candidate)) {
+      loaded = createRequire(import.meta.url)(candidate) as NativeProducer;
+      return loaded;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(`kafka producer addon not found (${ADDON_REL}); build it with \`npm run build:native\``);
+}
+
+/** librdkafka properties as the addon takes them: strings, node-rdkafka's own switches left out. */
+export function confPairs(conf: object): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(conf)) {
+    if (v === undefined || k === 'dr_cb' || k === 'dr_msg_cb' || k === 'event_cb') continue;
+    out.push(k, String(v));
+  }
+  return out;
+}
