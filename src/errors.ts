@@ -48,6 +48,14 @@ export const ERRORS = {
     status: 503,
     message: 'The collector is at capacity; retry after the Retry-After delay',
   },
+  COLLECTOR_ERR_CLIENT_LIMIT: {
+    status: 429,
+    message: 'This client is over its request limit; retry after the Retry-After delay',
+  },
+  COLLECTOR_ERR_BODY_TIMEOUT: {
+    status: 408,
+    message: 'The request body did not arrive in time; the connection is closed',
+  },
   COLLECTOR_ERR_BUFFER_FULL: {
     status: 503,
     message: 'Kafka is unavailable and the disk buffer is full; retry after the Retry-After delay',

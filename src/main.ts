@@ -101,6 +101,8 @@ async function main(): Promise<void> {
   const replayer = new Replayer({
     spill, producer, circuit, telemetry, log, dlqTopic: config.DLQ_TOPIC, deadLetterHeaders: DEAD_LETTER_HEADERS,
     instance, maxRetries: config.KAFKA_MAX_RETRIES,
+    // Half the producer's queue: room is left for live batches and for the chunk after this one.
+    queueBudget: Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES / 2),
   });
   replayer.start();
   const adoptTimer = setInterval(() => void spill.adopt().catch(() => undefined), 30_000).unref();
@@ -129,12 +131,17 @@ async function main(): Promise<void> {
       })
     : null;
   if (dedup) log.info({ path: dedup.path, capacity: dedup.capacity, window_ms: dedup.windowMs, created: dedup.created }, 'dedup table open');
+  // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
+  // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
+  const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
   const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log });
   const server = await startServer({
     config,
     slab,
     collector,
     telemetry,
+    // Only while batches go to the producer: with the circuit open they go to the spill log, whatever librdkafka holds.
+    producerBacklogged: () => circuit.state === 'closed' && producer.queued > producerHighWater,
     // While draining, requests already on open connections are still served (a reload must not
     // fail them); their answers close the connection so the client reconnects to a live process.
     draining: () => stopping,

@@ -8,7 +8,8 @@ import type { Slab } from '../ring/slab.js';
 
 export type BodyResult = { ok: true; length: number } | { ok: false; tooLarge: true };
 
-export function readIntoSlot(res: HttpResponse, slab: Slab, slot: number, limit: number, done: (r: BodyResult) => void): void {
+/** Streams the body into the slot; the returned function stops it (later chunks are dropped, done is not called). */
+export function readIntoSlot(res: HttpResponse, slab: Slab, slot: number, limit: number, done: (r: BodyResult) => void): () => void {
   let length = 0;
   let over = false;
   res.onData((chunk, isLast) => {
@@ -21,6 +22,12 @@ export function readIntoSlot(res: HttpResponse, slab: Slab, slot: number, limit:
     }
     if (n > 0) slab.write(slot, length, new Uint8Array(chunk));
     length += n;
-    if (isLast) done({ ok: true, length });
+    if (isLast) {
+      over = true;
+      done({ ok: true, length });
+    }
   });
+  return () => {
+    over = true;
+  };
 }

@@ -15,12 +15,16 @@ import { readIntoSlot } from './body.js';
 import { exchange, replyJson, sendError, type Exchange } from './reply.js';
 import { contentTypeProblem, encodingOf } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
+import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
+import { clientKeyReader } from './client-key.js';
 
 export interface ServerDeps {
   config: Readonly<Config>;
   slab: Slab;
   collector: Collector;
   telemetry: Telemetry;
+  /** true while new batches would go to a producer queue too full to take them (refused: 503) */
+  producerBacklogged: () => boolean;
   /** true while draining: answers close their connection so clients reconnect to a live process */
   draining: () => boolean;
   ops: OpsDeps;
@@ -28,8 +32,16 @@ export interface ServerDeps {
 
 export interface Server {
   port: number;
+  admission: Admission;
   close(): void;
 }
+
+const REFUSALS: Record<Refusal['reason'], { code: ErrorCode; detail: string }> = {
+  overloaded: { code: 'COLLECTOR_ERR_OVERLOADED', detail: 'batches in flight are at the adaptive limit' },
+  producer_queue: { code: 'COLLECTOR_ERR_OVERLOADED', detail: "the Kafka producer's queue is nearly full" },
+  client_in_flight: { code: 'COLLECTOR_ERR_CLIENT_LIMIT', detail: 'this client has CLIENT_MAX_IN_FLIGHT requests in flight' },
+  client_rate: { code: 'COLLECTOR_ERR_CLIENT_LIMIT', detail: 'this client is over CLIENT_RATE_LIMIT requests per second' },
+};
 
 /** Refuse to run on uWS's silent node:http fallback: it is slower and half of its API throws. */
 export function assertNativeUws(): void {
@@ -47,10 +59,24 @@ function sendAnswer(ex: Exchange, a: CollectAnswer, close: boolean): void {
 export function startServer(deps: ServerDeps): Promise<Server> {
   const { config, slab, collector, telemetry } = deps;
   const app: TemplatedApp = uWS.App();
+  const admission = new Admission({
+    targetMs: config.ADMISSION_TARGET_MS,
+    maxLimit: slab.slots,
+    minLimit: Math.min(config.ADMISSION_MIN_IN_FLIGHT, slab.slots),
+    clientMaxInFlight: config.CLIENT_MAX_IN_FLIGHT,
+    clientRatePerS: config.CLIENT_RATE_LIMIT,
+  });
+  telemetry.watchAdmission(() => ({ limit: admission.limit, inFlight: admission.inFlight }));
+  const clientKey = clientKeyReader(config.CLIENT_ID_HEADER, config.CLIENT_MAX_IN_FLIGHT > 0 || config.CLIENT_RATE_LIMIT > 0);
 
-  /** Runs a batch already in slot through the pipeline and answers within the deadline. */
-  const run = (ex: Exchange, slot: number, token: number, length: number, gzip: boolean, startedAt: number, route: string) => {
+  /**
+   * Runs a batch already in slot through the pipeline and answers within the deadline.
+   * The ticket is settled when the pipeline is done with the batch, not when the answer
+   * leaves: a deadline answer or an aborted client does not make the work disappear.
+   */
+  const run = (ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, gzip: boolean, startedAt: number, route: string) => {
     const receivedAt = Date.now();
+    const bodyDoneAt = performance.now();
     const deadline = setTimeout(() => {
       sendError(ex, 'COLLECTOR_ERR_DEADLINE', `no answer within ${config.REQUEST_TIMEOUT_MS} ms`, { retryAfter: 1 });
       telemetry.requestAnswered(route, 503, performance.now() - startedAt);
@@ -66,7 +92,21 @@ export function startServer(deps: ServerDeps): Promise<Server> {
         sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message);
         telemetry.requestAnswered(route, 500, performance.now() - startedAt);
       })
-      .finally(() => clearTimeout(deadline));
+      .finally(() => {
+        clearTimeout(deadline);
+        admission.settle(ticket, performance.now() - bodyDoneAt);
+      });
+  };
+
+  /** Admission before any body byte is read; a refusal is answered here and counted. */
+  const admit = (key: string, refuse: (code: ErrorCode, detail?: string, retryAfter?: number) => void): Ticket | null => {
+    const verdict: Ticket | Refusal =
+      deps.producerBacklogged() ? { reason: 'producer_queue', retryAfterS: 1 } : admission.admit(key);
+    if (!isRefusal(verdict)) return verdict;
+    telemetry.admissionRefused(verdict.reason);
+    const r = REFUSALS[verdict.reason];
+    refuse(r.code, r.detail, verdict.retryAfterS);
+    return null;
   };
 
   app.post('/api/v1/collect', (res: HttpResponse, req: HttpRequest) => {
@@ -75,10 +115,22 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     const encoding = encodingOf(req.getHeader('content-encoding'));
     const typeProblem = contentTypeProblem(req.getHeader('content-type'));
     const declared = req.getHeader('content-length');
+    const key = clientKey(req, res);
     let held: { slot: number; token: number } | null = null;
-    const ex = exchange(res, () => {
-      // A client that goes away mid-body gives its slot back at once.
+    let ticket: Ticket | null = null;
+    let bodyTimer: NodeJS.Timeout | undefined;
+    let stopBody: (() => void) | undefined;
+    /** Gives back what a request holds before its body is complete (slot, admission ticket, timer). */
+    const letGo = () => {
+      clearTimeout(bodyTimer);
+      stopBody?.();
       if (held) slab.release(held.slot, held.token);
+      held = null;
+      if (ticket) admission.settle(ticket);
+    };
+    // A client that goes away mid-body gives everything back at once.
+    const ex = exchange(res, () => {
+      if (held) letGo();
     });
     const refuse = (code: ErrorCode, detail?: string, retryAfter?: number) => {
       // Only a body too large to read is cut off by closing; for anything else uWS skips the unread
@@ -93,24 +145,39 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     if (declared !== '' && Number(declared) > config.MAX_BODY_BYTES) {
       return refuse('COLLECTOR_ERR_BODY_TOO_LARGE', `content-length ${declared} exceeds ${config.MAX_BODY_BYTES} bytes`);
     }
+    ticket = admit(key, refuse);
+    if (!ticket) return;
     held = slab.take();
-    if (!held) return refuse('COLLECTOR_ERR_OVERLOADED', 'no free request slot', 1);
+    if (!held) {
+      admission.settle(ticket);
+      return refuse('COLLECTOR_ERR_OVERLOADED', 'no free request slot', 1);
+    }
 
     const { slot, token } = held;
-    readIntoSlot(res, slab, slot, config.MAX_BODY_BYTES, (body) => {
+    const admitted = ticket;
+    stopBody = readIntoSlot(res, slab, slot, config.MAX_BODY_BYTES, (body) => {
       if (!body.ok) {
-        slab.release(slot, token);
-        held = null;
+        letGo();
         return refuse('COLLECTOR_ERR_BODY_TOO_LARGE', `more than ${config.MAX_BODY_BYTES} bytes`);
       }
       if (body.length === 0) {
-        slab.release(slot, token);
-        held = null;
+        letGo();
         return refuse('COLLECTOR_ERR_INVALID_JSON', 'the body is empty');
       }
-      held = null; // from here the pipeline owns the slot
-      run(ex, slot, token, body.length, encoding === 'gzip', startedAt, 'collect');
+      clearTimeout(bodyTimer);
+      held = null; // from here the pipeline owns the slot and the ticket
+      run(ex, admitted, slot, token, body.length, encoding === 'gzip', startedAt, 'collect');
     });
+    if (held) {
+      // Slowloris and trickled uploads: a body not complete in time loses its slot and its connection.
+      bodyTimer = setTimeout(() => {
+        if (!held) return;
+        letGo();
+        const status = sendError(ex, 'COLLECTOR_ERR_BODY_TIMEOUT', `body not complete within ${config.BODY_TIMEOUT_MS} ms`, { close: true });
+        telemetry.bodyTimedOut();
+        telemetry.requestAnswered('collect', status, performance.now() - startedAt);
+      }, config.BODY_TIMEOUT_MS);
+    }
   });
 
   app.post('/api/v1/test/events', (res: HttpResponse, req: HttpRequest) => {
@@ -125,10 +192,17 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     }
     const body = Buffer.from(JSON.stringify(syntheticBatch(count, {}, Math.floor(Math.random() * 1e6))));
     if (body.byteLength > slab.slotBytes) return void sendError(ex, 'COLLECTOR_ERR_BODY_TOO_LARGE');
+    const ticket = admit('test_events', (code, detail, retryAfter) => {
+      sendError(ex, code, detail, retryAfter !== undefined ? { retryAfter } : {});
+    });
+    if (!ticket) return;
     const held = slab.take();
-    if (!held) return void sendError(ex, 'COLLECTOR_ERR_OVERLOADED', 'no free request slot', { retryAfter: 1 });
+    if (!held) {
+      admission.settle(ticket);
+      return void sendError(ex, 'COLLECTOR_ERR_OVERLOADED', 'no free request slot', { retryAfter: 1 });
+    }
     slab.write(held.slot, 0, body);
-    run(ex, held.slot, held.token, body.byteLength, false, startedAt, 'test_events');
+    run(ex, ticket, held.slot, held.token, body.byteLength, false, startedAt, 'test_events');
   });
 
   const opsPaths = registerOpsRoutes(app, deps.ops);
@@ -158,6 +232,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       if (!socket) return reject(new Error(`cannot listen on ${config.HOST}:${config.PORT}`));
       resolve({
         port: uWS.us_socket_local_port(socket),
+        admission,
         close: () => uWS.us_listen_socket_close(socket),
       });
     });

@@ -16,6 +16,7 @@ export type EventErrorCode =
   | 'not_an_object'
   | 'event_too_large'
   | 'too_deep'
+  | 'too_many_fields'
   | 'invalid';
 
 export interface EventError {
@@ -45,6 +46,8 @@ function codeOf(e: ValueError): EventErrorCode {
     case ValueErrorType.StringMinLength:
     case ValueErrorType.StringMaxLength:
       return 'invalid_length';
+    case ValueErrorType.ObjectMaxProperties:
+      return 'too_many_fields';
     case ValueErrorType.String:
     case ValueErrorType.Object:
     case ValueErrorType.Number:

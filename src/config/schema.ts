@@ -68,6 +68,26 @@ export const ConfigSchema = Type.Object(
     ),
     DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<PORT>.dedup', {}),
     REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000, 'Deadline for answering a request once its body is in'),
+    BODY_TIMEOUT_MS: Int(
+      10_000,
+      100,
+      600_000,
+      'A request body must be complete this long after its headers, or the answer is 408 and the connection closes (slow and trickled uploads cannot pin a slot)',
+    ),
+    ADMISSION_TARGET_MS: Int(
+      20,
+      1,
+      60_000,
+      'Queueing delay admission allows: the number of batches in flight per process adapts so that body-complete → answer stays within this of the no-load time (Kafka round trip included); past the limit new batches get 503 + Retry-After',
+    ),
+    ADMISSION_MIN_IN_FLIGHT: Int(4, 1, 4096, 'The adaptive limit never drops below this many batches in flight per process'),
+    CLIENT_MAX_IN_FLIGHT: Int(0, 0, 4096, 'Per client and process: requests in flight before 429 (0: no limit)'),
+    CLIENT_RATE_LIMIT: Int(0, 0, 1_000_000, 'Per client and process: requests per second, bursts of one second\'s worth, before 429 (0: no limit)'),
+    CLIENT_ID_HEADER: Str(
+      '',
+      'Header naming the client for the per-client limits (e.g. x-api-key, or x-forwarded-for behind a proxy: its first address); empty or absent: the remote address',
+      {},
+    ),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
     RUN_DIR: Str(
       '',

@@ -105,7 +105,7 @@ function errorResponses(codes: ErrorCode[]): Obj {
         { error: { code: first, message: ERRORS[first].message } },
       ),
     };
-    if (status === 503) res.headers = { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } };
+    if (status === 503 || status === 429) res.headers = { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } };
     out[String(status)] = res;
   }
   return out;
@@ -115,7 +115,7 @@ const COLLECT_ERRORS: ErrorCode[] = [
   'COLLECTOR_ERR_INVALID_JSON', 'COLLECTOR_ERR_INVALID_UTF8', 'COLLECTOR_ERR_BATCH_SHAPE', 'COLLECTOR_ERR_EMPTY_BATCH',
   'COLLECTOR_ERR_CORRUPT_GZIP', 'COLLECTOR_ERR_BODY_TOO_LARGE', 'COLLECTOR_ERR_DECODED_TOO_LARGE', 'COLLECTOR_ERR_TOO_MANY_EVENTS',
   'COLLECTOR_ERR_UNSUPPORTED_ENCODING', 'COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE',
-  'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_BUFFER_FULL',
+  'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_CLIENT_LIMIT', 'COLLECTOR_ERR_BODY_TIMEOUT', 'COLLECTOR_ERR_BUFFER_FULL',
   'COLLECTOR_ERR_SPILL_FAILED', 'COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'COLLECTOR_ERR_DEADLINE', 'COLLECTOR_ERR_INTERNAL',
 ];
 const TEST_EVENTS_ERRORS: ErrorCode[] = [

@@ -16,7 +16,7 @@ import type { PackedRecords } from '../codec/packed.js';
 import type { RejectedEvent } from '../codec/decode.js';
 import type { EventProducer, BatchDelivery, RecordFailure } from '../producer/producer.js';
 import type { Circuit } from '../producer/circuit.js';
-import { classifyFailure } from '../producer/classify.js';
+import { classifyFailure, isQueueFull } from '../producer/classify.js';
 import { encodeSpilledBatch, pickRecords } from '../spill/batch-codec.js';
 import { SpillFailure, type SpillClient } from '../spill/client.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
@@ -82,9 +82,10 @@ export class Deliverer {
         this.d.log.warn({ batch_id: batchId, after_ms: this.d.spillAfterMs }, 'kafka too slow: opening the circuit, spilling');
         circuit.trip();
       }
-      // The producer may still deliver these: each one it does is a duplicate of the spilled copy.
+      // The producer may still deliver these: each one it does, and each that fails after reaching a
+      // broker (a timeout says nothing of whether the write happened), may duplicate the spilled copy.
       void all.then((results) => {
-        const late = results.reduce((n, r, i) => n + live[i]!.records.count - r.failures.length, 0);
+        const late = results.reduce((n, r, i) => n + live[i]!.records.count - r.failures.filter((f) => isQueueFull(f.code, f.message)).length, 0);
         this.d.telemetry.possibleDuplicates(late);
       });
       return this.spillParts(live);
@@ -120,6 +121,9 @@ export class Deliverer {
       }
       if (retriable.length > 0) {
         circuit.trip();
+        // Failed after reaching a broker (timed out, connection lost): Kafka may have the write anyway, and the
+        // spilled copy will be replayed. Only a full local queue means the record never left this process.
+        this.d.telemetry.possibleDuplicates(retriable.filter((f) => !isQueueFull(f.code, f.message)).length);
         toSpill.push({ ...part, records: pickRecords(part.records, retriable.map((f) => f.record)) });
       }
     }

@@ -26,6 +26,14 @@ export function classifyFailure(code: number, message: string): FailureKind {
   return 'retriable';
 }
 
+/**
+ * librdkafka's own queue is full (queue.buffering.max.messages): our backpressure, not a
+ * fault of the record or of Kafka. It must never count as a failed attempt of a record.
+ */
+export function isQueueFull(code: number, message: string): boolean {
+  return code === -184 || /queue full/i.test(message);
+}
+
 /** The client error (librdkafka's error_cb) that means every broker is unreachable right now. */
 export function meansBrokersDown(code: number, message: string): boolean {
   return code === -187 || /all broker connections are down|all brokers? (are )?down/i.test(message);

@@ -25,6 +25,14 @@ export const EVENT_TYPES = ['interaction', 'progress', 'assessment', 'error', 's
 export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
 export const DEFAULT_PRIORITY = 'medium';
 
+/**
+ * Field-count caps (on top of MAX_EVENT_BYTES for the whole event): a hostile event with
+ * 100,000 tiny keys fits in 1 MB yet costs a validator pass and a DLQ record per key.
+ */
+export const MAX_EVENT_FIELDS = 64;
+export const MAX_EVENT_DATA_FIELDS = 256;
+export const MAX_METADATA_FIELDS = 64;
+
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 256, description });
 
 export const EventSchema = Type.Object(
@@ -44,12 +52,22 @@ export const EventSchema = Type.Object(
     ),
     timestamp: Type.String({ format: 'date-time', maxLength: 64, description: 'When it happened, RFC 3339' }),
     source_service: Id('The emitting service'),
-    event_data: Type.Record(Type.String(), Type.Unknown(), { description: 'Event payload (a JSON object)' }),
+    event_data: Type.Record(Type.String(), Type.Unknown(), {
+      maxProperties: MAX_EVENT_DATA_FIELDS,
+      description: `Event payload (a JSON object of at most ${MAX_EVENT_DATA_FIELDS} top-level fields)`,
+    }),
     metadata: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { description: 'Context such as session_id; {} when absent' }),
+      Type.Record(Type.String(), Type.Unknown(), {
+        maxProperties: MAX_METADATA_FIELDS,
+        description: `Context such as session_id; {} when absent; at most ${MAX_METADATA_FIELDS} fields`,
+      }),
     ),
   },
-  { additionalProperties: true, description: 'A learner event (the spec\'s "Base Event Structure")' },
+  {
+    additionalProperties: true,
+    maxProperties: MAX_EVENT_FIELDS,
+    description: `A learner event (the spec's "Base Event Structure"); at most ${MAX_EVENT_FIELDS} top-level fields, unknown ones included`,
+  },
 );
 export type Event = Static<typeof EventSchema>;
 

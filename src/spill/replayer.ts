@@ -8,11 +8,17 @@
  * whole, so replay is at-least-once and the re-sent records are counted as possible
  * duplicates. A record refused for good, or failing more than maxRetries times, is
  * quarantined to the DLQ so it never wedges the records behind it.
+ *
+ * A chunk holds at most queueBudget events minus what the producer already holds: a chunk
+ * of 256 spilled 1000-event batches is 256,000 records, past librdkafka's queue cap, and
+ * its QUEUE_FULL failures once made the circuit flap (replay at ~120 events/s) and, after
+ * maxRetries, quarantined good events as poison pills. Queue-full failures are retried
+ * without counting as attempts.
  */
 import type { Logger } from 'pino';
 import type { EventProducer } from '../producer/producer.js';
 import type { Circuit } from '../producer/circuit.js';
-import { classifyFailure } from '../producer/classify.js';
+import { classifyFailure, isQueueFull } from '../producer/classify.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { poisonDeadLetters } from '../pipeline/poison.js';
 import { decodeSpilledBatch } from './batch-codec.js';
@@ -28,6 +34,8 @@ export interface ReplayerDeps {
   deadLetterHeaders: readonly string[];
   instance: string;
   maxRetries: number;
+  /** events a chunk may put in the producer's queue (with what it holds already) */
+  queueBudget: number;
 }
 
 const CHUNK_RECORDS = 256;
@@ -86,7 +94,8 @@ export class Replayer {
       }
       const probing = circuit.state === 'half_open';
       const from = this.cursor.get(source.source) ?? source.ackedSeq + 1;
-      const records = await spill.read(source.source, from, probing ? 1 : CHUNK_RECORDS, CHUNK_BYTES);
+      const read = await spill.read(source.source, from, probing ? 1 : CHUNK_RECORDS, CHUNK_BYTES);
+      const records = read.slice(0, fitting(read, this.d.queueBudget - producer.queued));
       if (records.length === 0) {
         await spill.refresh();
         this.cursor.delete(source.source);
@@ -123,11 +132,20 @@ export class Replayer {
       telemetry.kafkaWritten(b.topic === this.d.dlqTopic ? 'dlq' : 'events', b.records.count - r.failures.length);
       const condemned: { record: number; message: string }[] = [];
       for (const f of r.failures) {
+        if (isQueueFull(f.code, f.message)) {
+          complete = false;
+          continue;
+        }
         const key = `${source}/${records[i]!.seq}/${f.record}`;
         const n = (this.attempts.get(key) ?? 0) + 1;
         this.attempts.set(key, n);
-        if (classifyFailure(f.code, f.message) === 'final' || n > this.d.maxRetries) condemned.push(f);
-        else complete = false;
+        if (classifyFailure(f.code, f.message) === 'final' || n > this.d.maxRetries) {
+          condemned.push(f);
+          continue;
+        }
+        complete = false;
+        // Failed after reaching a broker: it may be in Kafka already, and it will be sent again.
+        telemetry.possibleDuplicates(1);
       }
       if (condemned.length === 0) continue;
       if (b.topic === this.d.dlqTopic) {
@@ -149,4 +167,16 @@ export class Replayer {
     else for (const k of this.attempts.keys()) if (k.startsWith(`${source}/`)) this.attempts.delete(k);
     return complete;
   }
+}
+
+/** How many of the records, from the first, fit in a budget of events (always at least one). */
+export function fitting(records: readonly { events: number }[], budget: number): number {
+  let events = 0;
+  let n = 0;
+  for (const r of records) {
+    if (n > 0 && events + r.events > budget) break;
+    events += r.events;
+    n++;
+  }
+  return n;
 }

@@ -111,6 +111,8 @@ export class Telemetry {
   private readonly circuitGauge: client.Gauge<'state'>;
   private readonly spillGauge: client.Gauge<'what'>;
   private readonly kafkaGauge: client.Gauge;
+  private readonly refusals: client.Counter<'reason'>;
+  private admissionSource: (() => { limit: number; inFlight: number }) | undefined;
   private replayWindow: { at: number; n: number }[] = [];
   private readonly window = new SlidingHistogram();
   private readonly eventWindow: { at: number; n: number }[] = [];
@@ -196,6 +198,32 @@ export class Telemetry {
       help: '1 while the Kafka producer is connected and the circuit is not open, else 0',
       registers: [this.registry],
     });
+    this.refusals = new client.Counter({
+      name: 'collector_admission_refusals_total',
+      help: 'Requests refused before their body was read (overloaded: 503, client_*: 429) or cut off (body_timeout: 408)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    const admission = () => this.admissionSource?.();
+    new client.Gauge({
+      name: 'collector_admission_limit',
+      help: 'Adaptive limit of batches in flight in this process (shrinks while batches take longer than ADMISSION_TARGET_MS)',
+      registers: [this.registry],
+      collect() {
+        const a = admission();
+        if (a) this.set(a.limit);
+      },
+    });
+    new client.Gauge({
+      name: 'collector_requests_in_flight',
+      help: 'Admitted batches not yet done (body being read, decoded or delivered)',
+      registers: [this.registry],
+      collect() {
+        const a = admission();
+        if (a) this.set(a.inFlight);
+      },
+    });
+    for (const reason of ['overloaded', 'producer_queue', 'client_in_flight', 'client_rate', 'body_timeout']) this.refusals.inc({ reason }, 0);
     // Every known label value is exported from the start, at 0: rate() and the alert rules
     // (deploy/prometheus) see a series before the first event of its kind.
     for (const outcome of ['accepted', 'rejected']) this.events.inc({ outcome }, 0);
@@ -249,6 +277,19 @@ export class Telemetry {
   poisoned(n: number): void {
     this.poison.inc(n);
     this.totals.poisoned += n;
+  }
+
+  /** The acceptor's admission state, read when metrics are collected. */
+  watchAdmission(source: () => { limit: number; inFlight: number }): void {
+    this.admissionSource = source;
+  }
+
+  admissionRefused(reason: 'overloaded' | 'producer_queue' | 'client_in_flight' | 'client_rate'): void {
+    this.refusals.inc({ reason });
+  }
+
+  bodyTimedOut(): void {
+    this.refusals.inc({ reason: 'body_timeout' });
   }
 
   spillFull(): void {

@@ -131,3 +131,21 @@ t.test('nesting too deep to serialise is a per-event rejection, not a crash', as
   t.equal(o.batch.rejected[0]!.errors[0]!.code, 'too_deep');
   t.match(JSON.parse(recordValue(o.batch.dead, 0).toString()).original_event, { unserialisable: String });
 });
+
+t.test('too many fields: a per-event rejection naming where, the rest of the batch kept', async (t) => {
+  const [a, b, c, d] = syntheticBatch(4);
+  const wide = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, i]));
+  const events = [
+    { ...a, event_data: wide(257) },
+    { ...b, metadata: wide(65) },
+    { ...c, ...wide(60) }, // 9 known fields + 60 unknown = 69 top-level
+    { ...d, event_data: wide(256), metadata: wide(64) }, // at the caps: fine
+  ];
+  const o = decodeBatch(input(JSON.stringify(events), false, { ...limits, maxEventBytes: 65_536 }));
+  if (!o.ok) return t.fail(o.code);
+  t.equal(o.batch.accepted.count, 1, 'the event at the caps is accepted');
+  const byIndex = new Map(o.batch.rejected.map((r) => [r.index, r.errors]));
+  t.match(byIndex.get(0), [{ code: 'too_many_fields', path: '/event_data' }]);
+  t.match(byIndex.get(1), [{ code: 'too_many_fields', path: '/metadata' }]);
+  t.match(byIndex.get(2), [{ code: 'too_many_fields', path: '' }]);
+});

@@ -110,6 +110,78 @@ t.test('collector SIGKILLed while spilling and again while replaying: nothing ac
   t.same([...acked].filter((id) => !found.has(id)), [], `all ${acked.size} acknowledged events are in Kafka`);
 });
 
+t.test('Kafka frozen (SIGSTOP): a full producer queue refuses with 503, then batches spill; nothing acknowledged is lost', async (t) => {
+  const broker = await LocalBroker.start({ heapMb: 384 });
+  t.teardown(() => broker.destroy());
+  const topic = `${TOPIC}-frozen`;
+  await broker.createTopics([
+    { name: topic, partitions: 3 },
+    { name: DLQ, partitions: 1 },
+  ]);
+  // High water: 1000 × 0.8 − 100 = 700 queued records; the circuit opens 3 s after the first unacknowledged batch.
+  const collector = await startCollector({
+    KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: DLQ,
+    KAFKA_QUEUE_MAX_MESSAGES: '1000', MAX_EVENTS_PER_BATCH: '100', SPILL_AFTER_MS: '3000', CIRCUIT_PROBE_MS: '500',
+    // The adaptive limit would refuse first (answers take SPILL_AFTER_MS): pin it to the slots to reach the queue check.
+    ADMISSION_MIN_IN_FLIGHT: '64',
+  });
+  t.teardown(() => collector.stop());
+  // Connected and the circuit closed, so batches go to the producer (health is 200 while degraded too).
+  for (let h: { circuit_state?: string; kafka_connected?: boolean } = {}; !(h.kafka_connected && h.circuit_state === 'closed'); await sleep(100)) {
+    h = (await (await fetch(`${collector.url}/api/v1/health`)).json()) as typeof h;
+  }
+  process.kill(broker.pid, 'SIGSTOP');
+  let resumed = false;
+  const resume = () => {
+    if (!resumed) process.kill(broker.pid, 'SIGCONT');
+    resumed = true;
+  };
+  t.teardown(resume);
+
+  const acked = new Set<string>();
+  const codes = new Map<string, number>();
+  const send = async () => {
+    const events = Array.from({ length: 100 }, (_, k) => ({ ...syntheticLike(k), event_id: randomUUID() }));
+    const r = await fetch(`${collector.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
+    const body = (await r.json()) as { error?: { code: string; detail?: string }; buffered?: boolean };
+    if (r.status === 200) events.forEach((e) => acked.add(e.event_id));
+    const key = r.status === 200 ? `200${body.buffered ? ' buffered' : ''}` : `${r.status} ${body.error?.code} ${body.error?.detail}`;
+    codes.set(key, (codes.get(key) ?? 0) + 1);
+    return r;
+  };
+  // Twelve clients for 5 s (more than the 8 batches the queue takes below its high water): the queue fills, refusals, then the
+  // circuit opens and batches are spilled.
+  const until = Date.now() + 5000;
+  let during = '';
+  setTimeout(() => void fetch(`${collector.url}/api/v1/health`).then(async (r) => (during = await r.text())), 1500);
+  await Promise.all(Array.from({ length: 12 }, async (_, k) => {
+    // Staggered: batches admitted at once would all pass the queue check before any reached the producer.
+    await sleep(k * 100);
+    while (Date.now() < until) {
+      const r = await send();
+      if (r.status === 503) await sleep(20);
+    }
+  }));
+  const summary = JSON.stringify([...codes]);
+  const refused = [...codes].filter(([k]) => k.startsWith('503')).reduce((n, [, v]) => n + v, 0);
+  t.ok(refused > 0, `refused while the queue was full: ${summary}`, { health_at_1500ms: during });
+  t.ok([...codes.keys()].filter((k) => k.startsWith('503')).every((k) => k.includes('COLLECTOR_ERR_OVERLOADED') && k.includes('queue')), 'the refusals name the producer queue');
+  t.ok((codes.get('200 buffered') ?? 0) > 0, 'once the circuit opened, batches were spilled and acknowledged');
+  t.ok([...codes.keys()].every((k) => k.startsWith('200') || k.startsWith('503')), 'nothing but 200 and 503');
+
+  resume();
+  await waitDrained(collector.url).catch(async (err: Error) => {
+    const health = await (await fetch(`${collector.url}/api/v1/health`)).text();
+    const lines = collector.logs.join('').split('\n').filter((l) => /"level":[4-6]0/.test(l)).map((l) => l.replace(/"time":\d+,/, ''));
+    throw new Error(`${err.message}; health ${health}; warnings:\n${[...new Set(lines)].slice(0, 40).join('\n')}`);
+  });
+  const records = await readUntilIds(broker.bootstrap, topic, acked);
+  const found = eventIds(records);
+  t.same([...acked].filter((id) => !found.has(id)), [], `all ${acked.size} acknowledged events are in Kafka`);
+  const metrics = (await (await fetch(`${collector.url}/api/v1/metrics`)).json()) as { poison_pills_total: number };
+  t.equal(metrics.poison_pills_total, 0, 'no event was quarantined for the queue being full');
+});
+
 t.test('spill cap reached: 503 with Retry-After, and nothing already accepted is lost', async (t) => {
   const env = { KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:1', KAFKA_TOPIC: `${TOPIC}-cap`, DLQ_TOPIC: DLQ, MAX_BUFFER_SIZE_MB: '1', SPILL_SEGMENT_MB: '1', INSTANCE_ID: '0' };
   let collector = await startCollector(env);

@@ -1,0 +1,215 @@
+/**
+ * Admission control for batches, per process, decided before a byte of the body is read.
+ *
+ * 1. Process limit — an adaptive concurrency limit (AIMD on queueing delay). Slots alone
+ *    bound memory, not latency: 64 queued batches at ~80 batches/s is 0.8 s of waiting,
+ *    so under a 10× overload every admitted request was late (p99 2.9 s measured). By
+ *    Little's law a process needs only throughput × latency batches in flight, so the
+ *    limit shrinks while recent batches wait longer than the target and grows back by one
+ *    per window while it is the bottleneck and batches are fast. Past it: 503 + Retry-After.
+ *    "Wait" is service time above the no-load service time (the lowest seen over the last
+ *    BASELINE_WINDOWS windows), as in TCP Vegas: a Kafka 50 ms away makes every batch slow
+ *    without any queue here, and must not pin the limit to its floor.
+ * 2. Client limits (optional, off by default) — in-flight requests and a token bucket of
+ *    requests/s per client key (remote address, or a header set by the operator's proxy).
+ *    Past them: 429 + Retry-After, so one noisy client cannot take the whole process.
+ *
+ * Service time is measured from the body being complete to the answer: a client that
+ * uploads slowly must not shrink everybody's limit.
+ */
+
+export interface AdmissionOptions {
+  /** service time the limit steers to (ms) */
+  targetMs: number;
+  /** never admit more than this (the slab's slots) */
+  maxLimit: number;
+  /** never shrink below this: the throughput floor when every batch is slow (Kafka slow, not down) */
+  minLimit: number;
+  /** per client: requests in flight; 0 = no limit */
+  clientMaxInFlight: number;
+  /** per client: requests/s (burst: one second's worth); 0 = no limit */
+  clientRatePerS: number;
+  /** clients remembered at most; the idle ones are forgotten first */
+  maxClients?: number;
+  now?: () => number;
+}
+
+export type Refusal = { reason: 'overloaded' | 'producer_queue' | 'client_in_flight' | 'client_rate'; retryAfterS: number };
+
+export interface Ticket {
+  readonly client: ClientState | null;
+  settled: boolean;
+}
+
+interface ClientState {
+  inFlight: number;
+  tokens: number;
+  refilledAt: number;
+}
+
+const WINDOW_MIN_MS = 100;
+const WINDOW_MIN_SAMPLES = 10;
+const BASELINE_WINDOWS = 20;
+const DECREASE = 0.75;
+/** more than this share of a window's batches over the target shrinks the limit */
+const LATE_SHARE = 0.1;
+
+export class Admission {
+  private limitValue: number;
+  private inFlightValue = 0;
+  private readonly clients = new Map<string, ClientState>();
+  private readonly maxClients: number;
+  private readonly now: () => number;
+  // the current window
+  private windowStart: number;
+  private samples = 0;
+  private late = 0;
+  private windowMinMs = Infinity;
+  /** the lowest service time of each recent window: their minimum is the no-load service time */
+  private readonly minima: number[] = [];
+  private saturated = false;
+  /** batches answered per second, smoothed over windows (for Retry-After) */
+  private drainPerS = 0;
+
+  constructor(private readonly opts: AdmissionOptions) {
+    if (opts.minLimit < 1 || opts.minLimit > opts.maxLimit) throw new RangeError('admission: need 1 ≤ minLimit ≤ maxLimit');
+    this.now = opts.now ?? (() => performance.now());
+    this.maxClients = opts.maxClients ?? 10_000;
+    // Start in the middle: a cold process neither refuses its first burst nor queues 64 deep.
+    this.limitValue = Math.max(opts.minLimit, Math.min(opts.maxLimit, 16));
+    this.windowStart = this.now();
+  }
+
+  get limit(): number {
+    return this.limitValue;
+  }
+
+  get inFlight(): number {
+    return this.inFlightValue;
+  }
+
+  /** A ticket to settle exactly once, or why not. */
+  admit(clientKey: string): Ticket | Refusal {
+    const client = this.clientLimited ? this.clientState(clientKey) : null;
+    if (client) {
+      if (this.opts.clientMaxInFlight > 0 && client.inFlight >= this.opts.clientMaxInFlight) {
+        return { reason: 'client_in_flight', retryAfterS: 1 };
+      }
+      if (this.opts.clientRatePerS > 0) {
+        this.refill(client);
+        if (client.tokens < 1) {
+          return { reason: 'client_rate', retryAfterS: Math.max(1, Math.ceil((1 - client.tokens) / this.opts.clientRatePerS)) };
+        }
+      }
+    }
+    if (this.inFlightValue >= this.limitValue) {
+      this.saturated = true;
+      return { reason: 'overloaded', retryAfterS: this.retryAfter() };
+    }
+    if (client) {
+      client.inFlight++;
+      if (this.opts.clientRatePerS > 0) client.tokens -= 1;
+    }
+    this.inFlightValue++;
+    if (this.inFlightValue >= this.limitValue) this.saturated = true;
+    return { client, settled: false };
+  }
+
+  /**
+   * The request is over. serviceMs is body-complete → answer for a batch that went
+   * through the pipeline; undefined when it never got that far (aborted, bad body).
+   */
+  settle(ticket: Ticket, serviceMs?: number): void {
+    if (ticket.settled) return;
+    ticket.settled = true;
+    this.inFlightValue--;
+    if (ticket.client) ticket.client.inFlight--;
+    if (serviceMs !== undefined) this.observe(serviceMs);
+  }
+
+  private observe(ms: number): void {
+    this.samples++;
+    if (ms < this.windowMinMs) this.windowMinMs = ms;
+    if (ms > this.baselineMs + this.opts.targetMs) this.late++;
+    const now = this.now();
+    const elapsed = now - this.windowStart;
+    // A window is long enough to judge when it has both time and enough samples that one
+    // late batch (a GC pause, a noisy neighbour) is under LATE_SHARE of it.
+    if (elapsed < WINDOW_MIN_MS || this.samples < Math.max(WINDOW_MIN_SAMPLES, Math.min(this.limitValue, 32))) return;
+    const rate = (this.samples * 1000) / elapsed;
+    this.drainPerS = this.drainPerS === 0 ? rate : this.drainPerS * 0.7 + rate * 0.3;
+    if (this.late > this.samples * LATE_SHARE) {
+      this.limitValue = Math.max(this.opts.minLimit, Math.floor(this.limitValue * DECREASE));
+    } else if (this.saturated) {
+      // Only grow while the limit is what holds requests back: an idle process keeps its limit.
+      this.limitValue = Math.min(this.opts.maxLimit, this.limitValue + 1);
+    }
+    this.minima.push(this.windowMinMs);
+    if (this.minima.length > BASELINE_WINDOWS) this.minima.shift();
+    this.windowStart = now;
+    this.windowMinMs = Infinity;
+    this.samples = 0;
+    this.late = 0;
+    this.saturated = this.inFlightValue >= this.limitValue;
+  }
+
+  /** No-load service time: the lowest of recent windows (0 before the first window, so the start is strict). */
+  get baselineMs(): number {
+    let min = Infinity;
+    for (const m of this.minima) if (m < min) min = m;
+    return min === Infinity ? 0 : min;
+  }
+
+  /** Seconds until the work in flight has drained at the recent answer rate (1–30). */
+  private retryAfter(): number {
+    if (this.drainPerS <= 0) return 1;
+    return Math.min(30, Math.max(1, Math.ceil(this.inFlightValue / this.drainPerS)));
+  }
+
+  private get clientLimited(): boolean {
+    return this.opts.clientMaxInFlight > 0 || this.opts.clientRatePerS > 0;
+  }
+
+  private refill(c: ClientState): void {
+    const now = this.now();
+    const rate = this.opts.clientRatePerS;
+    c.tokens = Math.min(rate, c.tokens + ((now - c.refilledAt) * rate) / 1000);
+    c.refilledAt = now;
+  }
+
+  private clientState(key: string): ClientState {
+    let c = this.clients.get(key);
+    if (c) {
+      // Map order is insertion order: re-inserting keeps the most recently seen last.
+      this.clients.delete(key);
+      this.clients.set(key, c);
+      return c;
+    }
+    if (this.clients.size >= this.maxClients) this.forgetIdle();
+    c = { inFlight: 0, tokens: this.opts.clientRatePerS, refilledAt: this.now() };
+    this.clients.set(key, c);
+    return c;
+  }
+
+  /**
+   * Bounded memory whatever the number of client keys: drop the least recently seen
+   * clients that hold nothing. A forgotten client comes back with a full bucket, so
+   * forgetting is only ever generous; clients with requests in flight are kept.
+   */
+  private forgetIdle(): void {
+    const target = Math.floor(this.maxClients * 0.9);
+    for (const [key, c] of this.clients) {
+      if (this.clients.size <= target) break;
+      if (c.inFlight === 0) this.clients.delete(key);
+    }
+  }
+
+  /** clients currently remembered (metrics, tests) */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+}
+
+export function isRefusal(r: Ticket | Refusal): r is Refusal {
+  return 'reason' in r;
+}
