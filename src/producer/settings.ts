@@ -31,5 +31,7 @@ export function producerSettings(config: Readonly<Config>): { global: ProducerGl
     // The Java client's partitioner: the same key lands on the same partition whoever produces it.
     partitioner: 'murmur2_random',
   };
+  // A topic-level property; snappy takes no level and `none` compresses nothing.
+  if (['gzip', 'lz4', 'zstd'].includes(config.KAFKA_COMPRESSION_TYPE)) topic['compression.level'] = config.KAFKA_COMPRESSION_LEVEL;
   return { global, topic };
 }
