@@ -53,14 +53,18 @@ function printTop(file: string, top: number, events: number): void {
   }
 }
 
-/** main = the JS main thread, rdk = librdkafka's threads, js-other = the busiest other (the decode worker), rest = V8/libuv helpers. */
+/**
+ * main = the JS main thread, rdk = librdkafka's threads, worker(s) = the busiest others (the decode
+ * workers), reports = native/producer's delivery-report thread, rest = V8/libuv helpers (GC, …).
+ */
 function perThread(pid: number, t0: Map<number, { name: string; s: number }>, t1: Map<number, { name: string; s: number }>, events: number): string {
-  const sum: Record<string, number> = { main: 0, rdk: 0, 'worker(s)': 0, rest: 0 };
+  const sum: Record<string, number> = { main: 0, rdk: 0, 'worker(s)': 0, reports: 0, rest: 0 };
   const others: number[] = [];
   for (const [tid, b] of t1) {
     const d = b.s - (t0.get(tid)?.s ?? 0);
     if (tid === pid) sum.main! += d;
     else if (b.name.startsWith('rdk:')) sum.rdk! += d;
+    else if (b.name === 'kafka:reports') sum.reports! += d;
     else others.push(d);
   }
   // Decode workers are the busiest non-main JS threads; one per WORKER_THREADS.

@@ -22,7 +22,7 @@ export default function decode(task: DecodeTask): unknown {
       limits: data.limits,
     });
   } finally {
-    // Everything decodeBatch returns was copied out of the slot (JSON.parse/gunzip/stringify).
+    // Everything decodeBatch returns was copied out of the slot (JSON.parse, gunzip, and the packed values).
     slab.release(task.slot, task.token);
   }
   if (!outcome.ok) return outcome;

@@ -12,6 +12,7 @@ import { DEFAULT_PRIORITY, KNOWN_EVENT_FIELDS } from '../schema/event.js';
 import { eventErrors, isValidEvent, type EventError } from './validator.js';
 import { PackedBuilder, type PackedRecords } from './packed.js';
 import { deadLetterValue, type DeadLetterReason } from './dead-letter.js';
+import { eventSpans, FORWARDABLE } from './spans.js';
 
 export interface DecodeLimits {
   maxDecodedBytes: number;
@@ -55,8 +56,20 @@ export const DEAD_LETTER_HEADERS = ['reason', 'batch_id', 'tenant_id', 'received
 
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * What follows a forwarded event's bytes (its closing brace excluded): the defaults it lacked, in
+ * the order `??=` adds them below (so JSON.stringify would write them last too), then the brace.
+ * Index: 1 = priority absent, 2 = metadata absent.
+ */
+const TAILS = ['', `,"priority":${JSON.stringify(DEFAULT_PRIORITY)}`, ',"metadata":{}', `,"priority":${JSON.stringify(DEFAULT_PRIORITY)},"metadata":{}`]
+  .map((t) => new TextEncoder().encode(`${t}}`));
+
 function fail(code: ErrorCode, detail: string, batchId?: string): DecodeOutcome {
   return batchId === undefined ? { ok: false, code, detail } : { ok: false, code, detail, batchId };
+}
+
+function tooLarge(max: number): EventError {
+  return { code: 'event_too_large', path: '', message: `event is larger than ${max} bytes` };
 }
 
 function str(v: unknown): string | null {
@@ -116,11 +129,15 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
   if (events.length > limits.maxEvents) {
     return fail('COLLECTOR_ERR_TOO_MANY_EVENTS', `${events.length} events; the limit is ${limits.maxEvents}`, batchId);
   }
-  return { ok: true, batch: verdicts(events, batchId, input) };
+  return { ok: true, batch: verdicts(events, batchId, input, bytes) };
 }
 
-function verdicts(events: unknown[], batchId: string, input: DecodeInput): DecodedBatch {
+function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes: Uint8Array): DecodedBatch {
   const receivedAt = new Date(input.receivedAt).toISOString();
+  // Where each event's bytes are, and which may be forwarded as sent (native/codec/src/spans.c):
+  // only when the scanner saw exactly the events JSON.parse did.
+  const found = eventSpans(bytes);
+  const spans = found !== null && found[0] === events.length ? found : null;
   const accepted = new PackedBuilder();
   const dead = new PackedBuilder();
   const rejected: RejectedEvent[] = [];
@@ -145,9 +162,22 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput): Decod
       continue;
     }
     const e = ev as Record<string, unknown>;
+    const tail = TAILS[(e.priority === undefined ? 1 : 0) | (e.metadata === undefined ? 2 : 0)]!;
     e.priority ??= DEFAULT_PRIORITY;
     e.metadata ??= {};
     for (const k in e) if (!KNOWN_EVENT_FIELDS.has(k)) unknownFields.set(k, (unknownFields.get(k) ?? 0) + 1);
+    const headers = [e.tenant_id as string, e.event_type as string, batchId, receivedAt];
+    if (spans && (spans[3 * i + 3]! & FORWARDABLE) !== 0) {
+      // The client's bytes, minus the closing brace, plus the tail: no JSON.stringify, no UTF-8 encoding.
+      const start = spans[3 * i + 1]!;
+      const end = spans[3 * i + 2]! - 1;
+      if (end - start + tail.length > input.limits.maxEventBytes) {
+        reject(i, ev, 'too_large', [tooLarge(input.limits.maxEventBytes)]);
+        continue;
+      }
+      accepted.addRaw(bytes, start, end, tail, e.learner_id as string, headers, e.event_id as string, i);
+      continue;
+    }
     let value: string;
     try {
       value = JSON.stringify(e);
@@ -158,18 +188,10 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput): Decod
     }
     // value.length is a lower bound of the UTF-8 size: the exact count only when it could matter.
     if (value.length * 3 > input.limits.maxEventBytes && Buffer.byteLength(value) > input.limits.maxEventBytes) {
-      reject(i, ev, 'too_large', [
-        { code: 'event_too_large', path: '', message: `event is larger than ${input.limits.maxEventBytes} bytes` },
-      ]);
+      reject(i, ev, 'too_large', [tooLarge(input.limits.maxEventBytes)]);
       continue;
     }
-    accepted.add(
-      value,
-      e.learner_id as string,
-      [e.tenant_id as string, e.event_type as string, batchId, receivedAt],
-      e.event_id as string,
-      i,
-    );
+    accepted.add(value, e.learner_id as string, headers, e.event_id as string, i);
   }
 
   const warnings: string[] = [];

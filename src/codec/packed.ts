@@ -17,8 +17,16 @@ export interface PackedRecords {
   indexes: number[];
 }
 
+/** A value forwarded as the client sent it: body[start, end) then `tail` (the defaults and the closing brace). */
+interface RawValue {
+  body: Uint8Array;
+  start: number;
+  end: number;
+  tail: Uint8Array;
+}
+
 export class PackedBuilder {
-  private values: string[] = [];
+  private values: (string | RawValue)[] = [];
   private byteLen = 0;
   readonly keys: (string | null)[] = [];
   readonly headers: string[][] = [];
@@ -28,6 +36,17 @@ export class PackedBuilder {
   add(value: string, key: string | null, headers: string[], eventId: string, index: number): void {
     this.values.push(value);
     this.byteLen += Buffer.byteLength(value);
+    this.push(key, headers, eventId, index);
+  }
+
+  /** A value copied from the body at build(): body must stay unchanged until then. */
+  addRaw(body: Uint8Array, start: number, end: number, tail: Uint8Array, key: string | null, headers: string[], eventId: string, index: number): void {
+    this.values.push({ body, start, end, tail });
+    this.byteLen += end - start + tail.length;
+    this.push(key, headers, eventId, index);
+  }
+
+  private push(key: string | null, headers: string[], eventId: string, index: number): void {
     this.keys.push(key);
     this.headers.push(headers);
     this.eventIds.push(eventId);
@@ -47,7 +66,15 @@ export class PackedBuilder {
     let off = 0;
     for (let i = 0; i < n; i++) {
       offsets[i] = off;
-      off += buf.write(this.values[i]!, off, 'utf8');
+      const v = this.values[i]!;
+      if (typeof v === 'string') {
+        off += buf.write(v, off, 'utf8');
+      } else {
+        buf.set(v.body.subarray(v.start, v.end), off);
+        off += v.end - v.start;
+        buf.set(v.tail, off);
+        off += v.tail.length;
+      }
     }
     offsets[n] = off;
     return {

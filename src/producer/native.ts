@@ -2,10 +2,7 @@
  * The batch producer addon (native/producer, C over the librdkafka node-rdkafka builds):
  * its interface and its loader. See native/producer/README.md.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../native-addon.js';
 
 declare const handleBrand: unique symbol;
 export type ProducerHandle = { readonly [handleBrand]: true };
@@ -44,24 +41,8 @@ export interface NativeProducer {
   close(h: ProducerHandle): Promise<void>;
 }
 
-const ADDON_REL = join('native', 'producer', 'build', 'Release', 'producer.node');
-let loaded: NativeProducer | undefined;
-
-/** Walks up from this module (src/producer or dist/src/producer) to the package root. */
 export function loadNativeProducer(): NativeProducer {
-  if (loaded) return loaded;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, ADDON_REL);
-    if (existsSync(candidate)) {
-      loaded = createRequire(import.meta.url)(candidate) as NativeProducer;
-      return loaded;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new Error(`kafka producer addon not found (${ADDON_REL}); build it with \`npm run build:native\``);
+  return loadNativeAddon<NativeProducer>('producer');
 }
 
 /** librdkafka properties as the addon takes them: strings, node-rdkafka's own switches left out. */

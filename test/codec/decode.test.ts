@@ -149,3 +149,87 @@ t.test('too many fields: a per-event rejection naming where, the rest of the bat
   t.match(byIndex.get(1), [{ code: 'too_many_fields', path: '/metadata' }]);
   t.match(byIndex.get(2), [{ code: 'too_many_fields', path: '' }]);
 });
+
+/** What the record held before forwarding: JSON.stringify of the parsed event with its defaults. */
+function stringified(eventText: string): string {
+  const e = JSON.parse(eventText) as Record<string, unknown>;
+  e.priority ??= 'medium';
+  e.metadata ??= {};
+  return JSON.stringify(e);
+}
+const values = (o: DecodeOutcome) => (o.ok ? Array.from({ length: o.batch.accepted.count }, (_, i) => recordValue(o.batch.accepted, i).toString()) : []);
+
+t.test('forwarded as sent: a minified event is byte-identical to what JSON.stringify wrote', async (t) => {
+  const events = syntheticBatch(20);
+  delete events[3]!.priority;
+  delete events[4]!.metadata;
+  delete events[5]!.priority;
+  delete events[5]!.metadata;
+  events[6]!.event_data = { s: 'é😀 "quoted" \\ back', n: [0, -1, 2.5, 1e21, -3.25e-7], deep: { a: { b: [null, true, false, {}] } } };
+  for (const body of [JSON.stringify(events), JSON.stringify({ batch_id: 'b', events, metadata: { m: 1 } })]) {
+    const o = decodeBatch(input(body));
+    t.same(values(o), events.map((e) => stringified(JSON.stringify(e))));
+  }
+});
+
+t.test('forwarded bytes mean what JSON.parse read, for inputs that are not canonical', async (t) => {
+  const [base] = syntheticBatch(1);
+  const text = JSON.stringify(base);
+  const variants: [string, string][] = [
+    ['whitespace', JSON.stringify(base, null, 2)],
+    ['duplicate learner_id (JSON.parse keeps the last)', text.replace('{', '{"learner_id":"first",')],
+    ['duplicate nested key', text.replace('"event_data":{', '"event_data":{"x":1,"x":2,')],
+    ['escaped key', text.replace('"event_data":{', '"event_data":{"\\u0078":1,')],
+    ['__proto__ key', text.replace('"event_data":{', '"event_data":{"__proto__":{"polluted":true},')],
+    ['20 significant digits', text.replace('"event_data":{', '"event_data":{"n":12345678901234567890,')],
+    ['overflowing number', text.replace('"event_data":{', '"event_data":{"n":1e400,')],
+    ['non-canonical numbers', text.replace('"event_data":{', '"event_data":{"n":[1.50,1E2,-0,0.0001e3],')],
+    ['escapes in strings', text.replace('"event_data":{', '"event_data":{"s":"\\u00e9\\/\\n\\ud83d\\ude00",')],
+    ['integer-like keys', text.replace('"event_data":{', '"event_data":{"b":1,"10":2,"2":3,')],
+    ['65 keys in one object', text.replace('"event_data":{', `"event_data":{"wide":${JSON.stringify(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])))},`)],
+    ['nested 70 deep', text.replace('"event_data":{', `"event_data":{"d":${'['.repeat(70)}${']'.repeat(70)},`)],
+  ];
+  for (const [name, eventText] of variants) {
+    const body = `[${eventText}]`;
+    const o = decodeBatch(input(body, false, { ...limits, maxEventBytes: 65_536 }));
+    if (!o.ok) return t.fail(`${name}: ${o.code}`);
+    t.equal(o.batch.accepted.count, 1, `${name}: accepted`);
+    const [value] = values(o);
+    t.same(JSON.parse(value!), JSON.parse(stringified(eventText)), `${name}: same value`);
+    t.equal(o.batch.accepted.keys[0], (JSON.parse(eventText) as { learner_id: string }).learner_id, `${name}: key`);
+    // Ambiguous for other parsers, or not what JSON.stringify writes: the old path's bytes exactly.
+    if (!['escapes in strings', 'integer-like keys', 'non-canonical numbers'].includes(name)) {
+      t.equal(value, stringified(eventText), `${name}: JSON.stringify's bytes`);
+    }
+  }
+});
+
+t.test('forwarded sizes count against MAX_EVENT_BYTES with their defaults', async (t) => {
+  const [a] = syntheticBatch(1);
+  delete a!.priority;
+  delete a!.metadata;
+  const exact = Buffer.byteLength(stringified(JSON.stringify(a)));
+  const at = decodeBatch(input(JSON.stringify([a]), false, { ...limits, maxEventBytes: exact }));
+  const over = decodeBatch(input(JSON.stringify([a]), false, { ...limits, maxEventBytes: exact - 1 }));
+  t.equal(at.ok && at.batch.accepted.count, 1, 'at the limit: accepted');
+  t.equal(over.ok && over.batch.rejected[0]?.reason, 'too_large', 'one byte over: too_large');
+});
+
+t.test('forwarding: a fuzzed corpus of valid batches parses to what JSON.parse gave', async (t) => {
+  let seed = 42;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const pieces = ['0', '-1', '2.5', '1e5', '123456789012345678', '"s"', '"\\u00e9"', 'true', 'null', '[]', '{}', '[1,{"a":2}]', '{"k":"v","k":"w"}', ' 7 '];
+  let checked = 0;
+  for (let i = 0; i < 300; i++) {
+    const events = syntheticBatch(1 + rand(5));
+    let body = JSON.stringify(events);
+    for (let m = 0; m < rand(4); m++) body = body.replace('"event_data":{', `"event_data":{"f${m}":${pieces[rand(pieces.length)]},`);
+    if (rand(3) === 0) body = body.replace(/,"/g, (s) => (rand(10) === 0 ? ', "' : s));
+    const o = decodeBatch(input(body));
+    if (!o.ok) return t.fail(o.code);
+    const parsed = JSON.parse(body) as unknown[];
+    t.same(values(o).map((v) => JSON.parse(v)), parsed.map((e) => JSON.parse(stringified(JSON.stringify(e)))));
+    checked++;
+  }
+  t.equal(checked, 300);
+});

@@ -22,6 +22,7 @@
  * onEvent(0, id, partitions: number[], failures: null | [index, code, message][])  a batch settled
  * onEvent(1, code, message)                                                         client error (error_cb)
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
@@ -169,6 +170,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static void *poll_main(void *arg) {
   producer_t *p = arg;
+  pthread_setname_np(pthread_self(), "kafka:reports");
   while (!atomic_load(&p->stopping)) rd_kafka_poll(p->rk, 100);
   return NULL;
 }

@@ -1,0 +1,30 @@
+/**
+ * Loading the C addons under native/ (built by `npm run build:native` into
+ * native/<name>/build/Release/<name>.node): found by walking up from the calling module
+ * (src/… or dist/src/…) to the package root. No fallback: a missing addon is a build error.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const loaded = new Map<string, unknown>();
+
+export function loadNativeAddon<T>(name: string, from: string = import.meta.url): T {
+  const hit = loaded.get(name);
+  if (hit) return hit as T;
+  const rel = join('native', name, 'build', 'Release', `${name}.node`);
+  let dir = dirname(fileURLToPath(from));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, rel);
+    if (existsSync(candidate)) {
+      const addon = createRequire(import.meta.url)(candidate) as T;
+      loaded.set(name, addon);
+      return addon;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(`native addon not found (${rel}); build it with \`npm run build:native\``);
+}
