@@ -86,7 +86,12 @@ export const ConfigSchema = Type.Object(
       60_000,
       'Queueing delay admission allows: the number of batches in flight per process adapts so that body-complete → answer stays within this of the no-load time (Kafka round trip included); past the limit new batches get 503 + Retry-After',
     ),
-    ADMISSION_MIN_IN_FLIGHT: Int(4, 1, 4096, 'The adaptive limit never drops below this many batches in flight per process'),
+    ADMISSION_MIN_IN_FLIGHT: Int(
+      16,
+      1,
+      4096,
+      'The adaptive limit never drops below this many batches in flight per process (16: on 2 shared cores a floor of 4 cut admitted throughput 2.6× under overload without lowering latency, which CPU starvation set, not our queue)',
+    ),
     CLIENT_MAX_IN_FLIGHT: Int(0, 0, 4096, 'Per client and process: requests in flight before 429 (0: no limit)'),
     CLIENT_RATE_LIMIT: Int(0, 0, 1_000_000, 'Per client and process: requests per second, bursts of one second\'s worth, before 429 (0: no limit)'),
     CLIENT_ID_HEADER: Str(
