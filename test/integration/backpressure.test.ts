@@ -99,6 +99,23 @@ t.test('slow bodies: a stalled or trickled upload gets 408 and loses its slot; t
   t.equal(await refusalCount(c.url, 'body_timeout'), SLOTS, 'the cut-offs are counted');
 });
 
+t.test('clients that disconnect mid-body give their slot and admission place back at once', async (t) => {
+  // A long body timeout: only the disconnect can free these slots within the test.
+  const c = await collector({ BODY_TIMEOUT_MS: '60000', RING_SLOTS: String(SLOTS), ADMISSION_MIN_IN_FLIGHT: String(SLOTS) });
+  const inFlight = async () => Number((await (await fetch(`${c.url}/metrics`)).text()).match(/^collector_requests_in_flight(?:\{[^}]*\})? (\d+)/m)?.[1]);
+  for (let round = 0; round < 3; round++) {
+    const conns = Array.from({ length: SLOTS }, () => rawConnection(c.port, slowHead(c.port, 5000) + '[{"event_id":'));
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(await inFlight(), SLOTS, `round ${round}: the half-sent bodies hold every place`);
+    t.equal((await post(c.url, syntheticBatch(1))).status, 503, 'so a new batch is refused');
+    for (const conn of conns) conn.sock.destroy();
+    await Promise.all(conns.map((conn) => conn.closed));
+    await new Promise((r) => setTimeout(r, 100));
+    t.equal(await inFlight(), 0, 'after the disconnects nothing is held');
+    t.equal((await post(c.url, syntheticBatch(1))).status, 200, 'and a batch is admitted again');
+  }
+});
+
 t.test('trickled headers never reach the handler, so they take no slot', async (t) => {
   const c = await collector({ RING_SLOTS: String(SLOTS), ADMISSION_MIN_IN_FLIGHT: String(SLOTS) });
   const conns = Array.from({ length: SLOTS * 3 }, () => rawConnection(c.port, 'POST /api/v1/collect HTTP/1.1\r\nHost: x\r\n'));
