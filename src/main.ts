@@ -25,6 +25,7 @@ import { SpillClient } from './spill/client.js';
 import { Replayer } from './spill/replayer.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
+import { decodeLimits } from './codec/inline.js';
 
 const DRAIN_QUIET_MS = 500;
 
@@ -60,11 +61,7 @@ async function main(): Promise<void> {
     slab: slab.sab,
     shape,
     instance,
-    limits: {
-      maxDecodedBytes: config.MAX_DECODED_BYTES,
-      maxEvents: config.MAX_EVENTS_PER_BATCH,
-      maxEventBytes: config.MAX_EVENT_BYTES,
-    },
+    limits: decodeLimits(config),
   };
   const pool = new Piscina({
     filename: new URL('../workers/decode.js', import.meta.url).href,
@@ -134,7 +131,7 @@ async function main(): Promise<void> {
   // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
-  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log });
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance });
   const server = await startServer({
     config,
     slab,

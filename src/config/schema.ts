@@ -56,6 +56,12 @@ export const ConfigSchema = Type.Object(
     KAFKA_QUEUE_MAX_MESSAGES: Int(100_000, 1000, 10_000_000, 'queue.buffering.max.messages of the producer'),
     KAFKA_CONFIG_JSON: Str('{}', 'Extra librdkafka global properties as a JSON object (e.g. SASL/SSL settings)', {}),
     WORKER_THREADS: Int(1, 1, 64, 'Decode/validate worker threads per process'),
+    INLINE_DECODE_MAX_BYTES: Int(
+      65_536,
+      0,
+      268_435_456,
+      'Bodies up to this size (decompressed) are decoded on the main thread: for 100-event batches the hop to a worker and back cost more CPU than the decode (measured 42–45 → 25–28 ms per 1k events). 0: every body goes to a worker',
+    ),
     RING_SLOTS: Int(64, 2, 4096, 'Request slots in the shared-memory ring, per process (in-flight requests)'),
     MAX_BODY_BYTES: Int(1_048_576, 1024, 67_108_864, 'Largest request body on the wire (compressed); also the slot size'),
     MAX_DECODED_BYTES: Int(4_194_304, 1024, 268_435_456, 'Largest body after gunzip'),

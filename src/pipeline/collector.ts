@@ -16,6 +16,7 @@ import type { Deliverer } from './delivery.js';
 import { batchAnswer, type CollectAnswer } from './answer.js';
 import { claimBatch } from './dedup.js';
 import type { DedupTable } from '../dedup/table.js';
+import { decodeInline } from '../codec/inline.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
@@ -25,6 +26,8 @@ export interface CollectorDeps {
   dedup: DedupTable | null;
   telemetry: Telemetry;
   log: Logger;
+  /** this process in dead letters (host/INSTANCE_ID), as the decode workers name it */
+  instance: string;
 }
 
 export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, retryAfter?: number): CollectAnswer {
@@ -63,12 +66,13 @@ export class Collector {
     const { pool, config, telemetry, slab, deliverer } = this.deps;
     let outcome: DecodeOutcome;
     try {
-      outcome = (await pool.run(task)) as DecodeOutcome;
+      // Small plain bodies are decoded here: the hop to a worker costs more than the decode (src/codec/inline.ts).
+      outcome = decodeInline(task, slab, config, this.deps.instance) ?? ((await pool.run(task)) as DecodeOutcome);
     } catch (err) {
-      this.deps.log.error({ err }, 'decode worker failed');
+      this.deps.log.error({ err }, 'decode failed');
       return errorAnswer('COLLECTOR_ERR_INTERNAL', 'the batch could not be decoded');
     } finally {
-      // The worker frees the slot itself; this covers a worker that died before it could.
+      // A worker frees the slot itself; this frees it after an inline decode, and after a worker that died before it could.
       slab.release(task.slot, task.token);
     }
     if (!outcome.ok) return errorAnswer(outcome.code, outcome.detail, outcome.batchId);
