@@ -44,6 +44,10 @@ export const ConfigSchema = Type.Object(
     PORT: Int(8000, 0, 65535, 'HTTP port (shared by every process through SO_REUSEPORT)'),
     HOST: Str('0.0.0.0', 'HTTP bind address'),
     KAFKA_IDEMPOTENT: Bool(true, 'Idempotent producer (no duplicates from producer retries)'),
+    ALLOW_WEAK_ACKS: Bool(
+      false,
+      'Start with KAFKA_ACKS=1 or 0 (and KAFKA_IDEMPOTENT=false): events are then answered 2xx on a leader-only or unacknowledged write and can be lost with that broker. Refused at start unless true; GET /api/v1/health reports it',
+    ),
     KAFKA_LINGER_MS: Int(1, 0, 1000, 'linger.ms: how long the producer waits to fill a Kafka batch (1: measured 4 ms vs 9 ms round trips at 5)'),
     KAFKA_COMPRESSION_LEVEL: Int(
       1,

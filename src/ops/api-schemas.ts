@@ -115,6 +115,16 @@ const healthProps = {
   }),
   dlq_rate: Num('Rejected / processed since start'),
   uptime_seconds: Int('Seconds since this process started'),
+  durability: Type.Object(
+    {
+      acks: Type.String({ description: 'KAFKA_ACKS (-1 reported as all)' }),
+      idempotent: Type.Boolean({ description: 'KAFKA_IDEMPOTENT' }),
+      weak_acks: Type.Boolean({
+        description: 'true when started with ALLOW_WEAK_ACKS=true and KAFKA_ACKS=1 or 0: a 2xx can then be lost with one broker',
+      }),
+    },
+    { description: 'What a 2xx promises' },
+  ),
 };
 const HealthBodySchema = Type.Object(healthProps);
 
