@@ -18,6 +18,8 @@ export interface DecodeLimits {
   maxDecodedBytes: number;
   maxEvents: number;
   maxEventBytes: number;
+  /** DLQ_MAX_RECORD_BYTES: a dead letter's original is cut to keep the record under it */
+  maxDeadLetterBytes?: number;
 }
 
 export interface DecodeInput {
@@ -151,7 +153,7 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
     const value = deadLetterValue({
       reason, errors, retryCount: 0, failedAt: receivedAt, batchId, instance: input.instance,
       tenantId: tenant, eventIndex: index, original: ev,
-    });
+    }, input.limits.maxDeadLetterBytes);
     dead.add(value, str(o.learner_id), [reason, batchId, tenant ?? '', receivedAt], eventId ?? '', index);
   };
 

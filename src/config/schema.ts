@@ -71,6 +71,12 @@ export const ConfigSchema = Type.Object(
     MAX_DECODED_BYTES: Int(4_194_304, 1024, 268_435_456, 'Largest body after gunzip'),
     MAX_EVENTS_PER_BATCH: Int(1000, 1, 1000, 'Most events in one batch'),
     MAX_EVENT_BYTES: Int(65_536, 256, 1_048_576, 'Largest single event (serialised JSON bytes)'),
+    DLQ_MAX_RECORD_BYTES: Int(
+      524_288,
+      4096,
+      900_000,
+      'Largest dead-letter record: over it the original event is replaced by its size, SHA-256 and first characters (`original_event_truncated`), so an oversized invalid event still lands. Keep it under the DLQ topic\'s max.message.bytes and librdkafka\'s message.max.bytes (1,000,000)',
+    ),
     SPILL_AFTER_MS: Int(2000, 50, 600_000, 'A batch Kafka has not acknowledged after this long is spilled to disk (and the circuit opens)'),
     SPILL_SEGMENT_MB: Int(8, 1, 1024, 'Spill segment size; a segment is deleted once all of it is delivered'),
     CIRCUIT_PROBE_MS: Int(1000, 50, 600_000, 'While the circuit is open, how often the replayer probes Kafka with the oldest spilled batch'),
