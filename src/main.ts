@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   const deliverer = new Deliverer({
     producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqTopic: config.DLQ_TOPIC,
     deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(),
+    maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES,
     retryAfterFull: () => {
       // Seconds until the replay frees room for a typical batch; 30 s when nothing drains (Kafka down).
       const rate = telemetry.replayRate();

@@ -13,7 +13,7 @@ import type { DecodeTask } from '../pipeline/task.js';
 import { decodeBatch, type DecodeLimits, type DecodeOutcome } from './decode.js';
 
 export function decodeLimits(config: Readonly<Config>): DecodeLimits {
-  return { maxDecodedBytes: config.MAX_DECODED_BYTES, maxEvents: config.MAX_EVENTS_PER_BATCH, maxEventBytes: config.MAX_EVENT_BYTES };
+  return { maxDecodedBytes: config.MAX_DECODED_BYTES, maxEvents: config.MAX_EVENTS_PER_BATCH, maxEventBytes: config.MAX_EVENT_BYTES, maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES };
 }
 
 let limitsOf: { config: Readonly<Config>; limits: DecodeLimits } | undefined;

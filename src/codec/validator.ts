@@ -17,6 +17,7 @@ export type EventErrorCode =
   | 'event_too_large'
   | 'too_deep'
   | 'too_many_fields'
+  | 'inexact_number'
   | 'invalid';
 
 export interface EventError {

@@ -44,6 +44,10 @@ export const ConfigSchema = Type.Object(
     PORT: Int(8000, 0, 65535, 'HTTP port (shared by every process through SO_REUSEPORT)'),
     HOST: Str('0.0.0.0', 'HTTP bind address'),
     KAFKA_IDEMPOTENT: Bool(true, 'Idempotent producer (no duplicates from producer retries)'),
+    ALLOW_WEAK_ACKS: Bool(
+      false,
+      'Start with KAFKA_ACKS=1 or 0 (and KAFKA_IDEMPOTENT=false): events are then answered 2xx on a leader-only or unacknowledged write and can be lost with that broker. Refused at start unless true; GET /api/v1/health reports it',
+    ),
     KAFKA_LINGER_MS: Int(1, 0, 1000, 'linger.ms: how long the producer waits to fill a Kafka batch (1: measured 4 ms vs 9 ms round trips at 5)'),
     KAFKA_COMPRESSION_LEVEL: Int(
       1,
@@ -68,6 +72,12 @@ export const ConfigSchema = Type.Object(
     MAX_EVENTS_PER_BATCH: Int(1000, 1, 1000, 'Most events in one batch'),
     MAX_EVENT_BYTES: Int(65_536, 256, 1_048_576, 'Largest single event (serialised JSON bytes)'),
     KAFKA_CONNECT_WAIT_MS: Int(5000, 0, 600_000, 'At start, how long to wait for the producer to connect before listening anyway (batches are spilled until it connects)'),
+    DLQ_MAX_RECORD_BYTES: Int(
+      524_288,
+      4096,
+      900_000,
+      'Largest dead-letter record: over it the original event is replaced by its size, SHA-256 and first characters (`original_event_truncated`), so an oversized invalid event still lands. Keep it under the DLQ topic\'s max.message.bytes and librdkafka\'s message.max.bytes (1,000,000)',
+    ),
     SPILL_AFTER_MS: Int(2000, 50, 600_000, 'A batch Kafka has not acknowledged after this long is spilled to disk (and the circuit opens)'),
     SPILL_SEGMENT_MB: Int(8, 1, 1024, 'Spill segment size; a segment is deleted once all of it is delivered'),
     CIRCUIT_PROBE_MS: Int(1000, 50, 600_000, 'While the circuit is open, how often the replayer probes Kafka with the oldest spilled batch'),

@@ -17,6 +17,8 @@ export interface HealthInput {
   circuit: Circuit;
   spill: SpillClient;
   stopping: boolean;
+  /** what a 2xx means: KAFKA_ACKS, KAFKA_IDEMPOTENT, ALLOW_WEAK_ACKS */
+  durability: { acks: string; idempotent: boolean; weakAcksAllowed: boolean };
 }
 
 export function spillSummary(spill: SpillClient) {
@@ -49,6 +51,8 @@ export interface HealthBody {
   throughput_metrics: { events_per_second: number; avg_processing_time_ms: number };
   dlq_rate: number;
   uptime_seconds: number;
+  /** what a 2xx promises: weak_acks is true when an acknowledged event can be lost with one broker */
+  durability: { acks: string; idempotent: boolean; weak_acks: boolean };
 }
 
 /** GET /api/v1/metrics of one process (the spec's fields, then ours). */
@@ -96,6 +100,11 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
       },
       dlq_rate: round(dlqRate, 4),
       uptime_seconds: Math.round((Date.now() - h.telemetry.startedAt) / 1000),
+      durability: {
+        acks: h.durability.acks === '-1' ? 'all' : h.durability.acks,
+        idempotent: h.durability.idempotent,
+        weak_acks: h.durability.weakAcksAllowed && h.durability.acks !== 'all' && h.durability.acks !== '-1',
+      },
     },
   };
 }

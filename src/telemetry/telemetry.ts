@@ -105,6 +105,7 @@ export class Telemetry {
   private readonly spillEvents: client.Counter<'direction'>;
   private readonly duplicates: client.Counter;
   private readonly poison: client.Counter;
+  private readonly deadLost: client.Counter;
   private readonly dedupSkipped: client.Counter;
   private readonly foreignGauge: client.Gauge;
   private readonly fullRefusals: client.Counter;
@@ -174,6 +175,11 @@ export class Telemetry {
     this.poison = new client.Counter({
       name: 'collector_poison_pills_total',
       help: 'Events Kafka refused for good (or past KAFKA_MAX_RETRIES), quarantined to the DLQ',
+      registers: [this.registry],
+    });
+    this.deadLost = new client.Counter({
+      name: 'collector_dead_letters_dropped_total',
+      help: 'Dead letters Kafka refused for good even without their original event (logged at error level): lost',
       registers: [this.registry],
     });
     this.fullRefusals = new client.Counter({
@@ -277,6 +283,10 @@ export class Telemetry {
   poisoned(n: number): void {
     this.poison.inc(n);
     this.totals.poisoned += n;
+  }
+
+  deadLettersDropped(n: number): void {
+    this.deadLost.inc(n);
   }
 
   /** The acceptor's admission state, read when metrics are collected. */
