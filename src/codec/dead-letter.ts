@@ -4,7 +4,7 @@
  */
 import type { EventError } from './validator.js';
 
-export type DeadLetterReason = 'validation' | 'too_large' | 'poison_pill';
+export type DeadLetterReason = 'validation' | 'too_large' | 'poison_pill' | 'tenant_forbidden';
 
 export interface DeadLetterInput {
   reason: DeadLetterReason;

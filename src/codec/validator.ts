@@ -17,6 +17,7 @@ export type EventErrorCode =
   | 'event_too_large'
   | 'too_deep'
   | 'too_many_fields'
+  | 'tenant_forbidden'
   | 'invalid';
 
 export interface EventError {

@@ -29,6 +29,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     if (config.KAFKA_IDEMPOTENT && config.KAFKA_ACKS !== 'all' && config.KAFKA_ACKS !== '-1') {
       problems.push(`KAFKA_ACKS=${config.KAFKA_ACKS}: the idempotent producer needs acks=all (or set KAFKA_IDEMPOTENT=false)`);
     }
+    if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
+      problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
+    }
     try {
       const extra: unknown = JSON.parse(config.KAFKA_CONFIG_JSON);
       if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new Error('not an object');
