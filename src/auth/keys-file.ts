@@ -14,7 +14,8 @@
  * "tenants": ["*"] lets a key write every tenant (an internal relay). "quotas" is optional
  * here and may live in TENANT_QUOTAS_FILE instead (src/quota/policy.ts reads it).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isKeyId } from './secret.js';
 
 export interface KeyRecord {
@@ -78,6 +79,7 @@ export function readKeysFile(path: string): KeysFile {
 
 /** Written to a temporary file and renamed: a reader sees the old file or the new one, never half of one. */
 export function writeKeysFile(path: string, file: KeysFile): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp.${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
