@@ -8,7 +8,7 @@
 import t from 'tap';
 import http from 'node:http';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -203,5 +203,23 @@ t.test('no secret in any answer or log line', async (t) => {
   for (const s of secrets) {
     t.notOk(logs.includes(s), 'not in the logs');
     t.notOk(answers.some((a) => a.includes(s)), 'not in an answer');
+  }
+});
+
+t.test('start-up: AUTH_MODE=none beyond loopback is logged loudly; api_key with a bad keys file does not start', async (t) => {
+  const open = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: TOPIC, DLQ_TOPIC: DLQ, HOST: '0.0.0.0' });
+  await open.stop();
+  t.match(open.logs.join(''), /AUTHENTICATION IS OFF \(AUTH_MODE=none\)/);
+  const local = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: TOPIC, DLQ_TOPIC: DLQ });
+  await local.stop();
+  t.notMatch(local.logs.join(''), /AUTHENTICATION IS OFF/, 'not on loopback');
+  const bad = join(home, 'bad-keys.json');
+  writeFileSync(bad, '{"version": 1, "keys": [{"id": "x"}]}');
+  for (const file of [bad, join(home, 'no-such-file.json')]) {
+    await t.rejects(
+      startCollector({ KAFKA_BOOTSTRAP_SERVERS: bootstrap, AUTH_MODE: 'api_key', API_KEYS_FILE: file }, 30_000),
+      /collector exited with 1 before listening[\s\S]*(keys\[0\]|ENOENT)/,
+      `refuses to start on ${file}`,
+    );
   }
 });
