@@ -223,6 +223,7 @@ export class Telemetry {
       registers: [this.registry],
     });
     for (const reason of ['missing', 'unknown', 'revoked']) this.authRefusals.inc({ reason }, 0);
+    for (const outcome of ['accepted', 'rejected', 'throttled']) this.tenantCounter.inc({ tenant: OTHER_TENANT, outcome }, 0);
     const admission = () => this.admissionSource?.();
     new client.Gauge({
       name: 'collector_admission_limit',
