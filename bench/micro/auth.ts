@@ -16,7 +16,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Keyring } from '../../src/auth/keyring.js';
 import { digestOf, newKey } from '../../src/auth/secret.js';
-import { presentedKey } from '../../src/acceptor/credentials.js';
+import { presentedKey } from '../../src/auth/presented.js';
 import { QuotaPolicy, parseQuotas } from '../../src/quota/policy.js';
 import { QuotaTable } from '../../src/quota/table.js';
 import { decodeBatch } from '../../src/codec/decode.js';

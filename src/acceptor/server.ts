@@ -17,7 +17,7 @@ import { contentTypeProblem, encodingOf } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
 import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
 import { clientKeyReader } from './client-key.js';
-import { presentedKey } from './credentials.js';
+import { presentedKey } from '../auth/presented.js';
 import type { Keyring, Verdict } from '../auth/keyring.js';
 
 export interface ServerDeps {

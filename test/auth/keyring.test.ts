@@ -2,7 +2,7 @@ import t from 'tap';
 import { Keyring } from '../../src/auth/keyring.js';
 import { parseKeysFile, type KeysFile } from '../../src/auth/keys-file.js';
 import { digestOf, newKey } from '../../src/auth/secret.js';
-import { presentedKey } from '../../src/acceptor/credentials.js';
+import { presentedKey } from '../../src/auth/presented.js';
 
 const a = newKey('keya0001');
 const b = newKey('keyb0002');

@@ -1,7 +1,7 @@
 /**
- * The API key an HTTP request presents: `Authorization: Bearer <key>` or `x-api-key: <key>`
- * (the first one present). Only extraction: what the key means is src/auth/keyring.ts,
- * shared with other transports.
+ * The API key a request presents: `Authorization: Bearer <key>` or `x-api-key: <key>` (the
+ * first one present) — HTTP headers, or the same two keys of gRPC call metadata. Only
+ * extraction: what the key means is src/auth/keyring.ts.
  */
 export function presentedKey(authorization: string, xApiKey: string): string | undefined {
   const auth = authorization.trim();
