@@ -23,7 +23,7 @@ WORKDIR /app
 ENV NODE_ENV=production PORT=8000 BUFFER_DIR=/var/lib/collector/buffer
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
-# The native addons (dedup table, batch producer): dist/ finds them at native/*/build/Release.
+# The native addons (dedup table, batch producer, codec, quota buckets): dist/ finds them at native/*/build/Release.
 COPY --from=build /app/native native
 COPY --from=build /app/package.json /app/ecosystem.config.js ./
 RUN mkdir -p /var/lib/collector/buffer && chown -R node:node /var/lib/collector

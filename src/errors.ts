@@ -76,6 +76,14 @@ export const ERRORS = {
     status: 503,
     message: 'The batch could not be acknowledged before the request deadline; retry it',
   },
+  COLLECTOR_ERR_UNAUTHENTICATED: {
+    status: 401,
+    message: 'A valid API key is required (Authorization: Bearer <key> or x-api-key); nothing was written',
+  },
+  COLLECTOR_ERR_TENANT_QUOTA: {
+    status: 429,
+    message: "A tenant of this batch is over its quota; nothing was written; retry after the Retry-After delay",
+  },
   COLLECTOR_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

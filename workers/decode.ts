@@ -20,6 +20,7 @@ export default function decode(task: DecodeTask): unknown {
       receivedAt: task.receivedAt,
       instance: data.instance,
       limits: data.limits,
+      tenants: task.tenants,
     });
   } finally {
     // Everything decodeBatch returns was copied out of the slot (JSON.parse, gunzip, and the packed values).

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { EventError } from './validator.js';
 
-export type DeadLetterReason = 'validation' | 'too_large' | 'poison_pill';
+export type DeadLetterReason = 'validation' | 'too_large' | 'poison_pill' | 'tenant_forbidden';
 
 /** The default of DLQ_MAX_RECORD_BYTES: half of librdkafka's and the broker's default message size limit. */
 export const DEFAULT_DEAD_LETTER_MAX_BYTES = 524_288;

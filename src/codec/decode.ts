@@ -29,6 +29,8 @@ export interface DecodeInput {
   receivedAt: number;
   instance: string;
   limits: DecodeLimits;
+  /** the tenants the request's API key may write; absent: any (AUTH_MODE=none, or a "*" key) */
+  tenants?: readonly string[] | undefined;
 }
 
 export interface RejectedEvent {
@@ -180,6 +182,7 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
     dead.add(value, str(o.learner_id), [reason, batchId, tenant ?? '', receivedAt], eventId ?? '', index);
   };
 
+  const allowed = input.tenants === undefined ? null : new Set(input.tenants);
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     const flags = spans ? spans[3 * i + 3]! : 0;
@@ -194,6 +197,11 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
       continue;
     }
     const e = ev as Record<string, unknown>;
+    if (allowed !== null && !allowed.has(e.tenant_id as string)) {
+      // Never in the main topic: dead-lettered with the reason, so the owner can see who tried.
+      reject(i, ev, 'tenant_forbidden', [{ code: 'tenant_forbidden', path: '/tenant_id', message: 'this API key may not write this tenant' }]);
+      continue;
+    }
     const tail = TAILS[(e.priority === undefined ? 1 : 0) | (e.metadata === undefined ? 2 : 0)]!;
     e.priority ??= DEFAULT_PRIORITY;
     e.metadata ??= {};

@@ -18,6 +18,7 @@ export type EventErrorCode =
   | 'too_deep'
   | 'too_many_fields'
   | 'inexact_number'
+  | 'tenant_forbidden'
   | 'invalid';
 
 export interface EventError {

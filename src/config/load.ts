@@ -36,6 +36,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
         `KAFKA_ACKS=${config.KAFKA_ACKS}: acknowledged events could be lost with the leader broker; set ALLOW_WEAK_ACKS=true to accept that`,
       );
     }
+    if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
+      problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
+    }
     try {
       const extra: unknown = JSON.parse(config.KAFKA_CONFIG_JSON);
       if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new Error('not an object');

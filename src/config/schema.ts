@@ -117,6 +117,19 @@ export const ConfigSchema = Type.Object(
       {},
     ),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
+    AUTH_MODE: Type.Union([Type.Literal('none'), Type.Literal('api_key')], {
+      default: 'none',
+      description:
+        'none: anyone who reaches the port may write any tenant (logged loudly at start when HOST is not loopback). api_key: POST /api/v1/collect and /api/v1/test/events need a key from API_KEYS_FILE (Authorization: Bearer <key> or x-api-key), and each event\'s tenant_id must be one the key may write',
+    }),
+    API_KEYS_FILE: Str('', 'API keys (JSON: key id, tenants, SHA-256 of the key; written by `npm run keys`). Required with AUTH_MODE=api_key; may also hold "quotas"', {}),
+    AUTH_RELOAD_MS: Int(1000, 100, 60_000, 'How often every process checks API_KEYS_FILE and TENANT_QUOTAS_FILE for changes (a revoked key stops working within this)'),
+    TENANT_QUOTAS_FILE: Str(
+      '',
+      'Per-tenant quotas (JSON {"quotas": {"<tenant>|*": {"events_per_second", "bytes_per_second", "burst_seconds"}}}), enforced host-wide; empty: the "quotas" of API_KEYS_FILE, if any',
+      {},
+    ),
+    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<PORT>.quota', {}),
     RUN_DIR: Str(
       '',
       'Run directory shared by the processes of a host: each writes its telemetry to RUN_DIR/metrics/<instance>.json every second, so whichever process answers reports them all. Empty: BUFFER_DIR + `-run` (./data/buffer-run), so processes sharing a spill directory share it',

@@ -21,9 +21,9 @@ const Num = (description: string) => Type.Number({ description });
 const Int = (description: string) => Type.Integer({ minimum: 0, description });
 
 export const EVENT_ERROR_CODES = [
-  'missing_field', 'wrong_type', 'invalid_format', 'invalid_value', 'invalid_length', 'not_an_object', 'event_too_large', 'too_deep', 'too_many_fields', 'inexact_number', 'invalid',
+  'missing_field', 'wrong_type', 'invalid_format', 'invalid_value', 'invalid_length', 'not_an_object', 'event_too_large', 'too_deep', 'too_many_fields', 'inexact_number', 'invalid', 'tenant_forbidden',
 ] as const satisfies readonly EventErrorCode[];
-export const DEAD_LETTER_REASONS = ['validation', 'too_large', 'poison_pill'] as const satisfies readonly DeadLetterReason[];
+export const DEAD_LETTER_REASONS = ['validation', 'too_large', 'poison_pill', 'tenant_forbidden'] as const satisfies readonly DeadLetterReason[];
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 export const EventErrorSchema = Type.Object(

@@ -9,6 +9,9 @@ t.test('bad values fail fast naming each variable', async (t) => {
   t.match(err.message, /MAX_BUFFER_SIZE_MB/);
   t.throws(() => loadConfig({ KAFKA_CONFIG_JSON: '[1]' }), /KAFKA_CONFIG_JSON/);
   t.throws(() => loadConfig({ KAFKA_ACKS: '1' }), /idempot/i, 'acks=1 with idempotence is refused');
+  t.throws(() => loadConfig({ AUTH_MODE: 'api_key' }), /API_KEYS_FILE/, 'api_key mode without a keys file is refused');
+  t.throws(() => loadConfig({ AUTH_MODE: 'basic' }), /AUTH_MODE/);
+  t.equal(loadConfig({}).AUTH_MODE, 'none', 'off by default');
 });
 
 t.test('the spec defaults hold when nothing is set', async (t) => {
