@@ -17,6 +17,8 @@ import { batchAnswer, type CollectAnswer } from './answer.js';
 import { claimBatch } from './dedup.js';
 import type { DedupTable } from '../dedup/table.js';
 import { decodeInline } from '../codec/inline.js';
+import type { PayloadSchemas } from '../schema/payload/service.js';
+import type { SchemaMetrics } from '../telemetry/schema-metrics.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
@@ -28,6 +30,9 @@ export interface CollectorDeps {
   log: Logger;
   /** this process in dead letters (host/INSTANCE_ID), as the decode workers name it */
   instance: string;
+  /** versioned payload schemas; the workers read the same set from its channel */
+  schemas?: PayloadSchemas;
+  schemaMetrics?: SchemaMetrics;
 }
 
 export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, retryAfter?: number): CollectAnswer {
@@ -67,7 +72,7 @@ export class Collector {
     let outcome: DecodeOutcome;
     try {
       // Small plain bodies are decoded here: the hop to a worker costs more than the decode (src/codec/inline.ts).
-      outcome = decodeInline(task, slab, config, this.deps.instance) ?? ((await pool.run(task)) as DecodeOutcome);
+      outcome = decodeInline(task, slab, config, this.deps.instance, this.deps.schemas?.current) ?? ((await pool.run(task)) as DecodeOutcome);
     } catch (err) {
       this.deps.log.error({ err }, 'decode failed');
       return errorAnswer('COLLECTOR_ERR_INTERNAL', 'the batch could not be decoded');
@@ -78,6 +83,7 @@ export class Collector {
     if (!outcome.ok) return errorAnswer(outcome.code, outcome.detail, outcome.batchId);
 
     const batch = outcome.batch;
+    this.deps.schemaMetrics?.judged(batch.schemaUse);
     const claim = claimBatch(this.deps.dedup, batch.accepted);
     if (claim.inFlight) {
       return errorAnswer('COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'a copy of an event is being written by another request', batch.batchId, 1);

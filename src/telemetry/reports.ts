@@ -17,6 +17,8 @@ export interface HealthInput {
   circuit: Circuit;
   spill: SpillClient;
   stopping: boolean;
+  /** payload schema status (src/schema/payload/service.ts) */
+  schemas?: () => { status: 'ok' | 'degraded'; generation: number; problems: { message: string }[] };
 }
 
 export function spillSummary(spill: SpillClient) {
@@ -49,6 +51,7 @@ export interface HealthBody {
   throughput_metrics: { events_per_second: number; avg_processing_time_ms: number };
   dlq_rate: number;
   uptime_seconds: number;
+  payload_schemas: { status: 'ok' | 'degraded'; generation: number; problems: string[] };
 }
 
 /** GET /api/v1/metrics of one process (the spec's fields, then ours). */
@@ -74,8 +77,9 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
   const kafka = h.producer.isConnected && h.circuit.state !== 'open';
   const dlqRate = s.events_processed_total ? s.events_rejected_total / s.events_processed_total : 0;
   let status: HealthBody['status'] = 'healthy';
+  const schemas = h.schemas?.() ?? { status: 'ok' as const, generation: 0, problems: [] };
   if (h.stopping || (!kafka && spill.fillRatio >= 0.95)) status = 'unhealthy';
-  else if (!kafka || spill.batches > 0 || dlqRate > 0.05) status = 'degraded';
+  else if (!kafka || spill.batches > 0 || dlqRate > 0.05 || schemas.status !== 'ok') status = 'degraded';
   return {
     status: status === 'unhealthy' ? 503 : 200,
     body: {
@@ -96,6 +100,7 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
       },
       dlq_rate: round(dlqRate, 4),
       uptime_seconds: Math.round((Date.now() - h.telemetry.startedAt) / 1000),
+      payload_schemas: { status: schemas.status, generation: schemas.generation, problems: schemas.problems.map((p) => p.message) },
     },
   };
 }
