@@ -25,7 +25,7 @@ export interface OpsDeps {
   /** GET /readyz */
   readyz?: () => Json;
   /** GET /api/v1/schemas: the payload schemas in force */
-  schemas?: () => unknown;
+  schemas?: () => Promise<unknown>;
   /** more GET resources by exact path */
   pages?: Record<string, OpsPage>;
 }
@@ -68,11 +68,10 @@ export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
     const schemas = deps.schemas;
     get('/api/v1/schemas', (res: HttpResponse) => {
       const ex = exchange(res);
-      try {
-        replyJson(ex, 200, schemas(), { headers: { 'Cache-Control': 'no-store' } });
-      } catch (err) {
-        sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message);
-      }
+      schemas().then(
+        (doc) => replyJson(ex, 200, doc, { headers: { 'Cache-Control': 'no-store' } }),
+        (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
+      );
     });
   }
 

@@ -206,6 +206,19 @@ export const SchemasResponseSchema = Type.Object(
       Type.Object({ at: Type.String(), result: literals(['applied', 'refused', 'failed', 'unchanged'] as const, 'What the last reload did') }),
       Type.Null(),
     ]),
+    in_use: Type.Array(
+      Type.Object({
+        event_type: Type.String(),
+        schema_version: Type.String({ description: 'A version, `none` (type without schemas) or `unknown` (an unregistered version was named)' }),
+        valid: Int('Events that passed'),
+        invalid: Int('Events sent to the dead-letter topic by this check'),
+      }),
+      { description: 'Versions in use: events judged since each process started, summed over the host' },
+    ),
+    processes: Type.Array(
+      Type.Object({ instance: Type.String(), generation: Int('Its schema set generation'), status: literals(['ok', 'degraded'] as const, 'Its schema status') }),
+      { description: 'Every live process of the host and the schema set it has in force' },
+    ),
     types: Type.Array(
       Type.Object({
         event_type: Type.String(),

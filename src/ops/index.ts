@@ -71,7 +71,7 @@ export function createOps(i: OpsInput): Ops {
         spillFill: spillSummary(spill).fillRatio,
       }),
     pages: opsPages(),
-    schemas: i.schemas && (() => schemasDocument(i.schemas!, i.config)),
+    schemas: i.schemas && (async () => schemasDocument(i.schemas!, i.config, await cluster.all(true))),
     close: () => {
       lag.stop();
       cluster.stop();

@@ -7,6 +7,7 @@
 import type { Config } from '../config/schema.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import type { CompatibilityMode, JsonSchema } from '../schema/payload/types.js';
+import type { ProcessReport } from './cluster.js';
 
 export interface SchemasDocument {
   source: 'folder' | 'none';
@@ -17,6 +18,10 @@ export interface SchemasDocument {
   status: 'ok' | 'degraded';
   problems: { event_type: string; version: number | null; message: string }[];
   last_reload: { at: string; result: 'applied' | 'refused' | 'failed' | 'unchanged' } | null;
+  /** events judged per type and version since each process started, summed over the host's processes */
+  in_use: { event_type: string; schema_version: string; valid: number; invalid: number }[];
+  /** the set each live process of the host has in force: after a reload every generation should move */
+  processes: { instance: string; generation: number; status: 'ok' | 'degraded' }[];
   types: {
     event_type: string;
     compatibility: CompatibilityMode;
@@ -26,7 +31,27 @@ export interface SchemasDocument {
   }[];
 }
 
-export function schemasDocument(schemas: PayloadSchemas, config: Pick<Config, 'SCHEMA_COMPATIBILITY'>): SchemasDocument {
+type PromMetric = { name: string; values: { value: number; labels: Record<string, string | number> }[] };
+
+/** collector_schema_events_total of every process, summed by (event_type, schema_version). */
+function inUse(reports: readonly ProcessReport[]): SchemasDocument['in_use'] {
+  const sums = new Map<string, SchemasDocument['in_use'][number]>();
+  for (const r of reports) {
+    const m = (r.prometheus as unknown as PromMetric[]).find((x) => x.name === 'collector_schema_events_total');
+    for (const v of m?.values ?? []) {
+      const type = String(v.labels.event_type);
+      const version = String(v.labels.schema_version);
+      const k = `${type}|${version}`;
+      const row = sums.get(k) ?? { event_type: type, schema_version: version, valid: 0, invalid: 0 };
+      if (v.labels.outcome === 'valid') row.valid += v.value;
+      else row.invalid += v.value;
+      sums.set(k, row);
+    }
+  }
+  return [...sums.values()].sort((a, b) => a.event_type.localeCompare(b.event_type) || a.schema_version.localeCompare(b.schema_version, 'en', { numeric: true }));
+}
+
+export function schemasDocument(schemas: PayloadSchemas, config: Pick<Config, 'SCHEMA_COMPATIBILITY'>, reports: readonly ProcessReport[]): SchemasDocument {
   const snap = schemas.snapshot;
   const st = schemas.status();
   return {
@@ -38,6 +63,12 @@ export function schemasDocument(schemas: PayloadSchemas, config: Pick<Config, 'S
     status: st.status,
     problems: st.problems.map((p) => ({ event_type: p.eventType, version: p.version, message: p.message })),
     last_reload: st.last_reload,
+    in_use: inUse(reports),
+    processes: reports.map((r) => ({
+      instance: r.instance,
+      generation: r.health.payload_schemas?.generation ?? 0,
+      status: r.health.payload_schemas?.status ?? 'ok',
+    })),
     types: snap.types.map((t) => ({
       event_type: t.eventType,
       compatibility: t.compatibility,

@@ -15,6 +15,7 @@ import { createTopics } from '../helpers/topics.js';
 import { startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
 import { readUntilIds } from '../helpers/consumer.js';
 import { sleep } from '../helpers/load.js';
+import type { SchemasDocument } from '../../src/ops/schemas.js';
 
 const { bootstrap } = sharedBroker();
 const suffix = randomUUID().slice(0, 8);
@@ -69,10 +70,7 @@ const post = async (url: string, events: unknown[]) => {
   const r = await fetch(`${url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
   return { status: r.status, body: (await r.json()) as { accepted_count: number; dlq_events: { index: number; errors: { code: string; path: string }[] }[] } };
 };
-const schemas = async (url: string) => (await (await fetch(`${url}/api/v1/schemas`)).json()) as {
-  generation: number; status: string; source: string; problems: { message: string }[];
-  types: { event_type: string; default_version: number; compatibility: string; versions: { version: number }[] }[];
-};
+const schemas = async (url: string) => (await (await fetch(`${url}/api/v1/schemas`)).json()) as SchemasDocument;
 const versionsOf = async (url: string) => (await schemas(url)).types.find((x) => x.event_type === 'assessment')?.versions.map((v) => v.version);
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
@@ -178,6 +176,13 @@ t.test('a compatible v3 dropped in under load: used within seconds by every proc
     t.same(s.types[0]!.versions.map((v) => v.version), [1, 2, 3]);
     t.equal(s.types[0]!.default_version, 3, 'the latest is the default');
   }
+  // Whichever process answers lists every process's generation: both moved to 2 (one applied reload).
+  await until('both generations in the cluster view', async () => {
+    const p = (await schemas(a.url)).processes;
+    return p.length === 2 && p.every((x) => x.generation === 2);
+  });
+  const use = (await schemas(b.url)).in_use;
+  t.ok(use.some((u) => u.event_type === 'assessment' && u.schema_version === '3' && u.valid > 0), 'v3 in use, host-wide');
   // After the switch, events without schema_version are judged by (and labelled) v3.
   const last = event({ score: 3, hint_used: false });
   t.equal((await post(b.url, [last])).status, 200);
