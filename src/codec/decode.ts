@@ -182,15 +182,12 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
       // The object JSON.parse built is judged; the bytes forwarded below are the same event.
       const verdict = payload.judge(e);
       if (!verdict.ok) {
-        use(`${e.event_type as string}|${verdict.version ?? 'unknown'}|invalid`);
+        use(verdict.invalidKey);
         reject(i, ev, 'validation', verdict.errors);
         continue;
       }
-      use(`${e.event_type as string}|${verdict.version ?? 'none'}|valid`);
-      if (verdict.version !== null) {
-        headers.push(String(verdict.version));
-        if (verdict.id !== null) headers.push(String(verdict.id));
-      }
+      use(verdict.validKey);
+      for (const h of verdict.headers) headers.push(h);
     }
     const tail = TAILS[(e.priority === undefined ? 1 : 0) | (e.metadata === undefined ? 2 : 0)]!;
     e.priority ??= DEFAULT_PRIORITY;

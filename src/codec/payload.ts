@@ -57,9 +57,34 @@ export function compilePayloadSchema(schema: JsonSchema): ValidateFunction {
   return fn;
 }
 
-interface VersionEntry {
-  version: number;
+/**
+ * A pass, allocated once per (type, version) when the set is built: the hot path returns it as
+ * is, with the header texts and the counter keys (DecodedBatch.schemaUse) already made.
+ */
+export interface PayloadPass {
+  ok: true;
+  version: number | null;
   id: number | null;
+  /** header values: [schema_version] or [schema_version, schema_id]; [] for a type without schemas */
+  headers: readonly string[];
+  /** "event_type|version|valid" */
+  validKey: string;
+  /** "event_type|version|invalid" */
+  invalidKey: string;
+}
+
+export interface PayloadFailure {
+  ok: false;
+  version: number | null;
+  /** "event_type|version|invalid", version `unknown` when none matched */
+  invalidKey: string;
+  errors: EventError[];
+}
+
+export type PayloadVerdict = PayloadPass | PayloadFailure;
+
+interface VersionEntry {
+  pass: PayloadPass;
   validate: ValidateFunction;
 }
 
@@ -69,12 +94,14 @@ interface TypeEntry {
   known: string;
 }
 
-export type PayloadVerdict =
-  | { ok: true; version: number; id: number | null }
-  | { ok: true; version: null; id: null }
-  | { ok: false; version: number | null; errors: EventError[] };
+function pass(type: string, version: number | null, id: number | null): PayloadPass {
+  const v = version === null ? 'none' : String(version);
+  const headers = version === null ? [] : id === null ? [v] : [v, String(id)];
+  return { ok: true, version, id, headers, validKey: `${type}|${v}|valid`, invalidKey: `${type}|${v}|invalid` };
+}
 
-const NO_SCHEMA: PayloadVerdict = { ok: true, version: null, id: null };
+/** Types without schemas: one pass each, made once per thread. */
+const NO_SCHEMA = new Map<string, PayloadPass>();
 
 export class PayloadValidators {
   readonly generation: number;
@@ -85,7 +112,7 @@ export class PayloadValidators {
     this.generation = snapshot.generation;
     for (const t of snapshot.types) {
       const versions = new Map<number, VersionEntry>();
-      for (const v of t.versions) versions.set(v.version, { version: v.version, id: v.id, validate: compilePayloadSchema(v.schema) });
+      for (const v of t.versions) versions.set(v.version, { pass: pass(t.eventType, v.version, v.id), validate: compilePayloadSchema(v.schema) });
       this.types.set(t.eventType, { defaultVersion: t.defaultVersion, versions, known: [...versions.keys()].join(', ') });
     }
   }
@@ -100,15 +127,20 @@ export class PayloadValidators {
     const asked = e.schema_version as number | undefined;
     const t = this.types.get(type);
     if (t === undefined) {
-      if (asked === undefined) return NO_SCHEMA;
-      return { ok: false, version: null, errors: [unknownVersion(asked, `event_type ${type} has no registered payload schema`)] };
+      if (asked === undefined) {
+        let p = NO_SCHEMA.get(type);
+        if (p === undefined) NO_SCHEMA.set(type, (p = pass(type, null, null)));
+        return p;
+      }
+      return { ok: false, version: null, invalidKey: `${type}|unknown|invalid`, errors: [unknownVersion(asked, `event_type ${type} has no registered payload schema`)] };
     }
     const v = t.versions.get(asked ?? t.defaultVersion);
     if (v === undefined) {
-      return { ok: false, version: null, errors: [unknownVersion(asked ?? t.defaultVersion, `known versions of ${type}: ${t.known}`)] };
+      return { ok: false, version: null, invalidKey: `${type}|unknown|invalid`, errors: [unknownVersion(asked ?? t.defaultVersion, `known versions of ${type}: ${t.known}`)] };
     }
-    if (v.validate(e.event_data)) return { ok: true, version: v.version, id: v.id };
-    return { ok: false, version: v.version, errors: payloadErrors(v.validate.errors ?? [], type, v.version) };
+    if (v.validate(e.event_data)) return v.pass;
+    const version = v.pass.version!;
+    return { ok: false, version, invalidKey: v.pass.invalidKey, errors: payloadErrors(v.validate.errors ?? [], type, version) };
   }
 }
 

@@ -66,9 +66,17 @@ export class PayloadSchemas {
       return;
     }
     this.fingerprint = folderFingerprint(this.dir);
-    const { types, problems } = loadFolder(this.dir, this.o.compatibility);
+    const loadedAt = new Date().toISOString();
+    let { types, problems } = { types: [] as SchemaSetSnapshot['types'], problems: [] as SchemaProblem[] };
+    try {
+      ({ types, problems } = loadFolder(this.dir, this.o.compatibility));
+      this.apply({ generation: 1, source: 'folder', location: this.dir, loadedAt, types });
+    } catch (err) {
+      // A folder changing under the scan, or a set too large for the channel: serve with none, say so, retry on change.
+      problems = [...problems, { eventType: '*', version: null, message: `loading ${this.dir} failed: ${(err as Error).message}` }];
+      this.apply({ generation: 1, source: 'folder', location: this.dir, loadedAt, types: [] });
+    }
     this.problems = problems;
-    this.apply({ generation: 1, source: 'folder', location: this.dir, loadedAt: new Date().toISOString(), types });
     if (problems.length) this.o.log.error({ dir: this.dir, problems }, 'payload schemas: some versions were refused; the rest are in force');
     this.o.log.info({ dir: this.dir, types: this.summary() }, 'payload schemas loaded');
   }
