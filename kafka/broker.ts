@@ -3,12 +3,13 @@
 // are only worth testing against the real thing. Jars come from Maven Central via kafka/pom.xml.
 import Kafka from 'node-rdkafka';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { newClusterId } from './cluster-id.js';
 import { repoRoot } from './paths.js';
 
 export interface BrokerOptions {
@@ -225,9 +226,9 @@ export class LocalBroker {
     const b = new LocalBroker(dataDir, port, cport, opts.heapMb ?? 512, opts.detached ?? false);
     await writeFile(b.propsFile, serverProperties(dataDir, port, cport));
     if (!existsSync(join(dataDir, 'logs', 'meta.properties'))) {
-      const clusterId = randomBytes(16).toString('base64url'); // 16 random bytes, URL-safe, no padding
+      const clusterId = newClusterId();
       await run('java', [...jvmArgs(jars, dataDir, 256), '-XX:TieredStopAtLevel=1', // short-lived: skip C2
-        'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', b.propsFile], 120_000);
+        'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', b.propsFile], 120_000);
     }
     await b.launch(jars);
     return b;

@@ -96,12 +96,15 @@ async function main(): Promise<void> {
     if (meansBrokersDown(code, message)) circuit.trip();
   };
   let stopping = false;
+  let onConnected = () => {};
+  const connected = new Promise<void>((resolve) => { onConnected = resolve; });
   const connectLoop = async () => {
     while (!producer.isConnected && !stopping) {
       try {
         await producer.connect();
         // Reachable now. A non-empty spill log keeps new batches queued behind it anyway.
         circuit.succeeded();
+        onConnected();
         log.info({ bootstrap: config.KAFKA_BOOTSTRAP_SERVERS }, 'kafka producer connected');
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'kafka not reachable yet; spilling meanwhile and retrying');
@@ -148,6 +151,15 @@ async function main(): Promise<void> {
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
   const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics });
+  // Listening before the producer is connected would spill (and later replay) the first batches of every start and
+  // every reload although Kafka is fine. Wait a bounded while: with Kafka down the collector still serves from disk.
+  let graceTimer: NodeJS.Timeout | undefined;
+  const waited = await Promise.race([
+    connected.then(() => true),
+    new Promise<boolean>((r) => { graceTimer = setTimeout(() => r(false), config.KAFKA_CONNECT_WAIT_MS); }),
+  ]);
+  clearTimeout(graceTimer);
+  if (!waited) log.warn({ waited_ms: config.KAFKA_CONNECT_WAIT_MS }, 'kafka not connected yet: listening anyway, batches are spilled until it is');
   const server = await startServer({
     config,
     slab,

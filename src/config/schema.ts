@@ -68,6 +68,7 @@ export const ConfigSchema = Type.Object(
     MAX_DECODED_BYTES: Int(4_194_304, 1024, 268_435_456, 'Largest body after gunzip'),
     MAX_EVENTS_PER_BATCH: Int(1000, 1, 1000, 'Most events in one batch'),
     MAX_EVENT_BYTES: Int(65_536, 256, 1_048_576, 'Largest single event (serialised JSON bytes)'),
+    KAFKA_CONNECT_WAIT_MS: Int(5000, 0, 600_000, 'At start, how long to wait for the producer to connect before listening anyway (batches are spilled until it connects)'),
     SPILL_AFTER_MS: Int(2000, 50, 600_000, 'A batch Kafka has not acknowledged after this long is spilled to disk (and the circuit opens)'),
     SPILL_SEGMENT_MB: Int(8, 1, 1024, 'Spill segment size; a segment is deleted once all of it is delivered'),
     CIRCUIT_PROBE_MS: Int(1000, 50, 600_000, 'While the circuit is open, how often the replayer probes Kafka with the oldest spilled batch'),

@@ -141,7 +141,7 @@ t.test('a process killed -9 in the middle of claiming blocks nobody', async (t) 
     const ids = Array.from({ length: 200 }, (_, i) => uuidAt(`0000e0${round}0`, i));
     const t0 = Date.now();
     const r = table.claimBatch(ids); // touches every bucket; would hang on a lock left behind
-    t.ok(Date.now() - t0 < 5000, `round ${round}: claims went through`);
+    t.ok(Date.now() - t0 < 30_000, `round ${round}: claims went through`); // a lock left behind would hang, not slow
     t.equal(r.length, 200);
     table.release(ids, r);
     steals += table.stats().lockSteals;

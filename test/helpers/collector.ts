@@ -46,6 +46,9 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
       DEDUP_CAPACITY: '65536',
       // Tests send event_data of every shape: payload schemas only where a test asks for them.
       SCHEMA_DIR: 'off',
+      // A loaded CI box can take longer than the default 2 s to get an acknowledgement; that would open the circuit
+      // and answer from the spill log in tests that are not about outages. Outage tests set their own value.
+      SPILL_AFTER_MS: '30000',
       ...env,
       BUFFER_DIR: bufferDir,
     },

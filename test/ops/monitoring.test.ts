@@ -95,14 +95,22 @@ t.test('every metric and label value used exists in a live collector\'s /metrics
     const post = (body: unknown) => fetch(`${c!.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     t.equal((await post(syntheticBatch(5))).status, 200);
     t.equal((await post([{ event_id: 'not-a-uuid' }])).status, 422);
-    await new Promise((r) => setTimeout(r, 1500)); // gauges refresh every second
-    const text = await (await fetch(`${c.url}/metrics`)).text();
-    const series = text.split('\n').filter((l) => l && !l.startsWith('#'));
-
     const uses = [
       ...rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })),
       ...dashboard.panels.flatMap((p) => p.targets.map((x) => ({ where: `panel ${p.title} ${x.refId}`, expr: x.expr }))),
     ];
+    // Gauges are refreshed by a 1 s timer, which a loaded box delays: poll until every selector has its
+    // series (or 30 s pass), then assert on that last scrape.
+    const scrape = async () => (await (await fetch(`${c!.url}/metrics`)).text()).split('\n').filter((l) => l && !l.startsWith('#'));
+    const complete = (series: string[]) => uses.every((u) => selectors(u.expr).every((s) => {
+      const lines = series.filter((l) => l.startsWith(`${s.metric}{`) || l.startsWith(`${s.metric} `));
+      return lines.length > 0 && s.matchers.every(([k, v]) => lines.some((l) => l.includes(`${k}="${v}"`)));
+    }));
+    let series = await scrape();
+    for (const end = Date.now() + 30_000; !complete(series) && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 250));
+      series = await scrape();
+    }
     const checked = new Set<string>();
     for (const u of uses) {
       for (const s of selectors(u.expr)) {
