@@ -122,3 +122,17 @@ t.test('a missing folder is reported, not fatal', async (t) => {
   t.equal(s.status().status, 'degraded');
   t.match(s.status().problems[0]!.message, /cannot read SCHEMA_DIR/);
 });
+
+t.test('SIGHUP reloads at once (the poll is an hour away here)', async (t) => {
+  const dir = folder(t, { 'assessment/1.json': V1 });
+  const s = new PayloadSchemas({ dir, compatibility: 'BACKWARD', reloadMs: 3_600_000, log });
+  s.load();
+  s.start();
+  t.teardown(() => s.stop());
+  write(dir, 'assessment/2.json', V2);
+  process.kill(process.pid, 'SIGHUP');
+  const deadline = Date.now() + 30_000;
+  while (s.snapshot.generation !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.same(s.snapshot.types[0]!.versions.map((v) => v.version), [1, 2]);
+  t.equal(s.status().last_reload?.result, 'applied');
+});
