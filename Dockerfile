@@ -14,6 +14,7 @@ COPY kafka kafka
 COPY test test
 COPY bench bench
 COPY native native
+COPY schemas schemas
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -25,6 +26,8 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 # The native addons (dedup table, batch producer, codec, quota buckets): dist/ finds them at native/*/build/Release.
 COPY --from=build /app/native native
+# The example payload schemas (SCHEMA_DIR=schemas); mount your own folder over /app/schemas.
+COPY --from=build /app/schemas schemas
 COPY --from=build /app/package.json /app/ecosystem.config.js ./
 RUN mkdir -p /var/lib/collector/buffer && chown -R node:node /var/lib/collector
 USER node

@@ -28,6 +28,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { digestOf, newKey, newKeyId } from '../src/auth/secret.js';
 import { writeKeysFile } from '../src/auth/keys-file.js';
+import { BenchSchemas } from './lib/schemas.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const durationS = Number(process.env.BENCH_DURATION_S ?? (quick ? 1.5 : 10));
@@ -96,10 +97,13 @@ async function main(): Promise<void> {
 
   // 2. The collector under PM2.
   log(`starting ${instances} collector instance(s) under pm2-runtime…`);
-  const cluster = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS }, instances, root,
+  // Payload schemas from a folder the bench owns: the shipped examples (on), unless a scenario turns them off.
+  const schemaSwitch = new BenchSchemas(join(resultsDir, 'tmp', `${stamp}-schemas`), join(root, 'schemas'));
+  const cluster = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, SCHEMA_DIR: schemaSwitch.dir, SCHEMA_RELOAD_MS: '500' }, instances, root,
     join(resultsDir, 'tmp', `${stamp}-collector.log`)); // bench/results/tmp/ is git-ignored
   cleanups.push(() => cluster.stop());
   log(`collectors healthy at ${cluster.url}: ${cluster.collectors.map((c) => `${c.role}=${c.pid}`).join(' ')} (logs ${cluster.logFile})`);
+  await schemaSwitch.set(true, cluster.url);
 
   const warm = quick ? 1 : 3;
   log(`warm-up: ${warm} s of 100-event batches`);
@@ -177,6 +181,7 @@ async function main(): Promise<void> {
       reports.push({ name: s.name, what: s.what, status: 'not-implemented', note: s.todo });
       continue;
     }
+    if (s.schemas !== undefined) await schemaSwitch.set(s.schemas, target.url);
     await settle(target);
     log(`▶ ${s.name}: ${s.what}, ${s.connections} connections${s.rate ? `, ${s.rate} req/s` : ''}, ${durationS} s`);
     const bodies = new Bodies(s.batch, s.gzip ?? false);

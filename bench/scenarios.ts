@@ -27,6 +27,8 @@ export interface Scenario {
   headers?: Record<string, string>;
   /** 'auth': run against the second cluster, the one with AUTH_MODE=api_key and quotas (BENCH_AUTH=1) */
   target?: 'auth';
+  /** payload schemas for all five types on or off (a live reload) before the load; absent: as left (on) */
+  schemas?: boolean;
 }
 
 export function scenarios(quick: boolean): Scenario[] {
@@ -34,6 +36,12 @@ export function scenarios(quick: boolean): Scenario[] {
   return [
     { name: 'steady-2k', what: '2,000 events/s in 100-event batches', batch: 100, connections: 4, rate: q(20, 5) },
     { name: 'max-100', what: 'max sustained, 100-event batches', batch: 100, connections: q(32, 4) },
+    // Issue #13's A/B, back to back twice on the same processes: payload schemas off, on, off, on (once when quick).
+    ...(quick ? [1] : [1, 2]).flatMap((round) => [false, true].map((on) => ({
+      name: `max-100-schemas-${on ? 'on' : 'off'}-${round}`,
+      what: `max sustained, 100-event batches, payload schemas ${on ? 'on for all five types' : 'off'} (round ${round})`,
+      batch: 100, connections: q(32, 4), schemas: on,
+    }))),
     { name: 'max-1000', what: 'max sustained, 1000-event batches', batch: 1000, connections: q(8, 2) },
     { name: 'max-gzip-100', what: 'max sustained, gzip 100-event batches', batch: 100, gzip: true, connections: q(32, 4) },
     { name: 'single-event', what: 'max sustained, 1-event batches', batch: 1, connections: q(32, 4) },

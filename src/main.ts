@@ -27,6 +27,8 @@ import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
 import { decodeLimits } from './codec/inline.js';
 import { openAccess } from './auth/access.js';
+import { PayloadSchemas } from './schema/payload/service.js';
+import { SchemaMetrics } from './telemetry/schema-metrics.js';
 
 const DRAIN_QUIET_MS = 500;
 
@@ -58,6 +60,19 @@ async function main(): Promise<void> {
   }
   log.info({ sources: hello.sources.map((s) => ({ source: s.source, records: s.records, events: s.events })) }, 'spill log open');
 
+  // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
+  const schemaMetrics = new SchemaMetrics(telemetry.registry);
+  const schemas = new PayloadSchemas({
+    dir: config.SCHEMA_DIR,
+    compatibility: config.SCHEMA_COMPATIBILITY,
+    reloadMs: config.SCHEMA_RELOAD_MS,
+    log,
+    onReload: (result) => schemaMetrics.reloaded(result, schemas.snapshot.generation),
+  });
+  schemas.load();
+  schemaMetrics.loaded(schemas.snapshot.generation);
+  schemas.start();
+
   const shape = { slots: config.RING_SLOTS, slotBytes: config.MAX_BODY_BYTES };
   const slab = new Slab(shape);
   const workerData: DecodeWorkerData = {
@@ -65,6 +80,7 @@ async function main(): Promise<void> {
     shape,
     instance,
     limits: decodeLimits(config),
+    schemas: schemas.channel.sab,
   };
   const pool = new Piscina({
     filename: new URL('../workers/decode.js', import.meta.url).href,
@@ -138,7 +154,7 @@ async function main(): Promise<void> {
   // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
-  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, quota: access.quota });
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
   // Listening before the producer is connected would spill (and later replay) the first batches of every start and
   // every reload although Kafka is fine. Wait a bounded while: with Kafka down the collector still serves from disk.
   let graceTimer: NodeJS.Timeout | undefined;
@@ -160,7 +176,7 @@ async function main(): Promise<void> {
     // fail them); their answers close the connection so the client reconnects to a live process.
     draining: () => stopping,
     // Health, metrics and Prometheus for every process on the host (RUN_DIR), probes, docs, dashboard.
-    ops: createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log }),
+    ops: createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas }),
   });
   log.info({ port: server.port, host: config.HOST, workers: config.WORKER_THREADS }, 'collector listening');
   process.send?.('ready');
@@ -192,6 +208,7 @@ async function main(): Promise<void> {
     clearInterval(adoptTimer);
     clearInterval(peerTimer);
     clearInterval(gaugeTimer);
+    schemas.stop();
     // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
     await producer.flush(5000);
     await producer.disconnect();

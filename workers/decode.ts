@@ -7,9 +7,28 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { decodeBatch, type DecodeOutcome } from '../src/codec/decode.js';
 import { Slab } from '../src/ring/slab.js';
 import type { DecodeTask, DecodeWorkerData } from '../src/pipeline/task.js';
+import { PayloadValidators } from '../src/codec/payload.js';
+import { SchemaChannel } from '../src/schema/payload/channel.js';
+import { EMPTY_SNAPSHOT } from '../src/schema/payload/types.js';
 
 const data = workerData as DecodeWorkerData;
 const slab = new Slab(data.shape, data.slab);
+const schemas = new SchemaChannel(data.schemas);
+let schemaSequence = -1;
+let payload = new PayloadValidators(EMPTY_SNAPSHOT);
+
+/** The set the main thread published last: one atomic load per batch, a rebuild only after a reload. */
+function currentPayload(): PayloadValidators {
+  const seq = schemas.sequence;
+  if (seq === schemaSequence) return payload;
+  const got = schemas.read();
+  if (got === null) return payload;
+  // The main thread compiled the same schemas before publishing them, so this does not throw in practice;
+  // if it did, the task fails (500, nothing acknowledged) rather than judging by the wrong set.
+  payload = new PayloadValidators(got.snapshot);
+  schemaSequence = got.sequence;
+  return payload;
+}
 
 export default function decode(task: DecodeTask): unknown {
   let outcome: DecodeOutcome;
@@ -21,6 +40,7 @@ export default function decode(task: DecodeTask): unknown {
       instance: data.instance,
       limits: data.limits,
       tenants: task.tenants,
+      payload: currentPayload(),
     });
   } finally {
     // Everything decodeBatch returns was copied out of the slot (JSON.parse, gunzip, and the packed values).

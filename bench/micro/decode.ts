@@ -2,6 +2,8 @@
  * Micro-benchmark of the collect path's CPU-bound pieces, in one thread, no I/O:
  *  - decodeBatch (src/codec/decode.ts: gunzip, UTF-8, JSON.parse, validation, packing)
  *    on a 100-event batch, plain and gzip: events/s and input MB/s;
+ *  - decodeBatch on a 100-event batch with payload schemas off (none loaded) and on (the shipped
+ *    examples, all five types), alternated off/on/off/on so drift on a shared box shows;
  *  - gunzip of a 1000-event batch with node:zlib vs fflate (a devDependency): MB/s of
  *    output, which is what decides whether fflate earns its place.
  * Run: npm run build && node dist/bench/micro/decode.js [secondsPerCase=2]
@@ -11,6 +13,11 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { loadConfig } from '../../src/config/load.js';
 import { decodeBatch } from '../../src/codec/decode.js';
 import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+import { PayloadValidators } from '../../src/codec/payload.js';
+import { loadFolder } from '../../src/schema/payload/folder.js';
+import { EMPTY_SNAPSHOT } from '../../src/schema/payload/types.js';
+import { repoRoot } from '../../kafka/paths.js';
+import { join } from 'node:path';
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const config = loadConfig({});
@@ -43,6 +50,23 @@ for (const [name, body, gzip] of [['decodeBatch 100 plain', json100, false], ['d
   if (!probe.ok || probe.batch.accepted.count !== 100) throw new Error(`${name}: the batch does not decode cleanly`);
   const r = rate(() => decodeBatch({ body, gzip, receivedAt: Date.now(), instance: 'micro', limits }));
   rows.push([name, fmt(r * 100), fmt(r), mb(r * body.length), mb(r * json100.length), `${body.length} B in`]);
+}
+
+// --- payload schemas off vs on, 100 events ---
+const shipped = loadFolder(join(repoRoot(), 'schemas'), 'BACKWARD');
+if (shipped.problems.length || shipped.types.length !== 5) throw new Error(`shipped schemas: ${JSON.stringify(shipped.problems)}`);
+const payloads = {
+  off: new PayloadValidators(EMPTY_SNAPSHOT),
+  on: new PayloadValidators({ ...EMPTY_SNAPSHOT, generation: 1, source: 'folder', types: shipped.types }),
+};
+for (const round of [1, 2]) {
+  for (const which of ['off', 'on'] as const) {
+    const payload = payloads[which];
+    const probe = decodeBatch({ body: json100, gzip: false, receivedAt: Date.now(), instance: 'micro', limits, payload });
+    if (!probe.ok || probe.batch.accepted.count !== 100) throw new Error(`schemas ${which}: the batch does not decode cleanly`);
+    const r = rate(() => decodeBatch({ body: json100, gzip: false, receivedAt: Date.now(), instance: 'micro', limits, payload }));
+    rows.push([`decodeBatch 100, schemas ${which} (${round})`, fmt(r * 100), fmt(r), mb(r * json100.length), mb(r * json100.length), `${json100.length} B in`]);
+  }
 }
 
 // --- gunzip, 1000 events ---

@@ -24,6 +24,8 @@ export interface OpsDeps {
   livez?: () => Json;
   /** GET /readyz */
   readyz?: () => Json;
+  /** GET /api/v1/schemas: the payload schemas in force */
+  schemas?: () => Promise<unknown>;
   /** more GET resources by exact path */
   pages?: Record<string, OpsPage>;
 }
@@ -61,6 +63,17 @@ export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
       (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
     );
   });
+
+  if (deps.schemas) {
+    const schemas = deps.schemas;
+    get('/api/v1/schemas', (res: HttpResponse) => {
+      const ex = exchange(res);
+      schemas().then(
+        (doc) => replyJson(ex, 200, doc, { headers: { 'Cache-Control': 'no-store' } }),
+        (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
+      );
+    });
+  }
 
   for (const [path, probe] of [['/livez', deps.livez], ['/readyz', deps.readyz]] as const) {
     if (!probe) continue;

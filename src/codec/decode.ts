@@ -14,6 +14,7 @@ import { PackedBuilder, type PackedRecords } from './packed.js';
 import { deadLetterValue, type DeadLetterReason } from './dead-letter.js';
 import { eventSpans, firstInexactNumber, FORWARDABLE, INEXACT_AT_SHIFT, INEXACT_NUMBER } from './spans.js';
 import { numberText, pointerAt } from './number-path.js';
+import type { PayloadValidators } from './payload.js';
 
 export interface DecodeLimits {
   maxDecodedBytes: number;
@@ -31,6 +32,8 @@ export interface DecodeInput {
   limits: DecodeLimits;
   /** the tenants the request's API key may write; absent: any (AUTH_MODE=none, or a "*" key) */
   tenants?: readonly string[] | undefined;
+  /** versioned payload schemas (src/codec/payload.ts); absent: every event_data is any object */
+  payload?: PayloadValidators;
 }
 
 export interface RejectedEvent {
@@ -48,14 +51,23 @@ export interface DecodedBatch {
   dead: PackedRecords;
   rejected: RejectedEvent[];
   warnings: string[];
+  /**
+   * Events judged by payload schema: "event_type|version|outcome" → count, version `none` for
+   * types without schemas and `unknown` for unregistered versions (bounded Prometheus labels).
+   */
+  schemaUse: Record<string, number>;
 }
 
 export type DecodeOutcome =
   | { ok: true; batch: DecodedBatch }
   | { ok: false; code: ErrorCode; detail: string; batchId?: string };
 
-/** Header names of a main-topic record, in the order PackedRecords.headers holds values. */
-export const EVENT_HEADERS = ['tenant_id', 'event_type', 'batch_id', 'received_at'] as const;
+/**
+ * Header names of a main-topic record, in the order PackedRecords.headers holds values. The last
+ * two are optional: a record's row stops before schema_version when its type has no payload
+ * schema, and before schema_id when no registry assigned one (the producer skips what is missing).
+ */
+export const EVENT_HEADERS = ['tenant_id', 'event_type', 'batch_id', 'received_at', 'schema_version', 'schema_id'] as const;
 /** Header names of a dead-letter record. */
 export const DEAD_LETTER_HEADERS = ['reason', 'batch_id', 'tenant_id', 'received_at'] as const;
 
@@ -169,6 +181,9 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
   const dead = new PackedBuilder();
   const rejected: RejectedEvent[] = [];
   const unknownFields = new Map<string, number>();
+  const schemaUse: Record<string, number> = {};
+  const use = (k: string) => (schemaUse[k] = (schemaUse[k] ?? 0) + 1);
+  const payload = input.payload;
 
   const reject = (index: number, ev: unknown, reason: DeadLetterReason, errors: EventError[]) => {
     const o = (typeof ev === 'object' && ev !== null ? ev : {}) as Record<string, unknown>;
@@ -202,11 +217,22 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
       reject(i, ev, 'tenant_forbidden', [{ code: 'tenant_forbidden', path: '/tenant_id', message: 'this API key may not write this tenant' }]);
       continue;
     }
+    const headers = [e.tenant_id as string, e.event_type as string, batchId, receivedAt];
+    if (payload !== undefined) {
+      // The object JSON.parse built is judged; the bytes forwarded below are the same event.
+      const verdict = payload.judge(e);
+      if (!verdict.ok) {
+        use(verdict.invalidKey);
+        reject(i, ev, 'validation', verdict.errors);
+        continue;
+      }
+      use(verdict.validKey);
+      for (const h of verdict.headers) headers.push(h);
+    }
     const tail = TAILS[(e.priority === undefined ? 1 : 0) | (e.metadata === undefined ? 2 : 0)]!;
     e.priority ??= DEFAULT_PRIORITY;
     e.metadata ??= {};
     for (const k in e) if (!KNOWN_EVENT_FIELDS.has(k)) unknownFields.set(k, (unknownFields.get(k) ?? 0) + 1);
-    const headers = [e.tenant_id as string, e.event_type as string, batchId, receivedAt];
     if (spans && (flags & FORWARDABLE) !== 0) {
       // The client's bytes, minus the closing brace, plus the tail: no JSON.stringify, no UTF-8 encoding.
       const start = spans[3 * i + 1]!;
@@ -239,5 +265,5 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
     warnings.push(`unknown field '${field}' on ${n} event(s): kept and forwarded unchanged`);
     if (warnings.length >= 20) break;
   }
-  return { batchId, total: events.length, accepted: accepted.build(), dead: dead.build(), rejected, warnings };
+  return { batchId, total: events.length, accepted: accepted.build(), dead: dead.build(), rejected, warnings, schemaUse };
 }

@@ -19,6 +19,8 @@ export type EventErrorCode =
   | 'too_many_fields'
   | 'inexact_number'
   | 'tenant_forbidden'
+  | 'unexpected_field'
+  | 'unknown_schema_version'
   | 'invalid';
 
 export interface EventError {

@@ -5,6 +5,7 @@
  * Names and defaults in the first block are the spec's table; the rest are ours.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { COMPATIBILITY_MODES } from '../schema/payload/types.js';
 
 const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
 const Int = (def: number, min: number, max: number, description: string) =>
@@ -116,6 +117,15 @@ export const ConfigSchema = Type.Object(
       'Header naming the client for the per-client limits (e.g. x-api-key, or x-forwarded-for behind a proxy: its first address); empty or absent: the remote address',
       {},
     ),
+    SCHEMA_DIR: Str(
+      'schemas',
+      'Versioned JSON Schemas for event_data: <dir>/<event_type>/<version>.json (+ optional config.json); see "Schema evolution". `off`: no payload schemas, any event_data object is accepted',
+    ),
+    SCHEMA_COMPATIBILITY: Type.Union(
+      COMPATIBILITY_MODES.map((m) => Type.Literal(m)),
+      { default: 'BACKWARD', description: "Compatibility rule a new payload schema version must keep (the registry's semantics); a type's config.json may set its own" },
+    ),
+    SCHEMA_RELOAD_MS: Int(2000, 100, 3_600_000, 'How often every process checks SCHEMA_DIR for changed schemas (SIGHUP reloads at once)'),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
     AUTH_MODE: Type.Union([Type.Literal('none'), Type.Literal('api_key')], {
       default: 'none',

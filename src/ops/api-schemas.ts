@@ -13,6 +13,8 @@ import type { DeadLetterReason } from '../codec/dead-letter.js';
 import { ERRORS, type ErrorBody, type ErrorCode } from '../errors.js';
 import type { HealthBody, MetricsBody } from '../telemetry/reports.js';
 import type { ClusterMetrics, ProcessHealth, ProcessSummary } from './cluster.js';
+import type { SchemasDocument } from './schemas.js';
+import { COMPATIBILITY_MODES } from '../schema/payload/types.js';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const literals = <T extends string>(values: readonly T[], description: string) =>
@@ -21,7 +23,7 @@ const Num = (description: string) => Type.Number({ description });
 const Int = (description: string) => Type.Integer({ minimum: 0, description });
 
 export const EVENT_ERROR_CODES = [
-  'missing_field', 'wrong_type', 'invalid_format', 'invalid_value', 'invalid_length', 'not_an_object', 'event_too_large', 'too_deep', 'too_many_fields', 'inexact_number', 'invalid', 'tenant_forbidden',
+  'missing_field', 'wrong_type', 'invalid_format', 'invalid_value', 'invalid_length', 'not_an_object', 'event_too_large', 'too_deep', 'too_many_fields', 'inexact_number', 'unexpected_field', 'unknown_schema_version', 'invalid', 'tenant_forbidden',
 ] as const satisfies readonly EventErrorCode[];
 export const DEAD_LETTER_REASONS = ['validation', 'too_large', 'poison_pill', 'tenant_forbidden'] as const satisfies readonly DeadLetterReason[];
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
@@ -125,6 +127,14 @@ const healthProps = {
     },
     { description: 'What a 2xx promises' },
   ),
+  payload_schemas: Type.Object(
+    {
+      status: literals(['ok', 'degraded'] as const, 'degraded (and the whole report degraded) while a schema version was refused at load or reload; the previous set is in force'),
+      generation: Int('Generation of the schema set in force (1 at boot, +1 per applied reload)'),
+      problems: Type.Array(Type.String(), { description: 'Why versions were refused, e.g. "assessment v3 refused: removes required field `score` …"' }),
+    },
+    { description: 'Versioned payload schemas of this process (GET /api/v1/schemas has the detail)' },
+  ),
 };
 const HealthBodySchema = Type.Object(healthProps);
 
@@ -189,7 +199,59 @@ export const schemaChecks: [
   Same<Static<typeof ProcessHealthSchema>, ProcessHealth>,
 ] = [true, true, true, true, true, true, true, true, true];
 
+const Mode = literals(COMPATIBILITY_MODES, 'Compatibility rule (the registry\'s semantics)');
+export const SchemasResponseSchema = Type.Object(
+  {
+    source: literals(['folder', 'none'] as const, 'Where the schemas come from: the SCHEMA_DIR folder, or none (SCHEMA_DIR=off)'),
+    location: Type.String({ description: 'The folder, resolved' }),
+    default_compatibility: Mode,
+    generation: Int('Generation of the set in force in the answering process (1 at boot, +1 per applied reload)'),
+    loaded_at: Type.String({ description: 'When that set was loaded' }),
+    status: literals(['ok', 'degraded'] as const, 'degraded while the last load or reload refused a version'),
+    problems: Type.Array(
+      Type.Object({ event_type: Type.String(), version: Type.Union([Type.Integer(), Type.Null()]), message: Type.String() }),
+      { description: 'What the last load or reload refused, and why' },
+    ),
+    last_reload: Type.Union([
+      Type.Object({ at: Type.String(), result: literals(['applied', 'refused', 'failed', 'unchanged'] as const, 'What the last reload did') }),
+      Type.Null(),
+    ]),
+    in_use: Type.Array(
+      Type.Object({
+        event_type: Type.String(),
+        schema_version: Type.String({ description: 'A version, `none` (type without schemas) or `unknown` (an unregistered version was named)' }),
+        valid: Int('Events that passed'),
+        invalid: Int('Events sent to the dead-letter topic by this check'),
+      }),
+      { description: 'Versions in use: events judged since each process started, summed over the host' },
+    ),
+    processes: Type.Array(
+      Type.Object({ instance: Type.String(), generation: Int('Its schema set generation'), status: literals(['ok', 'degraded'] as const, 'Its schema status') }),
+      { description: 'Every live process of the host and the schema set it has in force' },
+    ),
+    types: Type.Array(
+      Type.Object({
+        event_type: Type.String(),
+        compatibility: Mode,
+        default_version: Type.Integer({ minimum: 1, description: 'The version an event without schema_version is judged by' }),
+        pinned: Type.Boolean({ description: 'true when config.json pins the default; false when it is the latest' }),
+        versions: Type.Array(
+          Type.Object({
+            version: Type.Integer({ minimum: 1 }),
+            schema_id: Type.Union([Type.Integer(), Type.Null()], { description: 'Registry id; null for the folder' }),
+            schema: Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())], { description: 'The JSON Schema of event_data' }),
+          }),
+        ),
+      }),
+    ),
+  },
+  { description: 'The versioned payload schemas the answering process judges event_data by' },
+);
+const _schemasSame: Same<Static<typeof SchemasResponseSchema>, SchemasDocument> = true;
+void _schemasSame;
+
 export const ANSWER_SCHEMAS: Record<string, TSchema> = {
+  Schemas: SchemasResponseSchema,
   CollectResponse: CollectResponseSchema,
   RejectedEvent: RejectedEventSchema,
   EventError: EventErrorSchema,

@@ -1,7 +1,8 @@
 /**
  * GET /dashboard: one self-contained page (inline CSS and JS, no external assets) that
  * polls /api/v1/metrics and /api/v1/health every second and shows the host's collectors:
- * throughput, latency, outcomes, Kafka and circuit state, the spill log, per process.
+ * throughput, latency, outcomes, Kafka and circuit state, the spill log, per process; and
+ * every 5 s /api/v1/schemas: the payload schema versions in force and in use.
  * Element ids are stable: test/ops/dashboard.test.ts reads them.
  */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -58,6 +59,11 @@ export const DASHBOARD_HTML = `<!doctype html>
     <thead><tr><th>Instance</th><th>Status</th><th>Kafka</th><th>Circuit</th><th>Events/s</th><th>Processed</th><th>p99 ms</th><th>Spill %</th><th>Replay/s</th><th>Uptime</th><th>Age</th></tr></thead>
     <tbody id="processes"></tbody>
   </table>
+  <table>
+    <thead><tr><th>Event type</th><th>Versions in force</th><th>Default</th><th>Compatibility</th><th>Events by version (valid / invalid)</th></tr></thead>
+    <tbody id="schemas"></tbody>
+  </table>
+  <div class="dim" id="schema-status"></div>
   <div id="error"></div>
 </main>
 <script>
@@ -167,6 +173,32 @@ export const DASHBOARD_HTML = `<!doctype html>
     $('error').textContent = '';
     document.body.setAttribute('data-polls', String(polls));
   }
+  function cell(text) { var td = document.createElement('td'); td.textContent = text; return td; }
+  function renderSchemas(s) {
+    var use = {};
+    s.in_use.forEach(function (u) { (use[u.event_type] = use[u.event_type] || []).push('v' + u.schema_version + ' ' + num(u.valid) + ' / ' + num(u.invalid)); });
+    var types = s.types.map(function (t) { return t.event_type; });
+    Object.keys(use).forEach(function (t) { if (types.indexOf(t) < 0) types.push(t); });
+    var byType = {};
+    s.types.forEach(function (t) { byType[t.event_type] = t; });
+    var rows = types.sort().map(function (name) {
+      var t = byType[name];
+      var tr = document.createElement('tr');
+      tr.append(cell(name), cell(t ? t.versions.map(function (v) { return 'v' + v.version; }).join(', ') : 'no schema'),
+        cell(t ? 'v' + t.default_version + (t.pinned ? ' (pinned)' : '') : '–'), cell(t ? t.compatibility : '–'), cell((use[name] || []).join(' · ') || '–'));
+      return tr;
+    });
+    $('schemas').replaceChildren.apply($('schemas'), rows);
+    var gens = s.processes.map(function (p) { return p.instance + ': gen ' + p.generation; }).join(', ');
+    $('schema-status').textContent = 'payload schemas from ' + s.source + (s.location ? ' ' + s.location : '') + ' · ' + s.status +
+      (s.problems.length ? ' — ' + s.problems.map(function (p) { return p.message; }).join('; ') : '') + ' · ' + gens;
+    $('schema-status').className = s.status === 'ok' ? 'dim' : 'warn';
+  }
+  function pollSchemas() {
+    getJson('/api/v1/schemas').then(renderSchemas, function () { /* older collector or off: the panel stays empty */ })
+      .then(function () { setTimeout(pollSchemas, 5000); });
+  }
+  pollSchemas();
   function poll() {
     Promise.all([getJson('/api/v1/metrics'), getJson('/api/v1/health')]).then(
       function (r) { render(r[0], r[1]); },

@@ -15,6 +15,8 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { ClusterView } from './cluster.js';
 import { opsPages } from './pages.js';
 import { LagMonitor, livez, readyz } from './probes.js';
+import type { PayloadSchemas } from '../schema/payload/service.js';
+import { schemasDocument } from './schemas.js';
 
 export interface OpsInput {
   config: Readonly<Config>;
@@ -24,6 +26,7 @@ export interface OpsInput {
   spill: SpillClient;
   stopping: () => boolean;
   log: Logger;
+  schemas?: PayloadSchemas;
 }
 
 export interface Ops extends OpsDeps {
@@ -45,7 +48,7 @@ export function createOps(i: OpsInput): Ops {
     runDir: runDir(i.config),
     instance: i.config.INSTANCE_ID,
     telemetry,
-    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), durability }),
+    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), durability, schemas: i.schemas && (() => i.schemas!.status()) }),
     metrics: () => metricsReport(telemetry, spill),
     beforePublish: () => telemetry.kafkaConnected(producer.isConnected && circuit.state !== 'open'),
     onError: (err) => {
@@ -69,6 +72,7 @@ export function createOps(i: OpsInput): Ops {
         spillFill: spillSummary(spill).fillRatio,
       }),
     pages: opsPages(),
+    schemas: i.schemas && (async () => schemasDocument(i.schemas!, i.config, await cluster.all(true))),
     close: () => {
       lag.stop();
       cluster.stop();

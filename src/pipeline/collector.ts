@@ -19,6 +19,8 @@ import type { DedupTable } from '../dedup/table.js';
 import { decodeInline } from '../codec/inline.js';
 import type { QuotaPolicy } from '../quota/policy.js';
 import type { PackedRecords } from '../codec/packed.js';
+import type { PayloadSchemas } from '../schema/payload/service.js';
+import type { SchemaMetrics } from '../telemetry/schema-metrics.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
@@ -32,6 +34,9 @@ export interface CollectorDeps {
   quota?: QuotaPolicy | null;
   /** this process in dead letters (host/INSTANCE_ID), as the decode workers name it */
   instance: string;
+  /** versioned payload schemas; the workers read the same set from its channel */
+  schemas?: PayloadSchemas;
+  schemaMetrics?: SchemaMetrics;
 }
 
 export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, retryAfter?: number): CollectAnswer {
@@ -83,7 +88,7 @@ export class Collector {
     let outcome: DecodeOutcome;
     try {
       // Small plain bodies are decoded here: the hop to a worker costs more than the decode (src/codec/inline.ts).
-      outcome = decodeInline(task, slab, config, this.deps.instance) ?? ((await pool.run(task)) as DecodeOutcome);
+      outcome = decodeInline(task, slab, config, this.deps.instance, this.deps.schemas?.current) ?? ((await pool.run(task)) as DecodeOutcome);
     } catch (err) {
       this.deps.log.error({ err }, 'decode failed');
       return errorAnswer('COLLECTOR_ERR_INTERNAL', 'the batch could not be decoded');
@@ -100,6 +105,7 @@ export class Collector {
       telemetry.tenantEvents(perTenant(batch.accepted, 0), 'throttled');
       return errorAnswer('COLLECTOR_ERR_TENANT_QUOTA', charge.detail, batch.batchId, charge.retryAfterS);
     }
+    this.deps.schemaMetrics?.judged(batch.schemaUse);
     const claim = claimBatch(this.deps.dedup, batch.accepted);
     if (claim.inFlight) {
       return errorAnswer('COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'a copy of an event is being written by another request', batch.batchId, 1);

@@ -21,9 +21,25 @@ export function syntheticEvent(i: number, opts: SyntheticOptions = {}): Record<s
     priority: 'medium',
     timestamp: new Date().toISOString(),
     source_service: opts.source ?? 'learning-app',
-    event_data: { action: 'click', element: 'next_button', position: i, custom_fields: 'lorem ipsum dolor sit amet' },
+    event_data: syntheticPayload(i),
     metadata: { session_id: `session_${i % 97}`, additional_context: 'synthetic' },
   };
+}
+
+/** A payload of the event's type that the shipped example schemas (schemas/<type>/1.json) accept. */
+function syntheticPayload(i: number): Record<string, unknown> {
+  switch (EVENT_TYPES[i % EVENT_TYPES.length]) {
+    case 'interaction':
+      return { action: 'click', element: 'next_button', position: i, custom_fields: 'lorem ipsum dolor sit amet' };
+    case 'progress':
+      return { lesson: `lesson-${i % 40}`, percent: i % 101, completed: i % 101 === 100 };
+    case 'assessment':
+      return { assessment_id: `quiz-${i % 25}`, score: i % 11, max_score: 10 };
+    case 'error':
+      return { code: 'E_TIMEOUT', message: 'video segment took too long to load', severity: 'warning' };
+    default:
+      return { component: 'sync', status: 'ok', detail: { position: i } };
+  }
 }
 
 export function syntheticBatch(count: number, opts: SyntheticOptions = {}, start = 0): Record<string, unknown>[] {

@@ -10,6 +10,8 @@ export interface DecodeWorkerData {
   shape: SlabShape;
   limits: DecodeLimits;
   instance: string;
+  /** the payload schema channel (src/schema/payload/channel.ts) */
+  schemas: SharedArrayBuffer;
 }
 
 export interface DecodeTask {

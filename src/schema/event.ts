@@ -69,6 +69,13 @@ export const EventSchema = Type.Object(
         { description: 'low | medium | high | critical; medium when absent' },
       ),
     ),
+    schema_version: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2_147_483_647,
+        description: "Version of event_data's payload schema for this event_type (GET /api/v1/schemas); the type's default version when absent",
+      }),
+    ),
     timestamp: Type.String({ format: 'date-time', maxLength: 64, description: 'When it happened, RFC 3339' }),
     source_service: Id('The emitting service'),
     event_data: Type.Record(Type.String(), Type.Unknown(), {

@@ -19,6 +19,8 @@ export interface HealthInput {
   stopping: boolean;
   /** what a 2xx means: KAFKA_ACKS, KAFKA_IDEMPOTENT, ALLOW_WEAK_ACKS */
   durability: { acks: string; idempotent: boolean; weakAcksAllowed: boolean };
+  /** payload schema status (src/schema/payload/service.ts) */
+  schemas?: () => { status: 'ok' | 'degraded'; generation: number; problems: { message: string }[] };
 }
 
 export function spillSummary(spill: SpillClient) {
@@ -53,6 +55,7 @@ export interface HealthBody {
   uptime_seconds: number;
   /** what a 2xx promises: weak_acks is true when an acknowledged event can be lost with one broker */
   durability: { acks: string; idempotent: boolean; weak_acks: boolean };
+  payload_schemas: { status: 'ok' | 'degraded'; generation: number; problems: string[] };
 }
 
 /** GET /api/v1/metrics of one process (the spec's fields, then ours). */
@@ -78,8 +81,9 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
   const kafka = h.producer.isConnected && h.circuit.state !== 'open';
   const dlqRate = s.events_processed_total ? s.events_rejected_total / s.events_processed_total : 0;
   let status: HealthBody['status'] = 'healthy';
+  const schemas = h.schemas?.() ?? { status: 'ok' as const, generation: 0, problems: [] };
   if (h.stopping || (!kafka && spill.fillRatio >= 0.95)) status = 'unhealthy';
-  else if (!kafka || spill.batches > 0 || dlqRate > 0.05) status = 'degraded';
+  else if (!kafka || spill.batches > 0 || dlqRate > 0.05 || schemas.status !== 'ok') status = 'degraded';
   return {
     status: status === 'unhealthy' ? 503 : 200,
     body: {
@@ -105,6 +109,7 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
         idempotent: h.durability.idempotent,
         weak_acks: h.durability.weakAcksAllowed && h.durability.acks !== 'all' && h.durability.acks !== '-1',
       },
+      payload_schemas: { status: schemas.status, generation: schemas.generation, problems: schemas.problems.map((p) => p.message) },
     },
   };
 }

@@ -35,7 +35,8 @@ interface Report {
   }[];
 }
 
-t.test('BENCH_QUICK run writes a report with every scenario', { timeout: 120_000 }, async (t) => {
+// 180 s: two more scenarios (payload schemas off/on, each after a live schema reload) since issue #13.
+t.test('BENCH_QUICK run writes a report with every scenario', { timeout: 180_000 }, async (t) => {
   await createTopics([{ name: TOPIC, partitions: 3 }, { name: DLQ, partitions: 1 }]);
   // The broker's pid lets the report include its CPU and RSS (same host).
   const { pid } = JSON.parse(readFileSync(testBrokerStateFile(), 'utf8')) as { pid?: number };

@@ -44,6 +44,8 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
       // A small dedup table per collector, inside its buffer dir, so tests leave nothing in /dev/shm.
       DEDUP_PATH: join(bufferDir, 'dedup.table'),
       DEDUP_CAPACITY: '65536',
+      // Tests send event_data of every shape: payload schemas only where a test asks for them.
+      SCHEMA_DIR: 'off',
       // A loaded CI box can take longer than the default 2 s to get an acknowledgement; that would open the circuit
       // and answer from the spill log in tests that are not about outages. Outage tests set their own value.
       SPILL_AFTER_MS: '30000',

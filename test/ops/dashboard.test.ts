@@ -33,7 +33,9 @@ if (!existsSync(CHROMIUM)) {
     const topic = `events-dashboard-${suffix}`;
     const dlq = `events-dlq-dashboard-${suffix}`;
     await createTopics([{ name: topic, partitions: 3 }, { name: dlq, partitions: 1 }]);
-    c = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: sharedBroker().bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: dlq });
+    // The shipped payload schemas: the page shows the versions in force and in use.
+    const schemaDir = fileURLToPath(new URL('../../../schemas', import.meta.url));
+    c = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: sharedBroker().bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: dlq, SCHEMA_DIR: schemaDir });
     await waitHealthy(c.url);
     const origin = new URL(c.url).origin;
 
@@ -90,6 +92,11 @@ if (!existsSync(CHROMIUM)) {
     t.pass('it keeps polling every second');
     t.match(await page.textContent('#status'), /healthy|degraded/);
     t.match(await page.textContent('#processes tr td:nth-child(3)'), 'connected');
+    // Versions in use (polled every 5 s): 550 synthetic events, 110 of each type, all v1.
+    await page.waitForFunction("(document.getElementById('schemas').textContent || '').split('v1 110 / 0').length === 6", undefined, { timeout: 30_000 });
+    t.equal(await page.locator('#schemas tr').count(), 5, 'one row per event type');
+    t.match(await page.textContent('#schemas tr:first-child'), /assessment\s*v1\s*v1\s*BACKWARD/);
+    t.match(await page.textContent('#schema-status'), /payload schemas from folder .*schemas · ok · 0: gen 1/);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });

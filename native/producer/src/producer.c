@@ -665,7 +665,12 @@ static napi_value js_produce(napi_env env, napi_callback_info info) {
         napi_value v;
         char *val, *heap;
         size_t vl;
-        if ((bad = napi_get_element(env, row, h, &v)) != napi_ok || utf8_of(env, v, valbuf[h], sizeof valbuf[h], &val, &vl, &heap)) {
+        if ((bad = napi_get_element(env, row, h, &v)) != napi_ok) break;
+        /* A row shorter than the names leaves the rest out: optional headers (schema_version, schema_id). */
+        napi_valuetype vt;
+        napi_typeof(env, v, &vt);
+        if (vt == napi_undefined) break;
+        if (utf8_of(env, v, valbuf[h], sizeof valbuf[h], &val, &vl, &heap)) {
           if (bad == napi_ok) bad = napi_string_expected;
           break;
         }

@@ -1,0 +1,203 @@
+/**
+ * Judging `event_data` by the JSON Schema of the event's type and version (Ajv, JSON
+ * Schema 2020-12). Validators are compiled once per schema text and thread and cached,
+ * so a reload recompiles only what changed; the hot path is one Map lookup and one
+ * compiled function over the object JSON.parse already built. Runs on the main thread
+ * (inline decode) and in the decode workers alike.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import type Ajv2020Type from 'ajv/dist/2020.js';
+import type formatsType from 'ajv-formats';
+import type { SchemaSetSnapshot, JsonSchema } from '../schema/payload/types.js';
+import type { EventError, EventErrorCode } from './validator.js';
+
+// Both are CommonJS with `exports.default`: required, their types come from the import types above.
+const require = createRequire(import.meta.url);
+const Ajv2020 = (require('ajv/dist/2020') as { default: typeof Ajv2020Type.default }).default;
+const addFormats = (require('ajv-formats') as { default: typeof formatsType.default }).default;
+
+const MAX_ERRORS = 10;
+
+function newAjv() {
+  // strict: a typo'd keyword in a schema file is a load error, not a silently ignored rule.
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+  addFormats(ajv);
+  return ajv;
+}
+
+let ajv = newAjv();
+const compiled = new Map<string, ValidateFunction>();
+
+function hashOf(schema: JsonSchema): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('base64url');
+}
+
+/**
+ * A compiled validator for `schema`; throws (with Ajv's reason) when it is not a schema Ajv
+ * accepts. `$id` and `$schema` are dropped: every schema is read as 2020-12, and two versions
+ * sharing an `$id` must not collide in Ajv's cache.
+ */
+export function compilePayloadSchema(schema: JsonSchema): ValidateFunction {
+  const h = hashOf(schema);
+  const hit = compiled.get(h);
+  if (hit) return hit;
+  const copy = typeof schema === 'boolean' ? schema : Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$id' && k !== '$schema'));
+  let fn: ValidateFunction;
+  try {
+    fn = ajv.compile(copy);
+  } catch (err) {
+    // A failed compile can leave half-added schemas behind: start from a clean instance.
+    ajv = newAjv();
+    compiled.clear();
+    throw err;
+  }
+  compiled.set(h, fn);
+  return fn;
+}
+
+/**
+ * A pass, allocated once per (type, version) when the set is built: the hot path returns it as
+ * is, with the header texts and the counter keys (DecodedBatch.schemaUse) already made.
+ */
+export interface PayloadPass {
+  ok: true;
+  version: number | null;
+  id: number | null;
+  /** header values: [schema_version] or [schema_version, schema_id]; [] for a type without schemas */
+  headers: readonly string[];
+  /** "event_type|version|valid" */
+  validKey: string;
+  /** "event_type|version|invalid" */
+  invalidKey: string;
+}
+
+export interface PayloadFailure {
+  ok: false;
+  version: number | null;
+  /** "event_type|version|invalid", version `unknown` when none matched */
+  invalidKey: string;
+  errors: EventError[];
+}
+
+export type PayloadVerdict = PayloadPass | PayloadFailure;
+
+interface VersionEntry {
+  pass: PayloadPass;
+  validate: ValidateFunction;
+}
+
+interface TypeEntry {
+  defaultVersion: number;
+  versions: Map<number, VersionEntry>;
+  known: string;
+}
+
+function pass(type: string, version: number | null, id: number | null): PayloadPass {
+  const v = version === null ? 'none' : String(version);
+  const headers = version === null ? [] : id === null ? [v] : [v, String(id)];
+  return { ok: true, version, id, headers, validKey: `${type}|${v}|valid`, invalidKey: `${type}|${v}|invalid` };
+}
+
+/** Types without schemas: one pass each, made once per thread. */
+const NO_SCHEMA = new Map<string, PayloadPass>();
+
+export class PayloadValidators {
+  readonly generation: number;
+  private readonly types = new Map<string, TypeEntry>();
+
+  /** Throws when a schema does not compile (the loader compiles them first, so that is a bug). */
+  constructor(snapshot: SchemaSetSnapshot) {
+    this.generation = snapshot.generation;
+    for (const t of snapshot.types) {
+      const versions = new Map<number, VersionEntry>();
+      for (const v of t.versions) versions.set(v.version, { pass: pass(t.eventType, v.version, v.id), validate: compilePayloadSchema(v.schema) });
+      this.types.set(t.eventType, { defaultVersion: t.defaultVersion, versions, known: [...versions.keys()].join(', ') });
+    }
+  }
+
+  get empty(): boolean {
+    return this.types.size === 0;
+  }
+
+  /** `e` has passed the envelope schema: event_type is known, schema_version absent or an integer. */
+  judge(e: Record<string, unknown>): PayloadVerdict {
+    const type = e.event_type as string;
+    const asked = e.schema_version as number | undefined;
+    const t = this.types.get(type);
+    if (t === undefined) {
+      if (asked === undefined) {
+        let p = NO_SCHEMA.get(type);
+        if (p === undefined) NO_SCHEMA.set(type, (p = pass(type, null, null)));
+        return p;
+      }
+      return { ok: false, version: null, invalidKey: `${type}|unknown|invalid`, errors: [unknownVersion(asked, `event_type ${type} has no registered payload schema`)] };
+    }
+    const v = t.versions.get(asked ?? t.defaultVersion);
+    if (v === undefined) {
+      return { ok: false, version: null, invalidKey: `${type}|unknown|invalid`, errors: [unknownVersion(asked ?? t.defaultVersion, `known versions of ${type}: ${t.known}`)] };
+    }
+    if (v.validate(e.event_data)) return v.pass;
+    const version = v.pass.version!;
+    return { ok: false, version, invalidKey: v.pass.invalidKey, errors: payloadErrors(v.validate.errors ?? [], type, version) };
+  }
+}
+
+function unknownVersion(v: number, why: string): EventError {
+  return { code: 'unknown_schema_version', path: '/schema_version', message: `schema_version ${v} is not registered: ${why}` };
+}
+
+function codeOf(e: ErrorObject): EventErrorCode {
+  switch (e.keyword) {
+    case 'required':
+      return 'missing_field';
+    case 'type':
+      return 'wrong_type';
+    case 'format':
+      return 'invalid_format';
+    case 'additionalProperties':
+    case 'unevaluatedProperties':
+      return 'unexpected_field';
+    case 'minLength':
+    case 'maxLength':
+    case 'minItems':
+    case 'maxItems':
+      return 'invalid_length';
+    case 'maxProperties':
+      return 'too_many_fields';
+    case 'enum':
+    case 'const':
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+    case 'multipleOf':
+    case 'pattern':
+      return 'invalid_value';
+    default:
+      return 'invalid';
+  }
+}
+
+function payloadErrors(errors: ErrorObject[], type: string, version: number): EventError[] {
+  const out: EventError[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    let path = `/event_data${e.instancePath}`;
+    let message = e.message ?? 'invalid';
+    const p = e.params as Record<string, unknown>;
+    if (e.keyword === 'required') path += `/${String(p.missingProperty)}`;
+    else if (e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties') {
+      const name = String(p.additionalProperty ?? p.unevaluatedProperty);
+      path += `/${name}`;
+      message = 'is not a field of this schema version';
+    } else if (e.keyword === 'enum') message += `: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    out.push({ code: codeOf(e), path, message: `${message} (${type} v${version})` });
+    if (out.length >= MAX_ERRORS) break;
+  }
+  if (out.length === 0) out.push({ code: 'invalid', path: '/event_data', message: `event_data does not match ${type} v${version}` });
+  return out;
+}
