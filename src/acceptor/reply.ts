@@ -37,6 +37,14 @@ export interface ReplyOptions {
   headers?: Record<string, string>;
   /** close the connection after the answer (the body was not read) */
   close?: boolean;
+  /**
+   * Lingering close, for an answer given before a declared body was read: the answer is
+   * complete and says `Connection: close`, but the socket stays open and the rest of the
+   * declared body is read and discarded (the caller's onData), so the client closes first.
+   * Closing at once, with its bytes still arriving, makes the kernel answer them with a
+   * reset, which can destroy our answer before the client read it (Node's fetch: EPIPE).
+   */
+  linger?: boolean;
 }
 
 /** Answer once; later calls and calls after an abort are ignored. Returns whether it was written. */
@@ -46,7 +54,10 @@ export function reply(ex: Exchange, status: number, body: string | Buffer, opts:
   ex.res.cork(() => {
     ex.res.writeStatus(statusLine(status)).writeHeader('Content-Type', opts.contentType ?? 'application/json');
     if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) ex.res.writeHeader(k, v);
-    ex.res.end(body, opts.close ?? false);
+    // uWS cannot close a socket once its answer is complete, nor half-close it: the declared length
+    // bounds what is read, and uWS's idle timeout (10 s) a client that stops sending without closing.
+    if (opts.linger) ex.res.writeHeader('Connection', 'close');
+    ex.res.end(body, !opts.linger && (opts.close ?? false));
   });
   return true;
 }
@@ -56,9 +67,9 @@ export function replyJson(ex: Exchange, status: number, body: unknown, opts: Rep
 }
 
 /** An error answer from the registry; returns the status written. */
-export function sendError(ex: Exchange, code: ErrorCode, detail?: string, opts: { close?: boolean; retryAfter?: number } = {}): number {
+export function sendError(ex: Exchange, code: ErrorCode, detail?: string, opts: { close?: boolean; linger?: boolean; retryAfter?: number } = {}): number {
   const headers: Record<string, string> = {};
   if (opts.retryAfter !== undefined) headers['Retry-After'] = String(opts.retryAfter);
-  replyJson(ex, ERRORS[code].status, errorBody(code, detail), { headers, close: opts.close ?? false });
+  replyJson(ex, ERRORS[code].status, errorBody(code, detail), { headers, close: opts.close ?? false, linger: opts.linger ?? false });
   return ERRORS[code].status;
 }

@@ -54,7 +54,8 @@ const corpus: [string, () => string | Buffer, Record<string, string>, number, st
   ['form content type', () => 'a=b', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE'],
   ['every event invalid', () => JSON.stringify([{ __proto__: 1 }, 42, null]), JSON_H, 422, 'COLLECTOR_ERR_ALL_REJECTED'],
   ['20,000 fields in event_data', () => JSON.stringify([{ ...good()[0], event_data: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, 0])) }]), JSON_H, 422, 'COLLECTOR_ERR_ALL_REJECTED'],
-  ['huge number and key', () => JSON.stringify([{ ...good()[0], ['k'.repeat(10_000)]: 1e308 }]).replace('1e+308', '1' + '0'.repeat(5000)), JSON_H, 200, ''],
+  // 10^5000 is Infinity to a double: refused as inexact_number, never passed on as null.
+  ['huge number and key', () => JSON.stringify([{ ...good()[0], ['k'.repeat(10_000)]: 1e308 }]).replace('1e+308', '1' + '0'.repeat(5000)), JSON_H, 422, 'COLLECTOR_ERR_ALL_REJECTED'],
 ];
 
 t.test('the corpus: each bad request gets its status and error code', async (t) => {
