@@ -23,8 +23,9 @@ async function runAndKill(dir: string, seed: number, killAfterMs: number): Promi
   p.stdout.setEncoding('utf8');
   p.stdout.on('data', (d: string) => (out += d));
   const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-  // Wait until it runs, then let it append for a random while before the kill.
-  while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 5));
+  // Wait until it has acknowledged its first records (a loaded box can take longer than the whole random while
+  // to get there: CI saw a round with 0), then let it append for a random while before the kill.
+  while (out.split('\n').length < 3) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, killAfterMs));
   p.kill('SIGKILL');
   await exited; // reaped: its pid is now dead, so its lock is stale
