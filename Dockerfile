@@ -24,7 +24,7 @@ WORKDIR /app
 ENV NODE_ENV=production PORT=8000 BUFFER_DIR=/var/lib/collector/buffer
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
-# The native addons (dedup table, batch producer): dist/ finds them at native/*/build/Release.
+# The native addons (dedup table, batch producer, codec, quota buckets): dist/ finds them at native/*/build/Release.
 COPY --from=build /app/native native
 # The example payload schemas (SCHEMA_DIR=schemas); mount your own folder over /app/schemas.
 COPY --from=build /app/schemas schemas

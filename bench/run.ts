@@ -10,6 +10,9 @@
  * KAFKA_BOOTSTRAP_SERVERS (set = use that cluster and its existing topics; unset = local
  * broker), BENCH_BROKER_PID (CPU/RSS of an external broker on this host), and any
  * collector variable (src/config/schema.ts): it reaches the collectors and the raw producer alike.
+ * BENCH_AUTH=1: a second collector cluster with AUTH_MODE=api_key and a per-tenant quota (high enough never to
+ * throttle: the cost of the checks is measured, not the throttling) runs `max-100-auth` right after each `max-100`,
+ * BENCH_AUTH_ROUNDS (1) pairs, back to back in the same run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +23,11 @@ import { Cluster } from './lib/cluster.js';
 import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
-import { Bodies, runLoad, scenarios, stopLoad } from './scenarios.js';
+import { Bodies, runLoad, scenarios, stopLoad, type Scenario } from './scenarios.js';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import { digestOf, newKey, newKeyId } from '../src/auth/secret.js';
+import { writeKeysFile } from '../src/auth/keys-file.js';
 import { BenchSchemas } from './lib/schemas.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -102,10 +109,43 @@ async function main(): Promise<void> {
   log(`warm-up: ${warm} s of 100-event batches`);
   await runLoad(cluster.url, { name: 'warm-up', what: '', batch: 100, connections: 8 }, warm);
 
+  // BENCH_AUTH=1: the same collector with API keys and a tenant quota on, as a second cluster on its own port.
+  let authCluster: Cluster | undefined;
+  let authHeaders: Record<string, string> = {};
+  if (process.env.BENCH_AUTH === '1') {
+    const dir = mkdtempSync(join(os.tmpdir(), 'bench-auth-'));
+    const keysFile = join(dir, 'api-keys.json');
+    const id = newKeyId();
+    const key = newKey(id);
+    writeKeysFile(keysFile, {
+      version: 1,
+      keys: [{ id, tenants: ['tenant_alpha'], sha256: digestOf(key).toString('hex'), created_at: new Date().toISOString() }],
+      // The synthetic events' tenant, with a quota far above what this box can do: every batch takes from the shared buckets.
+      quotas: { tenant_alpha: { events_per_second: 10_000_000, bytes_per_second: 10_000_000_000 } },
+    });
+    authHeaders = { authorization: `Bearer ${key}` };
+    log(`starting ${instances} collector instance(s) with AUTH_MODE=api_key and a tenant quota…`);
+    const c = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, AUTH_MODE: 'api_key', API_KEYS_FILE: keysFile, QUOTA_PATH: join(dir, 'quota.table') },
+      instances, root, join(resultsDir, 'tmp', `${stamp}-collector-auth.log`));
+    authCluster = c;
+    cleanups.push(() => c.stop());
+    await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8, headers: authHeaders }, warm);
+  }
+  const withAuth = (list: Scenario[]): Scenario[] => {
+    if (!authCluster) return list;
+    const rounds = Number(process.env.BENCH_AUTH_ROUNDS ?? 1);
+    return list.flatMap((s) => {
+      if (s.name !== 'max-100') return [s];
+      const pair: Scenario[] = [s, { ...s, name: 'max-100-auth', what: 'max-100 with AUTH_MODE=api_key and a tenant quota', headers: authHeaders, target: 'auth' }];
+      return Array.from({ length: rounds }, () => pair).flat();
+    });
+  };
+
   const reports: ScenarioReport[] = [];
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const s of scenarios(quick).filter((x) => !only?.length || only.includes(x.name))) {
+  for (const s of withAuth(scenarios(quick).filter((x) => !only?.length || only.includes(x.name)))) {
     if (cleaning) return; // interrupted: cleanup() owns the exit
+    const target = s.target === 'auth' && authCluster ? authCluster : cluster;
     if (s.outage) {
       if (!ownBroker) {
         reports.push({ name: s.name, what: s.what, status: 'not-implemented', note: 'needs the bench\'s own broker (KAFKA_BOOTSTRAP_SERVERS unset)' });
@@ -141,17 +181,17 @@ async function main(): Promise<void> {
       reports.push({ name: s.name, what: s.what, status: 'not-implemented', note: s.todo });
       continue;
     }
-    if (s.schemas !== undefined) await schemaSwitch.set(s.schemas, cluster.url);
-    await settle(cluster);
+    if (s.schemas !== undefined) await schemaSwitch.set(s.schemas, target.url);
+    await settle(target);
     log(`▶ ${s.name}: ${s.what}, ${s.connections} connections${s.rate ? `, ${s.rate} req/s` : ''}, ${durationS} s`);
     const bodies = new Bodies(s.batch, s.gzip ?? false);
-    const gc0 = await cluster.gc();
-    const sampler = new Sampler([...cluster.collectors, ...brokerProcs, { role: 'pm2', pid: cluster.pm2Pid }, self]);
+    const gc0 = await target.gc();
+    const sampler = new Sampler([...target.collectors, ...brokerProcs, { role: 'pm2', pid: target.pm2Pid }, self]);
     sampler.start();
-    const load = await runLoad(cluster.url, s, durationS, bodies);
+    const load = await runLoad(target.url, s, durationS, bodies);
     const usage = sampler.stop();
-    const incidents = checkCollectors(cluster);
-    const rep = derive(s, durationS, load, usage, gc0, await cluster.gc(), incidents);
+    const incidents = checkCollectors(target);
+    const rep = derive({ ...s, headers: undefined }, durationS, load, usage, gc0, await target.gc(), incidents); // never the key in a report
     reports.push(rep);
     const codes = Object.entries(load.byStatus).map(([k, v]) => `${k}:${v}`).join(' ');
     log(`✓ ${s.name}: ${load.eventsPerS.toLocaleString('en-US')} events/s, ${load.reqPerS} req/s, p50 ${load.p50Ms} p99 ${load.p99Ms} ` +

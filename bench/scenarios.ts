@@ -23,6 +23,10 @@ export interface Scenario {
   todo?: string;
   /** the broker is SIGKILLed for the load, then restarted and the replay timed */
   outage?: boolean;
+  /** extra request headers (an API key) */
+  headers?: Record<string, string>;
+  /** 'auth': run against the second cluster, the one with AUTH_MODE=api_key and quotas (BENCH_AUTH=1) */
+  target?: 'auth';
   /** payload schemas for all five types on or off (a live reload) before the load; absent: as left (on) */
   schemas?: boolean;
 }
@@ -110,7 +114,7 @@ let current: Instance | undefined;
 export function stopLoad(): void { current?.stop(); }
 
 export async function runLoad(url: string, s: Scenario, durationS: number, bodies = new Bodies(s.batch, s.gzip ?? false)): Promise<LoadResult> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...s.headers };
   if (s.gzip) headers['content-encoding'] = 'gzip';
   const errorKinds: Record<string, number> = {};
   let spilled = 0;

@@ -18,6 +18,10 @@ export const ERRORS = {
     message: 'The body must be a JSON array of events or an object {batch_id?, events, metadata?}',
   },
   COLLECTOR_ERR_EMPTY_BATCH: { status: 400, message: 'A batch must hold at least 1 event' },
+  COLLECTOR_ERR_INEXACT_NUMBER: {
+    status: 400,
+    message: 'A number in the body cannot be carried exactly (out of double range or more digits than a double holds): send it as a string',
+  },
   COLLECTOR_ERR_CORRUPT_GZIP: { status: 400, message: 'The gzip body is corrupt or truncated' },
   COLLECTOR_ERR_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit' },
   COLLECTOR_ERR_DECODED_TOO_LARGE: {
@@ -71,6 +75,14 @@ export const ERRORS = {
   COLLECTOR_ERR_DEADLINE: {
     status: 503,
     message: 'The batch could not be acknowledged before the request deadline; retry it',
+  },
+  COLLECTOR_ERR_UNAUTHENTICATED: {
+    status: 401,
+    message: 'A valid API key is required (Authorization: Bearer <key> or x-api-key); nothing was written',
+  },
+  COLLECTOR_ERR_TENANT_QUOTA: {
+    status: 429,
+    message: "A tenant of this batch is over its quota; nothing was written; retry after the Retry-After delay",
   },
   COLLECTOR_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;

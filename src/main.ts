@@ -26,6 +26,7 @@ import { Replayer } from './spill/replayer.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
 import { decodeLimits } from './codec/inline.js';
+import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
 
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
 
   const instance = `${hostname()}/${config.INSTANCE_ID}`;
   const telemetry = new Telemetry({ instance: config.INSTANCE_ID });
+  // API keys and tenant quotas (AUTH_MODE, API_KEYS_FILE, TENANT_QUOTAS_FILE), reloaded while running.
+  const access = openAccess(config, log, telemetry);
 
   // The spill log first: recovery must finish before anything is accepted.
   const spill = new SpillClient(
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
   const deliverer = new Deliverer({
     producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqTopic: config.DLQ_TOPIC,
     deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(),
+    maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES,
     retryAfterFull: () => {
       // Seconds until the replay frees room for a typical batch; 30 s when nothing drains (Kafka down).
       const rate = telemetry.replayRate();
@@ -150,7 +154,7 @@ async function main(): Promise<void> {
   // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
-  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics });
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
   // Listening before the producer is connected would spill (and later replay) the first batches of every start and
   // every reload although Kafka is fine. Wait a bounded while: with Kafka down the collector still serves from disk.
   let graceTimer: NodeJS.Timeout | undefined;
@@ -165,6 +169,7 @@ async function main(): Promise<void> {
     slab,
     collector,
     telemetry,
+    keyring: access.keyring,
     // Only while batches go to the producer: with the circuit open they go to the spill log, whatever librdkafka holds.
     producerBacklogged: () => circuit.state === 'closed' && producer.queued > producerHighWater,
     // While draining, requests already on open connections are still served (a reload must not
@@ -209,6 +214,7 @@ async function main(): Promise<void> {
     await producer.disconnect();
     await spill.close();
     dedup?.close();
+    access.close();
     await pool.destroy();
   });
 }

@@ -39,6 +39,7 @@ export default function decode(task: DecodeTask): unknown {
       receivedAt: task.receivedAt,
       instance: data.instance,
       limits: data.limits,
+      tenants: task.tenants,
       payload: currentPayload(),
     });
   } finally {

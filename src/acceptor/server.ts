@@ -17,6 +17,8 @@ import { contentTypeProblem, encodingOf } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
 import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
 import { clientKeyReader } from './client-key.js';
+import { presentedKey } from '../auth/presented.js';
+import type { Keyring, Verdict } from '../auth/keyring.js';
 
 export interface ServerDeps {
   config: Readonly<Config>;
@@ -28,6 +30,8 @@ export interface ServerDeps {
   /** true while draining: answers close their connection so clients reconnect to a live process */
   draining: () => boolean;
   ops: OpsDeps;
+  /** AUTH_MODE=api_key: the keys every write must present; null: no authentication */
+  keyring: Keyring | null;
 }
 
 export interface Server {
@@ -42,6 +46,21 @@ const REFUSALS: Record<Refusal['reason'], { code: ErrorCode; detail: string }> =
   client_in_flight: { code: 'COLLECTOR_ERR_CLIENT_LIMIT', detail: 'this client has CLIENT_MAX_IN_FLIGHT requests in flight' },
   client_rate: { code: 'COLLECTOR_ERR_CLIENT_LIMIT', detail: 'this client is over CLIENT_RATE_LIMIT requests per second' },
 };
+
+/** What a 401 says: never the presented key, nor whether a key id exists. */
+const AUTH_DETAIL: Record<Exclude<Verdict, { ok: true }>['reason'], string> = {
+  missing: 'no API key: send Authorization: Bearer <key> or x-api-key: <key>',
+  unknown: 'the API key is not valid',
+  revoked: 'the API key was revoked',
+};
+
+function sendUnauthenticated(ex: Exchange, reason: Exclude<Verdict, { ok: true }>['reason']): number {
+  const status = ERRORS.COLLECTOR_ERR_UNAUTHENTICATED.status;
+  replyJson(ex, status, errorBody('COLLECTOR_ERR_UNAUTHENTICATED', AUTH_DETAIL[reason]), {
+    headers: { 'WWW-Authenticate': 'Bearer realm="event-collector"' },
+  });
+  return status;
+}
 
 /** Refuse to run on uWS's silent node:http fallback: it is slower and half of its API throws. */
 export function assertNativeUws(): void {
@@ -67,6 +86,9 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     clientRatePerS: config.CLIENT_RATE_LIMIT,
   });
   telemetry.watchAdmission(() => ({ limit: admission.limit, inFlight: admission.inFlight }));
+  /** null when AUTH_MODE=none. Must run inside the handler: req is invalid after it returns. */
+  const authenticate = (req: HttpRequest): Verdict | null =>
+    deps.keyring ? deps.keyring.verify(presentedKey(req.getHeader('authorization'), req.getHeader('x-api-key'))) : null;
   const clientKey = clientKeyReader(config.CLIENT_ID_HEADER, config.CLIENT_MAX_IN_FLIGHT > 0 || config.CLIENT_RATE_LIMIT > 0);
 
   /**
@@ -74,7 +96,10 @@ export function startServer(deps: ServerDeps): Promise<Server> {
    * The ticket is settled when the pipeline is done with the batch, not when the answer
    * leaves: a deadline answer or an aborted client does not make the work disappear.
    */
-  const run = (ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, gzip: boolean, startedAt: number, route: string) => {
+  const run = (
+    ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, gzip: boolean, startedAt: number, route: string,
+    tenants: readonly string[] | undefined,
+  ) => {
     const receivedAt = Date.now();
     const bodyDoneAt = performance.now();
     const deadline = setTimeout(() => {
@@ -82,7 +107,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       telemetry.requestAnswered(route, 503, performance.now() - startedAt);
     }, config.REQUEST_TIMEOUT_MS);
     collector
-      .collect({ slot, token, length, gzip, receivedAt }, startedAt)
+      .collect({ slot, token, length, gzip, receivedAt, tenants }, startedAt)
       .then((answer) => {
         if (ex.answered) return;
         sendAnswer(ex, answer, deps.draining());
@@ -116,6 +141,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     const typeProblem = contentTypeProblem(req.getHeader('content-type'));
     const declared = req.getHeader('content-length');
     const key = clientKey(req, res);
+    const verdict = authenticate(req);
     let held: { slot: number; token: number } | null = null;
     let ticket: Ticket | null = null;
     let bodyTimer: NodeJS.Timeout | undefined;
@@ -140,6 +166,13 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       telemetry.requestAnswered('collect', status, performance.now() - startedAt);
     };
 
+    // Before anything else: a caller without a valid key learns nothing about the request.
+    if (verdict && !verdict.ok) {
+      telemetry.authRefused(verdict.reason);
+      telemetry.requestAnswered('collect', sendUnauthenticated(ex, verdict.reason), performance.now() - startedAt);
+      return;
+    }
+    const tenants = verdict?.ok ? (verdict.principal.tenants ?? undefined) : undefined;
     if (encoding === null) return refuse('COLLECTOR_ERR_UNSUPPORTED_ENCODING', `got '${req.getHeader('content-encoding')}'`);
     if (typeProblem) return refuse('COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE', typeProblem);
     if (declared !== '' && Number(declared) > config.MAX_BODY_BYTES) {
@@ -166,7 +199,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       }
       clearTimeout(bodyTimer);
       held = null; // from here the pipeline owns the slot and the ticket
-      run(ex, admitted, slot, token, body.length, encoding === 'gzip', startedAt, 'collect');
+      run(ex, admitted, slot, token, body.length, encoding === 'gzip', startedAt, 'collect', tenants);
     });
     if (held) {
       // Slowloris and trickled uploads: a body not complete in time loses its slot and its connection.
@@ -183,14 +216,21 @@ export function startServer(deps: ServerDeps): Promise<Server> {
   app.post('/api/v1/test/events', (res: HttpResponse, req: HttpRequest) => {
     const startedAt = performance.now();
     const countParam = req.getQuery('count');
+    const verdict = authenticate(req);
     const ex = exchange(res);
     res.onData(() => {}); // any body is ignored
     if (!config.TEST_ENDPOINTS_ENABLED) return void sendError(ex, 'COLLECTOR_ERR_TEST_ENDPOINTS_DISABLED');
+    if (verdict && !verdict.ok) {
+      telemetry.authRefused(verdict.reason);
+      return void sendUnauthenticated(ex, verdict.reason);
+    }
+    // With a key, the synthetic events are of the key's (first) tenant, so they pass the tenant check.
+    const tenants = verdict?.ok ? (verdict.principal.tenants ?? undefined) : undefined;
     const count = countParam === undefined || countParam === '' ? 100 : Number(countParam);
     if (!Number.isInteger(count) || count < 1 || count > config.MAX_EVENTS_PER_BATCH) {
       return void sendError(ex, 'COLLECTOR_ERR_BAD_QUERY', `count must be an integer from 1 to ${config.MAX_EVENTS_PER_BATCH}`);
     }
-    const body = Buffer.from(JSON.stringify(syntheticBatch(count, {}, Math.floor(Math.random() * 1e6))));
+    const body = Buffer.from(JSON.stringify(syntheticBatch(count, tenants ? { tenant: tenants[0]! } : {}, Math.floor(Math.random() * 1e6))));
     if (body.byteLength > slab.slotBytes) return void sendError(ex, 'COLLECTOR_ERR_BODY_TOO_LARGE');
     const ticket = admit('test_events', (code, detail, retryAfter) => {
       sendError(ex, code, detail, retryAfter !== undefined ? { retryAfter } : {});
@@ -202,7 +242,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       return void sendError(ex, 'COLLECTOR_ERR_OVERLOADED', 'no free request slot', { retryAfter: 1 });
     }
     slab.write(held.slot, 0, body);
-    run(ex, ticket, held.slot, held.token, body.byteLength, false, startedAt, 'test_events');
+    run(ex, ticket, held.slot, held.token, body.byteLength, false, startedAt, 'test_events', tenants);
   });
 
   const opsPaths = registerOpsRoutes(app, deps.ops);

@@ -12,13 +12,16 @@ import { DEFAULT_PRIORITY, KNOWN_EVENT_FIELDS } from '../schema/event.js';
 import { eventErrors, isValidEvent, type EventError } from './validator.js';
 import { PackedBuilder, type PackedRecords } from './packed.js';
 import { deadLetterValue, type DeadLetterReason } from './dead-letter.js';
-import { eventSpans, FORWARDABLE } from './spans.js';
+import { eventSpans, firstInexactNumber, FORWARDABLE, INEXACT_AT_SHIFT, INEXACT_NUMBER } from './spans.js';
+import { numberText, pointerAt } from './number-path.js';
 import type { PayloadValidators } from './payload.js';
 
 export interface DecodeLimits {
   maxDecodedBytes: number;
   maxEvents: number;
   maxEventBytes: number;
+  /** DLQ_MAX_RECORD_BYTES: a dead letter's original is cut to keep the record under it */
+  maxDeadLetterBytes?: number;
 }
 
 export interface DecodeInput {
@@ -27,6 +30,8 @@ export interface DecodeInput {
   receivedAt: number;
   instance: string;
   limits: DecodeLimits;
+  /** the tenants the request's API key may write; absent: any (AUTH_MODE=none, or a "*" key) */
+  tenants?: readonly string[] | undefined;
   /** versioned payload schemas (src/codec/payload.ts); absent: every event_data is any object */
   payload?: PayloadValidators;
 }
@@ -141,15 +146,37 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
   if (events.length > limits.maxEvents) {
     return fail('COLLECTOR_ERR_TOO_MANY_EVENTS', `${events.length} events; the limit is ${limits.maxEvents}`, batchId);
   }
-  return { ok: true, batch: verdicts(events, batchId, input, bytes) };
-}
-
-function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes: Uint8Array): DecodedBatch {
-  const receivedAt = new Date(input.receivedAt).toISOString();
-  // Where each event's bytes are, and which may be forwarded as sent (native/codec/src/spans.c):
-  // only when the scanner saw exactly the events JSON.parse did.
+  // Where each event is, which may be forwarded as sent, which hold a number JSON.stringify would change
+  // (native/codec/src/spans.c): only when the scanner saw exactly the events JSON.parse did.
   const found = eventSpans(bytes);
   const spans = found !== null && found[0] === events.length ? found : null;
+  if (spans === null) {
+    // A body the scanner cannot map to its events (an escaped top-level key, "events" twice): rare
+    // enough that one number no double holds refuses the whole batch, rather than pass it changed.
+    const at = firstInexactNumber(bytes);
+    if (at >= 0) return fail('COLLECTOR_ERR_INEXACT_NUMBER', inexactMessage(numberText(bytes, at)), batchId);
+  }
+  return { ok: true, batch: verdicts(events, batchId, input, bytes, spans) };
+}
+
+/**
+ * Numbers are never changed silently: a number a double cannot hold as written (1e400 became
+ * null, 12345678901234567890123 became 1.2345678901234568e+22) refuses its event. Forwarding
+ * the text instead would hold only where the bytes are forwarded; the dead letter, the spill
+ * log and every event re-serialised would still change it, and so would every JavaScript
+ * consumer. Such values belong in strings, as proto3's JSON mapping does for int64.
+ */
+function inexactMessage(text: string): string {
+  return `the number ${text} cannot be carried exactly (a double holds at most 15–17 significant digits within ±1.8e308): send it as a string`;
+}
+
+function inexactError(bytes: Uint8Array, start: number, flags: number): EventError {
+  const at = start + (flags >>> INEXACT_AT_SHIFT);
+  return { code: 'inexact_number', path: pointerAt(bytes, start, at), message: inexactMessage(numberText(bytes, at)) };
+}
+
+function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes: Uint8Array, spans: Int32Array | null): DecodedBatch {
+  const receivedAt = new Date(input.receivedAt).toISOString();
   const accepted = new PackedBuilder();
   const dead = new PackedBuilder();
   const rejected: RejectedEvent[] = [];
@@ -166,17 +193,30 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
     const value = deadLetterValue({
       reason, errors, retryCount: 0, failedAt: receivedAt, batchId, instance: input.instance,
       tenantId: tenant, eventIndex: index, original: ev,
-    });
+    }, input.limits.maxDeadLetterBytes);
     dead.add(value, str(o.learner_id), [reason, batchId, tenant ?? '', receivedAt], eventId ?? '', index);
   };
 
+  const allowed = input.tenants === undefined ? null : new Set(input.tenants);
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
+    const flags = spans ? spans[3 * i + 3]! : 0;
     if (!isValidEvent(ev)) {
-      reject(i, ev, 'validation', eventErrors(ev));
+      const errors = eventErrors(ev);
+      if ((flags & INEXACT_NUMBER) !== 0) errors.push(inexactError(bytes, spans![3 * i + 1]!, flags));
+      reject(i, ev, 'validation', errors);
+      continue;
+    }
+    if ((flags & INEXACT_NUMBER) !== 0) {
+      reject(i, ev, 'validation', [inexactError(bytes, spans![3 * i + 1]!, flags)]);
       continue;
     }
     const e = ev as Record<string, unknown>;
+    if (allowed !== null && !allowed.has(e.tenant_id as string)) {
+      // Never in the main topic: dead-lettered with the reason, so the owner can see who tried.
+      reject(i, ev, 'tenant_forbidden', [{ code: 'tenant_forbidden', path: '/tenant_id', message: 'this API key may not write this tenant' }]);
+      continue;
+    }
     const headers = [e.tenant_id as string, e.event_type as string, batchId, receivedAt];
     if (payload !== undefined) {
       // The object JSON.parse built is judged; the bytes forwarded below are the same event.
@@ -193,7 +233,7 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
     e.priority ??= DEFAULT_PRIORITY;
     e.metadata ??= {};
     for (const k in e) if (!KNOWN_EVENT_FIELDS.has(k)) unknownFields.set(k, (unknownFields.get(k) ?? 0) + 1);
-    if (spans && (spans[3 * i + 3]! & FORWARDABLE) !== 0) {
+    if (spans && (flags & FORWARDABLE) !== 0) {
       // The client's bytes, minus the closing brace, plus the tail: no JSON.stringify, no UTF-8 encoding.
       const start = spans[3 * i + 1]!;
       const end = spans[3 * i + 2]! - 1;

@@ -14,7 +14,7 @@ import { decodeBatch, type DecodeLimits, type DecodeOutcome } from './decode.js'
 import type { PayloadValidators } from './payload.js';
 
 export function decodeLimits(config: Readonly<Config>): DecodeLimits {
-  return { maxDecodedBytes: config.MAX_DECODED_BYTES, maxEvents: config.MAX_EVENTS_PER_BATCH, maxEventBytes: config.MAX_EVENT_BYTES };
+  return { maxDecodedBytes: config.MAX_DECODED_BYTES, maxEvents: config.MAX_EVENTS_PER_BATCH, maxEventBytes: config.MAX_EVENT_BYTES, maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES };
 }
 
 let limitsOf: { config: Readonly<Config>; limits: DecodeLimits } | undefined;
@@ -30,13 +30,13 @@ export function decodeInline(task: DecodeTask, slab: Slab, config: Readonly<Conf
   if (!task.gzip) {
     if (task.length > max) return null;
     // The slot is read in place; decodeBatch copies what it keeps before it returns.
-    return decodeBatch({ body, gzip: false, receivedAt: task.receivedAt, instance, limits: limitsOf.limits, payload });
+    return decodeBatch({ body, gzip: false, receivedAt: task.receivedAt, instance, limits: limitsOf.limits, tenants: task.tenants, payload });
   }
   // gzip's trailer says the decompressed size (mod 2^32): a hint only, so gunzip here stops at our cap.
   if (task.length >= 18 && body.readUInt32LE(task.length - 4) > max) return null;
   const capped = max < limitsOf.limits.maxDecodedBytes;
   const limits = capped ? { ...limitsOf.limits, maxDecodedBytes: max } : limitsOf.limits;
-  const o = decodeBatch({ body, gzip: true, receivedAt: task.receivedAt, instance, limits, payload });
+  const o = decodeBatch({ body, gzip: true, receivedAt: task.receivedAt, instance, limits, tenants: task.tenants, payload });
   // Larger than its trailer said: the worker decides under the real cap.
   return !o.ok && o.code === 'COLLECTOR_ERR_DECODED_TOO_LARGE' && capped ? null : o;
 }

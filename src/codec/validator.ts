@@ -17,6 +17,8 @@ export type EventErrorCode =
   | 'event_too_large'
   | 'too_deep'
   | 'too_many_fields'
+  | 'inexact_number'
+  | 'tenant_forbidden'
   | 'unexpected_field'
   | 'unknown_schema_version'
   | 'invalid';

@@ -26,8 +26,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   );
   const config = withDefaults as Config;
   if (problems.length === 0) {
-    if (config.KAFKA_IDEMPOTENT && config.KAFKA_ACKS !== 'all' && config.KAFKA_ACKS !== '-1') {
+    const weakAcks = config.KAFKA_ACKS !== 'all' && config.KAFKA_ACKS !== '-1';
+    if (config.KAFKA_IDEMPOTENT && weakAcks) {
       problems.push(`KAFKA_ACKS=${config.KAFKA_ACKS}: the idempotent producer needs acks=all (or set KAFKA_IDEMPOTENT=false)`);
+    }
+    // A 2xx is a promise that the event survives a broker's death; acks=1/0 cannot keep it.
+    if (weakAcks && !config.ALLOW_WEAK_ACKS) {
+      problems.push(
+        `KAFKA_ACKS=${config.KAFKA_ACKS}: acknowledged events could be lost with the leader broker; set ALLOW_WEAK_ACKS=true to accept that`,
+      );
+    }
+    if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
+      problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
     }
     try {
       const extra: unknown = JSON.parse(config.KAFKA_CONFIG_JSON);

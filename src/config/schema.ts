@@ -45,6 +45,10 @@ export const ConfigSchema = Type.Object(
     PORT: Int(8000, 0, 65535, 'HTTP port (shared by every process through SO_REUSEPORT)'),
     HOST: Str('0.0.0.0', 'HTTP bind address'),
     KAFKA_IDEMPOTENT: Bool(true, 'Idempotent producer (no duplicates from producer retries)'),
+    ALLOW_WEAK_ACKS: Bool(
+      false,
+      'Start with KAFKA_ACKS=1 or 0 (and KAFKA_IDEMPOTENT=false): events are then answered 2xx on a leader-only or unacknowledged write and can be lost with that broker. Refused at start unless true; GET /api/v1/health reports it',
+    ),
     KAFKA_LINGER_MS: Int(1, 0, 1000, 'linger.ms: how long the producer waits to fill a Kafka batch (1: measured 4 ms vs 9 ms round trips at 5)'),
     KAFKA_COMPRESSION_LEVEL: Int(
       1,
@@ -69,6 +73,12 @@ export const ConfigSchema = Type.Object(
     MAX_EVENTS_PER_BATCH: Int(1000, 1, 1000, 'Most events in one batch'),
     MAX_EVENT_BYTES: Int(65_536, 256, 1_048_576, 'Largest single event (serialised JSON bytes)'),
     KAFKA_CONNECT_WAIT_MS: Int(5000, 0, 600_000, 'At start, how long to wait for the producer to connect before listening anyway (batches are spilled until it connects)'),
+    DLQ_MAX_RECORD_BYTES: Int(
+      524_288,
+      4096,
+      900_000,
+      'Largest dead-letter record: over it the original event is replaced by its size, SHA-256 and first characters (`original_event_truncated`), so an oversized invalid event still lands. Keep it under the DLQ topic\'s max.message.bytes and librdkafka\'s message.max.bytes (1,000,000)',
+    ),
     SPILL_AFTER_MS: Int(2000, 50, 600_000, 'A batch Kafka has not acknowledged after this long is spilled to disk (and the circuit opens)'),
     SPILL_SEGMENT_MB: Int(8, 1, 1024, 'Spill segment size; a segment is deleted once all of it is delivered'),
     CIRCUIT_PROBE_MS: Int(1000, 50, 600_000, 'While the circuit is open, how often the replayer probes Kafka with the oldest spilled batch'),
@@ -117,6 +127,19 @@ export const ConfigSchema = Type.Object(
     ),
     SCHEMA_RELOAD_MS: Int(2000, 100, 3_600_000, 'How often every process checks SCHEMA_DIR for changed schemas (SIGHUP reloads at once)'),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
+    AUTH_MODE: Type.Union([Type.Literal('none'), Type.Literal('api_key')], {
+      default: 'none',
+      description:
+        'none: anyone who reaches the port may write any tenant (logged loudly at start when HOST is not loopback). api_key: POST /api/v1/collect and /api/v1/test/events need a key from API_KEYS_FILE (Authorization: Bearer <key> or x-api-key), and each event\'s tenant_id must be one the key may write',
+    }),
+    API_KEYS_FILE: Str('', 'API keys (JSON: key id, tenants, SHA-256 of the key; written by `npm run keys`). Required with AUTH_MODE=api_key; may also hold "quotas"', {}),
+    AUTH_RELOAD_MS: Int(1000, 100, 60_000, 'How often every process checks API_KEYS_FILE and TENANT_QUOTAS_FILE for changes (a revoked key stops working within this)'),
+    TENANT_QUOTAS_FILE: Str(
+      '',
+      'Per-tenant quotas (JSON {"quotas": {"<tenant>|*": {"events_per_second", "bytes_per_second", "burst_seconds"}}}), enforced host-wide; empty: the "quotas" of API_KEYS_FILE, if any',
+      {},
+    ),
+    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<PORT>.quota', {}),
     RUN_DIR: Str(
       '',
       'Run directory shared by the processes of a host: each writes its telemetry to RUN_DIR/metrics/<instance>.json every second, so whichever process answers reports them all. Empty: BUFFER_DIR + `-run` (./data/buffer-run), so processes sharing a spill directory share it',

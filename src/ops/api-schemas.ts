@@ -23,9 +23,9 @@ const Num = (description: string) => Type.Number({ description });
 const Int = (description: string) => Type.Integer({ minimum: 0, description });
 
 export const EVENT_ERROR_CODES = [
-  'missing_field', 'wrong_type', 'invalid_format', 'invalid_value', 'invalid_length', 'not_an_object', 'event_too_large', 'too_deep', 'too_many_fields', 'unexpected_field', 'unknown_schema_version', 'invalid',
+  'missing_field', 'wrong_type', 'invalid_format', 'invalid_value', 'invalid_length', 'not_an_object', 'event_too_large', 'too_deep', 'too_many_fields', 'inexact_number', 'unexpected_field', 'unknown_schema_version', 'invalid', 'tenant_forbidden',
 ] as const satisfies readonly EventErrorCode[];
-export const DEAD_LETTER_REASONS = ['validation', 'too_large', 'poison_pill'] as const satisfies readonly DeadLetterReason[];
+export const DEAD_LETTER_REASONS = ['validation', 'too_large', 'poison_pill', 'tenant_forbidden'] as const satisfies readonly DeadLetterReason[];
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 
 export const EventErrorSchema = Type.Object(
@@ -117,6 +117,16 @@ const healthProps = {
   }),
   dlq_rate: Num('Rejected / processed since start'),
   uptime_seconds: Int('Seconds since this process started'),
+  durability: Type.Object(
+    {
+      acks: Type.String({ description: 'KAFKA_ACKS (-1 reported as all)' }),
+      idempotent: Type.Boolean({ description: 'KAFKA_IDEMPOTENT' }),
+      weak_acks: Type.Boolean({
+        description: 'true when started with ALLOW_WEAK_ACKS=true and KAFKA_ACKS=1 or 0: a 2xx can then be lost with one broker',
+      }),
+    },
+    { description: 'What a 2xx promises' },
+  ),
   payload_schemas: Type.Object(
     {
       status: literals(['ok', 'degraded'] as const, 'degraded (and the whole report degraded) while a schema version was refused at load or reload; the previous set is in force'),

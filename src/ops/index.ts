@@ -42,12 +42,13 @@ export function runDir(config: Pick<Config, 'RUN_DIR' | 'BUFFER_DIR'>): string {
 export function createOps(i: OpsInput): Ops {
   const { telemetry, producer, circuit, spill } = i;
   const lag = new LagMonitor().start();
+  const durability = { acks: i.config.KAFKA_ACKS, idempotent: i.config.KAFKA_IDEMPOTENT, weakAcksAllowed: i.config.ALLOW_WEAK_ACKS };
   let warned = false;
   const cluster = new ClusterView({
     runDir: runDir(i.config),
     instance: i.config.INSTANCE_ID,
     telemetry,
-    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), schemas: i.schemas && (() => i.schemas!.status()) }),
+    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), durability, schemas: i.schemas && (() => i.schemas!.status()) }),
     metrics: () => metricsReport(telemetry, spill),
     beforePublish: () => telemetry.kafkaConnected(producer.isConnected && circuit.state !== 'open'),
     onError: (err) => {

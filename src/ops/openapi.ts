@@ -112,19 +112,36 @@ function errorResponses(codes: ErrorCode[]): Obj {
 }
 
 const COLLECT_ERRORS: ErrorCode[] = [
-  'COLLECTOR_ERR_INVALID_JSON', 'COLLECTOR_ERR_INVALID_UTF8', 'COLLECTOR_ERR_BATCH_SHAPE', 'COLLECTOR_ERR_EMPTY_BATCH',
+  'COLLECTOR_ERR_INVALID_JSON', 'COLLECTOR_ERR_INVALID_UTF8', 'COLLECTOR_ERR_BATCH_SHAPE', 'COLLECTOR_ERR_EMPTY_BATCH', 'COLLECTOR_ERR_INEXACT_NUMBER',
   'COLLECTOR_ERR_CORRUPT_GZIP', 'COLLECTOR_ERR_BODY_TOO_LARGE', 'COLLECTOR_ERR_DECODED_TOO_LARGE', 'COLLECTOR_ERR_TOO_MANY_EVENTS',
   'COLLECTOR_ERR_UNSUPPORTED_ENCODING', 'COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE',
   'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_CLIENT_LIMIT', 'COLLECTOR_ERR_BODY_TIMEOUT', 'COLLECTOR_ERR_BUFFER_FULL',
   'COLLECTOR_ERR_SPILL_FAILED', 'COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'COLLECTOR_ERR_DEADLINE', 'COLLECTOR_ERR_INTERNAL',
+  'COLLECTOR_ERR_UNAUTHENTICATED', 'COLLECTOR_ERR_TENANT_QUOTA',
 ];
 const TEST_EVENTS_ERRORS: ErrorCode[] = [
   'COLLECTOR_ERR_BAD_QUERY', 'COLLECTOR_ERR_TEST_ENDPOINTS_DISABLED', 'COLLECTOR_ERR_BODY_TOO_LARGE',
+  'COLLECTOR_ERR_UNAUTHENTICATED', 'COLLECTOR_ERR_TENANT_QUOTA',
   'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_BUFFER_FULL',
   'COLLECTOR_ERR_SPILL_FAILED', 'COLLECTOR_ERR_DEADLINE', 'COLLECTOR_ERR_INTERNAL',
 ];
 /** Every route can answer these. */
 const ROUTING_ERRORS: ErrorCode[] = ['COLLECTOR_ERR_NOT_FOUND', 'COLLECTOR_ERR_METHOD_NOT_ALLOWED'];
+
+/**
+ * AUTH_MODE=api_key: a key from API_KEYS_FILE as a bearer token or in x-api-key. The empty
+ * requirement first says a key is optional as far as the document goes: with AUTH_MODE=none
+ * (the default) none is needed.
+ */
+const SECURITY_SCHEMES: Obj = {
+  bearerKey: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'AUTH_MODE=api_key: `Authorization: Bearer evc_<id>_<secret>` (a key made by `npm run keys -- add`). Events of tenants the key may not write are dead-lettered `tenant_forbidden`.',
+  },
+  apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same key in the x-api-key header' },
+};
+const WRITE_SECURITY: Json[] = [{}, { bearerKey: [] }, { apiKeyHeader: [] }];
 
 const EXAMPLE_EVENT: Obj = {
   event_id: '123e4567-e89b-12d3-a456-426614174000',
@@ -189,6 +206,7 @@ export function buildOpenApi(): Obj {
         post: {
           tags: ['collect'],
           operationId: 'collectEvents',
+          security: WRITE_SECURITY,
           summary: 'Collect a batch of events',
           description:
             'A bare JSON array of events, or a batch envelope `{batch_id?, events, metadata?}`. Optionally gzipped ' +
@@ -210,6 +228,7 @@ export function buildOpenApi(): Obj {
         post: {
           tags: ['collect'],
           operationId: 'syntheticEvents',
+          security: WRITE_SECURITY,
           summary: 'Synthetic load through the real path',
           description: 'Generates `count` valid events and collects them exactly like POST /api/v1/collect. Off with TEST_ENDPOINTS_ENABLED=false.',
           parameters: [
@@ -263,7 +282,7 @@ export function buildOpenApi(): Obj {
       '/redoc': page('API documentation (ReDoc, served locally)', 'text/html'),
       '/dashboard': page('Live dashboard', 'text/html'),
     },
-    components: { schemas: components },
+    components: { schemas: components, securitySchemes: SECURITY_SCHEMES },
   };
 }
 

@@ -17,6 +17,8 @@ import { batchAnswer, type CollectAnswer } from './answer.js';
 import { claimBatch } from './dedup.js';
 import type { DedupTable } from '../dedup/table.js';
 import { decodeInline } from '../codec/inline.js';
+import type { QuotaPolicy } from '../quota/policy.js';
+import type { PackedRecords } from '../codec/packed.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import type { SchemaMetrics } from '../telemetry/schema-metrics.js';
 
@@ -28,6 +30,8 @@ export interface CollectorDeps {
   dedup: DedupTable | null;
   telemetry: Telemetry;
   log: Logger;
+  /** per-tenant quotas (host-wide token buckets); null when none are configured */
+  quota?: QuotaPolicy | null;
   /** this process in dead letters (host/INSTANCE_ID), as the decode workers name it */
   instance: string;
   /** versioned payload schemas; the workers read the same set from its channel */
@@ -39,6 +43,18 @@ export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, 
   const answer: CollectAnswer = { status: ERRORS[code].status, body: errorBody(code, detail, batchId) };
   if (retryAfter !== undefined) answer.retryAfter = retryAfter;
   return answer;
+}
+
+/** Events per tenant among `records` (tenant_id is header `header`), optionally only at `only` positions. */
+function perTenant(records: PackedRecords, header: number, only?: readonly number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (i: number) => {
+    const t = records.headers[i]?.[header] ?? '';
+    out.set(t, (out.get(t) ?? 0) + 1);
+  };
+  if (only) only.forEach(add);
+  else for (let i = 0; i < records.count; i++) add(i);
+  return out;
 }
 
 export class Collector {
@@ -83,6 +99,12 @@ export class Collector {
     if (!outcome.ok) return errorAnswer(outcome.code, outcome.detail, outcome.batchId);
 
     const batch = outcome.batch;
+    // Quotas before anything is written: the batch fits whole or is refused whole (dead letters included).
+    const charge = this.deps.quota?.charge(batch.accepted, 0) ?? { ok: true };
+    if (!charge.ok) {
+      telemetry.tenantEvents(perTenant(batch.accepted, 0), 'throttled');
+      return errorAnswer('COLLECTOR_ERR_TENANT_QUOTA', charge.detail, batch.batchId, charge.retryAfterS);
+    }
     this.deps.schemaMetrics?.judged(batch.schemaUse);
     const claim = claimBatch(this.deps.dedup, batch.accepted);
     if (claim.inFlight) {
@@ -106,6 +128,7 @@ export class Collector {
     const rejected = [...batch.rejected, ...result.poisoned].sort((a, b) => a.index - b.index);
     const accepted = batch.accepted.count - result.poisoned.length;
     telemetry.batchSettled(accepted, rejected.length);
+    this.countTenants(batch.accepted, batch.dead, result.poisoned);
     const warnings = [...batch.warnings];
     if (result.spilled > 0) {
       warnings.push(`${result.spilled} record(s) buffered on disk: Kafka is unavailable; they will be delivered in order when it returns`);
@@ -120,5 +143,19 @@ export class Collector {
       answer.body.duplicates = claim.duplicates;
     }
     return answer;
+  }
+
+  private countTenants(accepted: PackedRecords, dead: PackedRecords, poisoned: readonly { index: number }[]): void {
+    const { telemetry } = this.deps;
+    const ok = perTenant(accepted, 0);
+    if (poisoned.length > 0) {
+      const at = new Map(accepted.indexes.map((index, i) => [index, i]));
+      const bad = perTenant(accepted, 0, poisoned.map((p) => at.get(p.index)!).filter((i) => i !== undefined));
+      for (const [t, n] of bad) ok.set(t, (ok.get(t) ?? 0) - n);
+      telemetry.tenantEvents(bad, 'rejected');
+    }
+    telemetry.tenantEvents(ok, 'accepted');
+    // Dead-letter records carry tenant_id as their third header (DEAD_LETTER_HEADERS).
+    if (dead.count > 0) telemetry.tenantEvents(perTenant(dead, DEAD_LETTER_HEADERS.indexOf('tenant_id')), 'rejected');
   }
 }

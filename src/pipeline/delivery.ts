@@ -22,6 +22,8 @@ import { SpillFailure, type SpillClient } from '../spill/client.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { ErrorCode } from '../errors.js';
 import { poisonDeadLetters } from './poison.js';
+import { shrunkDeadLetter } from '../codec/dead-letter.js';
+import { PackedBuilder, recordValue, type PackedRecords as Records } from '../codec/packed.js';
 
 export interface Part {
   topic: string;
@@ -63,6 +65,8 @@ export interface DelivererDeps {
   onSpilled: () => void;
   /** seconds a client should wait when the spill log is full */
   retryAfterFull: () => number;
+  /** DLQ_MAX_RECORD_BYTES, for poison-pill dead letters */
+  maxDeadLetterBytes?: number;
 }
 
 type Race = { kind: 'done'; results: BatchDelivery[] } | { kind: 'open' } | { kind: 'slow' };
@@ -100,23 +104,34 @@ export class Deliverer {
       if (part.main) for (const p of result.partitions) partitions.add(p);
       this.d.telemetry.kafkaWritten(part.main ? 'events' : 'dlq', part.records.count - result.failures.length);
       if (result.failures.length === 0) continue;
-      const refused = result.failures.filter((f) => part.main && classifyFailure(f.code, f.message) === 'final');
+      const refused = result.failures.filter((f) => classifyFailure(f.code, f.message) === 'final');
       const retriable = result.failures.filter((f) => !refused.includes(f));
+      if (!part.main && refused.length > 0) {
+        // A dead letter refused for good is no outage: no circuit, no spill (the replay would only drop it).
+        const again = await this.refusedDeadLetters(part.records, refused, part.timestamp, batchId);
+        if (again.length > 0) toSpill.push({ ...part, records: again.records });
+      }
       // Kafka refuses a whole record batch for one oversized record: send each refused record
       // on its own before condemning it, so its neighbours are not quarantined with it.
-      const final = refused.length > 1 ? await this.isolate(part, refused, partitions) : refused;
+      const final = !part.main ? [] : refused.length > 1 ? await this.isolate(part, refused, partitions) : refused;
       if (final.length > 0) {
         const { dead, rejected } = poisonDeadLetters({
           records: part.records, failed: final, batchId, instance: this.d.instance, retryCount: 1,
-          tenantHeader: part.headerNames.indexOf('tenant_id'),
+          tenantHeader: part.headerNames.indexOf('tenant_id'), maxBytes: this.d.maxDeadLetterBytes,
         });
         this.d.log.warn({ batch_id: batchId, count: final.length, err: final[0]!.message }, 'poison pill: quarantined to the DLQ');
         this.d.telemetry.poisoned(final.length);
         poisoned.push(...rejected);
         const dl = await producer.send(this.d.dlqTopic, dead, this.d.deadLetterHeaders, part.timestamp);
         this.d.telemetry.kafkaWritten('dlq', dead.count - dl.failures.length);
-        if (dl.failures.length > 0) {
-          toSpill.push({ topic: this.d.dlqTopic, headerNames: this.d.deadLetterHeaders, records: pickRecords(dead, dl.failures.map((f) => f.record)), timestamp: part.timestamp, main: false });
+        const dlFinal = dl.failures.filter((f) => classifyFailure(f.code, f.message) === 'final');
+        const dlRetry = dl.failures.filter((f) => !dlFinal.includes(f)).map((f) => f.record);
+        if (dlFinal.length > 0) {
+          const again = await this.refusedDeadLetters(dead, dlFinal, part.timestamp, batchId);
+          dlRetry.push(...again.positions.map((k) => dlFinal[k]!.record));
+        }
+        if (dlRetry.length > 0) {
+          toSpill.push({ topic: this.d.dlqTopic, headerNames: this.d.deadLetterHeaders, records: pickRecords(dead, dlRetry), timestamp: part.timestamp, main: false });
         }
       }
       if (retriable.length > 0) {
@@ -133,6 +148,39 @@ export class Deliverer {
       return { ok: true, partitions: [...partitions].sort((a, b) => a - b), spilled: spilled.spilled, poisoned };
     }
     return { ok: true, partitions: [...partitions].sort((a, b) => a - b), spilled: 0, poisoned };
+  }
+
+  /**
+   * Dead letters Kafka refused for good: each is sent again without its original (size and digest
+   * only). Those refused for good again are dropped, loudly; those that now fail retriably come
+   * back (`positions` into `failed`, `records` the shrunk records) for the spill log.
+   */
+  private async refusedDeadLetters(
+    records: Records,
+    failed: RecordFailure[],
+    timestamp: number,
+    batchId: string,
+  ): Promise<{ length: number; positions: number[]; records: Records }> {
+    const b = new PackedBuilder();
+    for (const f of failed) {
+      const i = f.record;
+      b.add(shrunkDeadLetter(recordValue(records, i).toString(), f.message), records.keys[i] ?? null, records.headers[i]!, records.eventIds[i] ?? '', records.indexes[i] ?? -1);
+    }
+    const shrunk = b.build();
+    const sent = await this.d.producer.send(this.d.dlqTopic, shrunk, this.d.deadLetterHeaders, timestamp);
+    this.d.telemetry.kafkaWritten('dlq', shrunk.count - sent.failures.length);
+    const lost = sent.failures.filter((f) => classifyFailure(f.code, f.message) === 'final');
+    if (lost.length > 0) {
+      this.d.telemetry.deadLettersDropped(lost.length);
+      this.d.log.error(
+        { batch_id: batchId, count: lost.length, err: lost[0]!.message, event_ids: lost.map((f) => shrunk.eventIds[f.record]) },
+        'dead letter refused by Kafka even without its original: dropped',
+      );
+    } else {
+      this.d.log.warn({ batch_id: batchId, count: failed.length, err: failed[0]!.message }, 'dead letter refused by Kafka: sent again without its original');
+    }
+    const positions = sent.failures.filter((f) => !lost.includes(f)).map((f) => f.record);
+    return { length: positions.length, positions, records: pickRecords(shrunk, positions) };
   }
 
   /** Re-sends each record alone; returns the ones Kafka refuses even alone (or that now fail retriably). */

@@ -17,6 +17,8 @@ export interface PoisonInput {
   retryCount: number;
   /** index into headers of tenant_id, or -1 */
   tenantHeader: number;
+  /** DLQ_MAX_RECORD_BYTES (the default when absent) */
+  maxBytes?: number;
 }
 
 export function poisonDeadLetters(p: PoisonInput): { dead: PackedRecords; rejected: RejectedEvent[] } {
@@ -38,7 +40,7 @@ export function poisonDeadLetters(p: PoisonInput): { dead: PackedRecords; reject
     const value = deadLetterValue({
       reason: 'poison_pill', errors, retryCount: p.retryCount, failedAt, batchId: p.batchId,
       instance: p.instance, tenantId: tenant, eventIndex: index, original,
-    });
+    }, p.maxBytes);
     b.add(value, p.records.keys[f.record] ?? null, ['poison_pill', p.batchId, tenant ?? '', failedAt], eventId, index);
     rejected.push({ index, event_id: eventId || null, reason: 'poison_pill', errors });
   }

@@ -20,4 +20,6 @@ export interface DecodeTask {
   length: number;
   gzip: boolean;
   receivedAt: number;
+  /** the tenants the request's API key may write; absent: any */
+  tenants?: readonly string[] | undefined;
 }

@@ -37,6 +37,8 @@ export interface NativeProducer {
     id: number,
   ): NativeFailure[] | null;
   outqLen(h: ProducerHandle): number;
+  /** the value librdkafka holds for a global property (null when unknown): what the configuration became */
+  configValue(h: ProducerHandle, name: string): string | null;
   ref(h: ProducerHandle, on: boolean): void;
   close(h: ProducerHandle): Promise<void>;
 }

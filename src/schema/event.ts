@@ -14,10 +14,29 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 const DATE_TIME =
   /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
+const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const digits2 = (v: string, at: number) => (v.charCodeAt(at) - 48) * 10 + v.charCodeAt(at + 1) - 48;
+
+/**
+ * RFC 3339 §5.7: the date must exist. The grammar (DATE_TIME) already bounds month 01–12, day
+ * 01–31, hour 00–23 and allows second 60 (a leap second, as the RFC does); what it cannot say
+ * is the 30th of February or the 31st of April. On the hot path: a few char codes, no Date.
+ */
+export function isDateTime(v: string): boolean {
+  if (!DATE_TIME.test(v)) return false;
+  const day = digits2(v, 8);
+  if (day <= 28) return true;
+  const month = digits2(v, 5);
+  if (month !== 2) return day <= DAYS_IN_MONTH[month]!;
+  if (day > 29) return false;
+  const year = digits2(v, 0) * 100 + digits2(v, 2);
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
 /** TypeBox 0.34 has no built-in formats and fails unknown ones: register ours once per thread. */
 export function registerFormats(): void {
   if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (v) => UUID.test(v));
-  if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => DATE_TIME.test(v));
+  if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', isDateTime);
 }
 registerFormats();
 

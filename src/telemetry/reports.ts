@@ -17,6 +17,8 @@ export interface HealthInput {
   circuit: Circuit;
   spill: SpillClient;
   stopping: boolean;
+  /** what a 2xx means: KAFKA_ACKS, KAFKA_IDEMPOTENT, ALLOW_WEAK_ACKS */
+  durability: { acks: string; idempotent: boolean; weakAcksAllowed: boolean };
   /** payload schema status (src/schema/payload/service.ts) */
   schemas?: () => { status: 'ok' | 'degraded'; generation: number; problems: { message: string }[] };
 }
@@ -51,6 +53,8 @@ export interface HealthBody {
   throughput_metrics: { events_per_second: number; avg_processing_time_ms: number };
   dlq_rate: number;
   uptime_seconds: number;
+  /** what a 2xx promises: weak_acks is true when an acknowledged event can be lost with one broker */
+  durability: { acks: string; idempotent: boolean; weak_acks: boolean };
   payload_schemas: { status: 'ok' | 'degraded'; generation: number; problems: string[] };
 }
 
@@ -100,6 +104,11 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
       },
       dlq_rate: round(dlqRate, 4),
       uptime_seconds: Math.round((Date.now() - h.telemetry.startedAt) / 1000),
+      durability: {
+        acks: h.durability.acks === '-1' ? 'all' : h.durability.acks,
+        idempotent: h.durability.idempotent,
+        weak_acks: h.durability.weakAcksAllowed && h.durability.acks !== 'all' && h.durability.acks !== '-1',
+      },
       payload_schemas: { status: schemas.status, generation: schemas.generation, problems: schemas.problems.map((p) => p.message) },
     },
   };

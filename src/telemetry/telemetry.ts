@@ -8,6 +8,9 @@ import client from 'prom-client';
 import * as hdr from 'hdr-histogram-js';
 
 const WINDOW_SLICES = 6;
+/** Most tenants with a metric label of their own; the rest share OTHER_TENANT. */
+export const MAX_TENANT_LABELS = 200;
+export const OTHER_TENANT = '_other';
 const SLICE_MS = 10_000;
 
 /** p99 etc. over the last WINDOW_SLICES × SLICE_MS (60 s), in microseconds. */
@@ -105,6 +108,7 @@ export class Telemetry {
   private readonly spillEvents: client.Counter<'direction'>;
   private readonly duplicates: client.Counter;
   private readonly poison: client.Counter;
+  private readonly deadLost: client.Counter;
   private readonly dedupSkipped: client.Counter;
   private readonly foreignGauge: client.Gauge;
   private readonly fullRefusals: client.Counter;
@@ -112,6 +116,9 @@ export class Telemetry {
   private readonly spillGauge: client.Gauge<'what'>;
   private readonly kafkaGauge: client.Gauge;
   private readonly refusals: client.Counter<'reason'>;
+  private readonly tenantCounter: client.Counter<'tenant' | 'outcome'>;
+  private readonly authRefusals: client.Counter<'reason'>;
+  private tenantLabels: ReadonlySet<string> = new Set();
   private admissionSource: (() => { limit: number; inFlight: number }) | undefined;
   private replayWindow: { at: number; n: number }[] = [];
   private readonly window = new SlidingHistogram();
@@ -176,6 +183,11 @@ export class Telemetry {
       help: 'Events Kafka refused for good (or past KAFKA_MAX_RETRIES), quarantined to the DLQ',
       registers: [this.registry],
     });
+    this.deadLost = new client.Counter({
+      name: 'collector_dead_letters_dropped_total',
+      help: 'Dead letters Kafka refused for good even without their original event (logged at error level): lost',
+      registers: [this.registry],
+    });
     this.fullRefusals = new client.Counter({
       name: 'collector_spill_full_total',
       help: 'Batches refused with 503 because the spill log was at its cap',
@@ -204,6 +216,20 @@ export class Telemetry {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    this.tenantCounter = new client.Counter({
+      name: 'collector_tenant_events_total',
+      help: `Events by tenant and outcome: accepted (in Kafka), rejected (dead-lettered, tenant_forbidden included), throttled (refused 429 by the tenant's quota). Tenants named in the keys and quota files have their own label (at most ${MAX_TENANT_LABELS}); every other tenant is counted under "${OTHER_TENANT}"`,
+      labelNames: ['tenant', 'outcome'],
+      registers: [this.registry],
+    });
+    this.authRefusals = new client.Counter({
+      name: 'collector_auth_refusals_total',
+      help: 'Requests refused 401 by AUTH_MODE=api_key: missing (no key), unknown (wrong or malformed key), revoked',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    for (const reason of ['missing', 'unknown', 'revoked']) this.authRefusals.inc({ reason }, 0);
+    for (const outcome of ['accepted', 'rejected', 'throttled']) this.tenantCounter.inc({ tenant: OTHER_TENANT, outcome }, 0);
     const admission = () => this.admissionSource?.();
     new client.Gauge({
       name: 'collector_admission_limit',
@@ -279,6 +305,10 @@ export class Telemetry {
     this.totals.poisoned += n;
   }
 
+  deadLettersDropped(n: number): void {
+    this.deadLost.inc(n);
+  }
+
   /** The acceptor's admission state, read when metrics are collected. */
   watchAdmission(source: () => { limit: number; inFlight: number }): void {
     this.admissionSource = source;
@@ -286,6 +316,30 @@ export class Telemetry {
 
   admissionRefused(reason: 'overloaded' | 'producer_queue' | 'client_in_flight' | 'client_rate'): void {
     this.refusals.inc({ reason });
+  }
+
+  /**
+   * The tenants that get a metric label of their own (from the keys and quota files): the label
+   * set stays bounded whatever tenant_id clients send.
+   */
+  knownTenants(tenants: Iterable<string>): void {
+    const known = new Set<string>();
+    for (const t of tenants) {
+      if (known.size >= MAX_TENANT_LABELS) break;
+      known.add(t);
+    }
+    this.tenantLabels = known;
+    for (const tenant of known) for (const outcome of ['accepted', 'rejected', 'throttled']) this.tenantCounter.inc({ tenant, outcome }, 0);
+  }
+
+  tenantEvents(counts: ReadonlyMap<string, number>, outcome: 'accepted' | 'rejected' | 'throttled'): void {
+    for (const [tenant, n] of counts) {
+      if (n > 0) this.tenantCounter.inc({ tenant: this.tenantLabels.has(tenant) ? tenant : OTHER_TENANT, outcome }, n);
+    }
+  }
+
+  authRefused(reason: 'missing' | 'unknown' | 'revoked'): void {
+    this.authRefusals.inc({ reason });
   }
 
   bodyTimedOut(): void {

@@ -9,6 +9,9 @@ t.test('bad values fail fast naming each variable', async (t) => {
   t.match(err.message, /MAX_BUFFER_SIZE_MB/);
   t.throws(() => loadConfig({ KAFKA_CONFIG_JSON: '[1]' }), /KAFKA_CONFIG_JSON/);
   t.throws(() => loadConfig({ KAFKA_ACKS: '1' }), /idempot/i, 'acks=1 with idempotence is refused');
+  t.throws(() => loadConfig({ AUTH_MODE: 'api_key' }), /API_KEYS_FILE/, 'api_key mode without a keys file is refused');
+  t.throws(() => loadConfig({ AUTH_MODE: 'basic' }), /AUTH_MODE/);
+  t.equal(loadConfig({}).AUTH_MODE, 'none', 'off by default');
 });
 
 t.test('the spec defaults hold when nothing is set', async (t) => {
@@ -36,4 +39,17 @@ t.test('strings are coerced; PM2 instance is picked up; secrets are masked', asy
   t.equal(c.TEST_ENDPOINTS_ENABLED, false);
   t.equal(c.INSTANCE_ID, '3');
   t.same(describeConfig(c).KAFKA_CONFIG_JSON, { 'sasl.password': '***', 'security.protocol': 'sasl_ssl' });
+});
+
+t.test('weak acks (a leader-only write answered 2xx) are refused unless ALLOW_WEAK_ACKS=true', async (t) => {
+  for (const acks of ['1', '0']) {
+    const err = t.throws(() => loadConfig({ KAFKA_ACKS: acks, KAFKA_IDEMPOTENT: 'false' }), `acks=${acks} refused`) as Error;
+    t.match(err.message, /ALLOW_WEAK_ACKS/, 'the message names the way out');
+    t.throws(() => loadConfig({ KAFKA_ACKS: acks }), /KAFKA_ACKS/, `acks=${acks} with idempotence refused too`);
+    const c = loadConfig({ KAFKA_ACKS: acks, KAFKA_IDEMPOTENT: 'false', ALLOW_WEAK_ACKS: 'true' });
+    t.equal(c.KAFKA_ACKS, acks);
+    t.equal(c.ALLOW_WEAK_ACKS, true);
+  }
+  for (const acks of ['all', '-1']) t.equal(loadConfig({ KAFKA_ACKS: acks, KAFKA_IDEMPOTENT: 'false' }).KAFKA_ACKS, acks);
+  t.equal(loadConfig({}).ALLOW_WEAK_ACKS, false, 'off by default');
 });

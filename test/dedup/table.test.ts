@@ -212,3 +212,28 @@ t.test('sizing helpers', async (t) => {
   t.match(defaultDedupPath(8000), /event-collector-8000\.dedup$/);
   t.match(defaultDedupPath('a/b c'), /event-collector-a_b_c\.dedup$/);
 });
+
+t.test('ids are compared whole, whatever their UTF-8 length (no cut at a buffer boundary)', async (t) => {
+  const table = open(t);
+  // 64 × "é" is 128 bytes: the old 128-byte buffer held 63 of them and took that for the whole id.
+  for (const [a, b] of [
+    ['é'.repeat(64), 'é'.repeat(63)],
+    ['€'.repeat(43), '€'.repeat(42)],
+    [`${'a'.repeat(126)}é`, 'a'.repeat(126)],
+    ['😀'.repeat(32), '😀'.repeat(31)],
+  ] as const) {
+    t.same([...table.claimBatch([b], T0)], [CLAIM_NEW], `${b.length} UTF-16 units: new`);
+    t.same([...table.claimBatch([a], T0)], [CLAIM_NEW], `${a.length} UTF-16 units, one character more: new, not a duplicate`);
+    t.same([...table.claimBatch([a], T0 + 1)], [CLAIM_DUPLICATE], 'and itself again: a duplicate');
+  }
+});
+
+t.test('the joined fast path for UUID batches never takes "<uuid>é" for "<uuid>"', async (t) => {
+  const table = open(t);
+  for (const n of [1, 3, 64, 65]) {
+    const ids = Array.from({ length: n }, () => randomUUID());
+    const longer = [...ids.slice(0, -1), `${ids[n - 1]!}é`];
+    t.same([...table.claimBatch(longer, T0)], longer.map(() => CLAIM_NEW), `${n} ids, the last one longer: new`);
+    t.equal(table.claimBatch(ids, T0)[n - 1], CLAIM_NEW, `${n} ids: the plain UUID is new, not a duplicate of the longer one`);
+  }
+});

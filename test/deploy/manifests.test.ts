@@ -12,6 +12,9 @@ import yaml from 'js-yaml';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createRequire } from 'node:module';
+import { basename, dirname } from 'node:path';
+import { parseKeysFile } from '../../src/auth/keys-file.js';
+import { quotasOfFileText } from '../../src/quota/policy.js';
 import { sharedBroker } from '../helpers/broker.js';
 import { createTopics } from '../helpers/topics.js';
 import { startCollector } from '../helpers/collector.js';
@@ -21,13 +24,14 @@ type Doc = { kind: string; data?: Record<string, string>; stringData?: Record<st
 const docs = yaml.loadAll(readFileSync(root('deploy/k8s/collector.yaml'), 'utf8')) as Doc[];
 const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
 const byKind = (k: string) => docs.find((d) => d.kind === k)!;
+const byName = (k: string, name: string) => docs.find((d) => d.kind === k && (d as { metadata?: { name?: string } }).metadata?.name === name)!;
 // PM2 require()s it the same way (Node 20's require of an ES module).
 const { apps } = createRequire(import.meta.url)(root('ecosystem.config.js')) as { apps: { kill_timeout: number }[] };
 // Read by ecosystem.config.js, not by the collector itself.
 const LAUNCHER_VARS = new Set(['COLLECTOR_INSTANCES']);
 
 t.test('the manifests parse and hold the pieces production needs', async (t) => {
-  t.same(docs.map((d) => d.kind).sort(), ['ConfigMap', 'PodDisruptionBudget', 'Secret', 'Service', 'StatefulSet']);
+  t.same(docs.map((d) => d.kind).sort(), ['ConfigMap', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'StatefulSet']);
   const sts = byKind('StatefulSet').spec;
   t.ok(sts.volumeClaimTemplates?.length, 'a PersistentVolumeClaim for the spill log');
   const container = sts.template.spec.containers[0];
@@ -39,7 +43,7 @@ t.test('the manifests parse and hold the pieces production needs', async (t) => 
 });
 
 t.test('every variable they set exists in the config schema and is valid', async (t) => {
-  const env: Record<string, string> = { ...byKind('ConfigMap').data, ...byKind('Secret').stringData };
+  const env: Record<string, string> = { ...byKind('ConfigMap').data, ...byName('Secret', 'event-collector-kafka').stringData };
   const container = byKind('StatefulSet').spec.template.spec.containers[0];
   for (const e of container.env ?? []) env[e.name] = e.value;
   for (const name of Object.keys(env)) {
@@ -52,6 +56,25 @@ t.test('every variable they set exists in the config schema and is valid', async
       if (name !== 'NODE_ENV') t.ok(name in ConfigSchema.properties, `Dockerfile ENV ${name} is a known variable`);
     }
   }
+});
+
+t.test('the API keys file comes from a Secret, mounted where API_KEYS_FILE points, and loads', async (t) => {
+  const config = byKind('ConfigMap').data!;
+  t.equal(config.AUTH_MODE, 'api_key', 'authentication on in production');
+  const file = config.API_KEYS_FILE!;
+  const secret = byName('Secret', 'event-collector-api-keys');
+  const name = basename(file);
+  t.ok(secret.stringData?.[name], `the Secret holds ${name}`);
+  const parsed = parseKeysFile(secret.stringData![name]!, name);
+  t.same(parsed.keys, [], 'no key ships in the manifest');
+  t.ok(quotasOfFileText(secret.stringData![name]!, name).get('*'), 'a default per-tenant quota');
+  const pod = byKind('StatefulSet').spec.template.spec;
+  const volume = pod.volumes.find((v: { secret?: { secretName: string } }) => v.secret?.secretName === 'event-collector-api-keys');
+  t.ok(volume, 'a volume of the Secret');
+  const mount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === volume.name);
+  t.equal(mount.mountPath, dirname(file), 'mounted in the directory of API_KEYS_FILE');
+  t.equal(mount.readOnly, true);
+  t.notOk(mount.subPath, 'no subPath: a subPath mount never sees Secret updates, so revocations would never arrive');
 });
 
 t.test('ports and probe paths answer on a real collector', async (t) => {

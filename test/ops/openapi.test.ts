@@ -69,6 +69,16 @@ t.test('a sound OpenAPI 3.1 document built from the sources', async (t) => {
       }
     }
   }
+  // Writes may carry an API key (AUTH_MODE=api_key), as a bearer token or x-api-key; optional under AUTH_MODE=none.
+  const schemes = (doc.components as unknown as { securitySchemes: Record<string, { type: string; scheme?: string; name?: string }> }).securitySchemes;
+  t.match(schemes.bearerKey, { type: 'http', scheme: 'bearer' });
+  t.match(schemes.apiKeyHeader, { type: 'apiKey', name: 'x-api-key' });
+  for (const p of ['/api/v1/collect', '/api/v1/test/events']) {
+    const op = doc.paths[p]!.post as unknown as { security: Record<string, unknown>[]; responses: Record<string, { description: string }> };
+    t.same(op.security, [{}, { bearerKey: [] }, { apiKeyHeader: [] }], `${p} accepts either key`);
+    t.match(op.responses['401']!.description, /COLLECTOR_ERR_UNAUTHENTICATED/);
+    t.match(op.responses['429']!.description, /COLLECTOR_ERR_TENANT_QUOTA/);
+  }
   for (const p of ['/api/v1/health', '/api/v1/metrics', '/metrics', '/livez', '/readyz', '/openapi.yaml', '/docs', '/redoc', '/dashboard', '/api/v1/test/events']) {
     t.ok(doc.paths[p], `documents ${p}`);
   }

@@ -19,19 +19,28 @@
  *     - nesting at most MAX_DEPTH (deeper events take the old path, where JSON.stringify's
  *       recursion limit rejects the deepest).
  *   Strings are forwarded as sent: escapes and UTF-8 denote the same characters either way.
+ *   flags bit 1 (INEXACT_NUMBER): the element holds a number whose value JSON.stringify of the
+ *   parsed event would change (number_exact); flags >> 2 is then the offset of the first such
+ *   number from the element's start. Such events are refused (src/codec/decode.ts), on every
+ *   path, forwardable or not.
  */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
 #include <node_api.h>
 
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "napi_util.h"
 
 #define FORWARDABLE 1
+#define INEXACT_NUMBER 2
+#define AT_SHIFT 2 /* flags >> AT_SHIFT: offset of the first inexact number from the element's start */
+#define AT_MAX ((1u << 29) - 1)
 #define MAX_DEPTH 64
 #define MAX_KEYS 64
 
@@ -62,6 +71,80 @@ static size_t scan_string(const body_t *b, size_t i, int *escaped) {
     }
   }
   return b->n;
+}
+
+/*
+ * 1 when JSON.stringify(JSON.parse(p[0..len))) writes the same decimal value as p: V8 writes the
+ * shortest digits that read back to the same double (the closest of them on a tie), so the
+ * value survives exactly when the written significant digits S (no leading or trailing zeros)
+ * are that shortest form. 1e400 (Infinity, written null), 1e-400 (0), 12345678901234567890123
+ * (1.2345678901234568e+22) and 0.1000000000000000055511151231257827 (0.1) do not survive.
+ * Cheap for what JSON.stringify writes itself (≤ 15 digits within ±300: a double holds every
+ * such decimal distinctly); strtod/snprintf (both correctly rounded in glibc) only beyond.
+ */
+static int number_exact(const uint8_t *p, size_t len) {
+  char sig[18];
+  int ns = 0, last_nz = 0, seen = 0;
+  long e10 = 0; /* value = 0.S × 10^e10 */
+  size_t i = 0;
+  if (i < len && p[i] == '-') i++;
+  for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+    if (!seen && p[i] == '0') continue;
+    seen = 1;
+    e10++;
+    if (ns < 18) sig[ns] = (char)p[i];
+    ns++;
+    if (p[i] != '0') last_nz = ns;
+  }
+  if (i < len && p[i] == '.') {
+    for (i++; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+      if (!seen && p[i] == '0') {
+        e10--;
+        continue;
+      }
+      seen = 1;
+      if (ns < 18) sig[ns] = (char)p[i];
+      ns++;
+      if (p[i] != '0') last_nz = ns;
+    }
+  }
+  int s = last_nz;
+  if (s == 0) return 1; /* zero, whatever its exponent */
+  if (s > 17) return 0; /* V8 never writes more than 17 significant digits */
+  if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+    int neg = 0, digits = 0;
+    long x = 0;
+    i++;
+    if (i < len && (p[i] == '+' || p[i] == '-')) neg = p[i++] == '-';
+    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+      if (digits++ < 6) x = x * 10 + (p[i] - '0');
+    if (digits > 6) return 0; /* |exponent| ≥ 10^6 with a nonzero mantissa: Infinity or 0 */
+    e10 += neg ? -x : x;
+  }
+  if (s <= 15 && e10 >= -300 && e10 <= 300) return 1;
+  char text[48], out[48];
+  snprintf(text, sizeof text, "%.*se%ld", s, sig, e10 - s); /* S as an integer: no locale decimal point */
+  double d = strtod(text, NULL);
+  if (!isfinite(d) || d == 0) return 0;
+  /* The closest s-digit decimal to d must be S... */
+  snprintf(out, sizeof out, "%.*e", s - 1, d);
+  int k = 0;
+  long x2 = 0;
+  const char *q = out;
+  for (; *q && *q != 'e'; q++)
+    if (*q >= '0' && *q <= '9') {
+      if (k >= s || *q != sig[k]) return 0;
+      k++;
+    }
+  if (k != s || *q != 'e') return 0;
+  x2 = strtol(q + 1, NULL, 10);
+  if (x2 + 1 != e10) return 0;
+  /* ...and no shorter one may read back to d (if any does, the closest (s-1)-digit one does). */
+  if (s >= 2) {
+    snprintf(out, sizeof out, "%.*e", s - 2, d);
+    if (strtod(out, NULL) == d) return 0;
+  }
+  return 1;
 }
 
 /* i at '-' or a digit; returns the index after the number; *safe cleared when a double cannot hold it exactly. */
@@ -136,6 +219,8 @@ static size_t scan_event(const body_t *b, size_t i, int *flags, span_key_t *keys
     return skip_value(b, i);
   }
   int safe = 1;
+  size_t first = i;
+  long inexact_at = -1;
   long depth = 0;
   uint32_t base[MAX_DEPTH + 1]; /* per open container: index of its first key in keys, or UINT32_MAX for an array */
   uint32_t nkeys = 0;
@@ -155,7 +240,7 @@ static size_t scan_event(const body_t *b, size_t i, int *flags, span_key_t *keys
         depth--;
         i++;
         if (depth == 0) {
-          *flags = safe ? FORWARDABLE : 0;
+          *flags = (safe ? FORWARDABLE : 0) | (inexact_at >= 0 ? INEXACT_NUMBER | (int)((uint32_t)inexact_at << AT_SHIFT) : 0);
           return i;
         }
         break;
@@ -191,7 +276,13 @@ static size_t scan_event(const body_t *b, size_t i, int *flags, span_key_t *keys
         break;
       default:
         if (c == '-' || (c >= '0' && c <= '9')) {
-          i = scan_number(b, i, &safe);
+          size_t at = i;
+          int ns = 1;
+          i = scan_number(b, i, &ns);
+          if (!ns) {
+            safe = 0;
+            if (inexact_at < 0 && !number_exact(b->p + at, i - at)) inexact_at = at - first > AT_MAX ? AT_MAX : (long)(at - first);
+          }
         } else {
           safe = 0; /* whitespace between tokens */
           i++;
@@ -311,9 +402,48 @@ static napi_value js_spans(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* firstInexact(body) -> the offset of the first number anywhere in the body whose value
+   JSON.stringify would change, or -1. For bodies spans() cannot map (it returned null). */
+static napi_value js_first_inexact(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type t;
+  size_t len;
+  void *data;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "codec: firstInexact() takes a Uint8Array");
+    return NULL;
+  }
+  body_t b = {data, len};
+  double found = -1;
+  int esc = 0;
+  for (size_t i = 0; i < b.n;) {
+    uint8_t c = b.p[i];
+    if (c == '"') {
+      i = scan_string(&b, i, &esc);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t at = i;
+      int ns = 1;
+      i = scan_number(&b, i, &ns);
+      if (!ns && !number_exact(b.p + at, i - at)) {
+        found = (double)at;
+        break;
+      }
+    } else {
+      i++;
+    }
+  }
+  CHECK(napi_create_double(env, found, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {{"spans", NULL, js_spans, NULL, NULL, NULL, napi_default, NULL}};
-  napi_define_properties(env, exports, 1, props);
+  napi_property_descriptor props[] = {
+    {"spans", NULL, js_spans, NULL, NULL, NULL, napi_default, NULL},
+    {"firstInexact", NULL, js_first_inexact, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 2, props);
   return exports;
 }
 

@@ -112,15 +112,17 @@ static int read_joined(napi_env env, napi_value s, double expected_d, keys_t *ou
   if (!(expected_d >= 1) || expected_d > 16777216 || expected_d != floor(expected_d)) return 1;
   size_t expected = (size_t)expected_d;
   size_t want = expected * 37 - 1;
-  char stackbuf[64 * 37 + 1];
-  char *buf = want + 2 <= sizeof stackbuf ? stackbuf : (char *)malloc(want + 2);
+  /* Room for want bytes, a 4-byte character and the NUL: a longer text then reads as longer than
+     want (V8 stops at a whole character, so with less room "…uuidé" would read as "…uuid"). */
+  char stackbuf[64 * 37 + 4];
+  char *buf = want + 5 <= sizeof stackbuf ? stackbuf : (char *)malloc(want + 5);
   if (!buf) {
     napi_throw_error(env, "ERR_DEDUP_NOMEM", "dedup: out of memory");
     return -1;
   }
   size_t len = 0;
   int rc = 1;
-  if (napi_get_value_string_utf8(env, s, buf, want + 2, &len) != napi_ok || len != want) goto done;
+  if (napi_get_value_string_utf8(env, s, buf, want + 5, &len) != napi_ok || len != want) goto done;
   for (size_t i = 36; i < want; i += 37)
     if (buf[i] != '\n') goto done;
   if (alloc_keys(env, out, expected) != 0) {
@@ -201,7 +203,9 @@ static int read_keys(napi_env env, napi_value ids, napi_value count, keys_t *out
       keys_free(out);
       return -1;
     }
-    if (len < sizeof buf - 1) {
+    /* V8 stops at a whole character: only a copy that left room for a 4-byte character and the
+       NUL is certainly whole ("é" × 64 is 128 bytes, of which 126 fit a 128-byte buffer). */
+    if (len + 4 < sizeof buf) {
       dd_key_of(buf, len, &out->keys[i]);
     } else {
       /* Possibly truncated: ask for the real length and read it whole. */
@@ -250,7 +254,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t plen = 0;
   if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok)
     return throw_type(env, "dedup: path must be a string");
-  if (plen == 0 || plen >= sizeof path - 1) return throw_range(env, "dedup: path is empty or too long");
+  /* plen + 4 < size: a path cut at a whole character would otherwise pass for the whole path */
+  if (plen == 0 || plen + 4 >= sizeof path) return throw_range(env, "dedup: path is empty or too long");
   double cap;
   if (napi_get_value_double(env, argv[1], &cap) != napi_ok || !isfinite(cap) || cap < 0 || cap != floor(cap))
     return throw_type(env, "dedup: capacity must be an integer");

@@ -293,12 +293,17 @@ static producer_t *get_producer(napi_env env, napi_value v) {
   return p;
 }
 
-/* A JS string as UTF-8: into buf when it fits, else into a malloc'd block (*heap). */
+/*
+ * A JS string as UTF-8: into buf when it fits, else into a malloc'd block (*heap).
+ * V8 stops at a whole character when the next one does not fit, so a copy that left one byte
+ * spare may still be short (a 2-byte "é" after 511 bytes of a 512-byte buffer): only a copy that
+ * left room for the longest UTF-8 character (4 bytes) and the NUL is certainly whole.
+ */
 static int utf8_of(napi_env env, napi_value v, char *buf, size_t cap, char **out, size_t *len, char **heap) {
   size_t n = 0;
   *heap = NULL;
   if (napi_get_value_string_utf8(env, v, buf, cap, &n) != napi_ok) return -1;
-  if (n + 1 < cap) {
+  if (n + 4 < cap) {
     *out = buf;
     *len = n;
     return 0;
@@ -320,17 +325,26 @@ static int set_pairs(napi_env env, napi_value arr, rd_kafka_conf_t *conf, rd_kaf
   }
   for (uint32_t i = 0; i + 1 < n; i += 2) {
     napi_value k, v;
-    char key[256], val[8192];
+    char keybuf[256], valbuf[1024], *key, *val, *keyheap, *valheap;
     size_t kl, vl;
     napi_get_element(env, arr, i, &k);
     napi_get_element(env, arr, i + 1, &v);
-    if (napi_get_value_string_utf8(env, k, key, sizeof key, &kl) != napi_ok ||
-        napi_get_value_string_utf8(env, v, val, sizeof val, &vl) != napi_ok) {
+    /* Whole strings, whatever their length (a PEM certificate or a JAAS line is longer than any fixed buffer). */
+    if (utf8_of(env, k, keybuf, sizeof keybuf, &key, &kl, &keyheap)) {
       snprintf(errstr, errlen, "configuration keys and values must be strings");
       return -1;
     }
-    rd_kafka_conf_res_t r = conf ? rd_kafka_conf_set(conf, key, val, errstr, errlen)
-                                 : rd_kafka_topic_conf_set(tconf, key, val, errstr, errlen);
+    if (utf8_of(env, v, valbuf, sizeof valbuf, &val, &vl, &valheap)) {
+      free(keyheap);
+      snprintf(errstr, errlen, "configuration keys and values must be strings");
+      return -1;
+    }
+    /* librdkafka takes C strings: a NUL inside would cut the value silently. */
+    rd_kafka_conf_res_t r = RD_KAFKA_CONF_INVALID;
+    if (strlen(key) != kl || strlen(val) != vl) snprintf(errstr, errlen, "configuration %s: a NUL character inside", key);
+    else r = conf ? rd_kafka_conf_set(conf, key, val, errstr, errlen) : rd_kafka_topic_conf_set(tconf, key, val, errstr, errlen);
+    free(keyheap);
+    free(valheap);
     if (r != RD_KAFKA_CONF_OK) return -1;
   }
   return 0;
@@ -480,6 +494,30 @@ static napi_value js_outq_len(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The value librdkafka holds for a global property: what the configuration really became. */
+static napi_value js_config_value(napi_env env, napi_callback_info info) {
+  napi_value argv[2], out;
+  producer_t *p = args_of(env, info, 2, argv);
+  if (!p) return NULL;
+  char namebuf[256], *name, *nameheap;
+  size_t namelen, size = 0;
+  if (utf8_of(env, argv[1], namebuf, sizeof namebuf, &name, &namelen, &nameheap)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "producer: property name must be a string");
+    return NULL;
+  }
+  const rd_kafka_conf_t *conf = rd_kafka_conf(p->rk);
+  char *val = NULL;
+  if (rd_kafka_conf_get(conf, name, NULL, &size) == RD_KAFKA_CONF_OK && (val = malloc(size + 1)) != NULL &&
+      rd_kafka_conf_get(conf, name, val, &size) == RD_KAFKA_CONF_OK) {
+    napi_create_string_utf8(env, val, NAPI_AUTO_LENGTH, &out);
+  } else {
+    napi_get_null(env, &out);
+  }
+  free(val);
+  free(nameheap);
+  return out;
+}
+
 static napi_value js_ref(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   bool on = true;
@@ -581,6 +619,10 @@ static napi_value js_produce(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "producer: header names must be strings");
       return NULL;
     }
+    if (n + 4 >= sizeof names[h]) { /* possibly cut at a whole character: refuse, never shorten */
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "producer: header name too long");
+      return NULL;
+    }
   }
   double tsd = 0, id = 0;
   CHECK(napi_get_value_double(env, argv[8], &tsd));
@@ -677,6 +719,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
     {"produce", NULL, js_produce, NULL, NULL, NULL, napi_default, NULL},
     {"outqLen", NULL, js_outq_len, NULL, NULL, NULL, napi_default, NULL},
+    {"configValue", NULL, js_config_value, NULL, NULL, NULL, napi_default, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -1,0 +1,74 @@
+/**
+ * Who may write and how fast, as one process sets it up: the keyring (AUTH_MODE=api_key)
+ * and the per-tenant quotas, each loaded at start (a bad file stops the start: failing
+ * open would let everyone in) and re-read every AUTH_RELOAD_MS (a bad file then keeps the
+ * last good one in force and is logged). The metric label set follows both files.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { Keyring } from './keyring.js';
+import { parseKeysFile } from './keys-file.js';
+import { pollFile, type FilePoller } from './reload.js';
+import { QuotaPolicy, quotasOfFileText } from '../quota/policy.js';
+import { QuotaTable, defaultQuotaPath } from '../quota/table.js';
+
+export interface Access {
+  keyring: Keyring | null;
+  quota: QuotaPolicy | null;
+  close(): void;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+export function openAccess(config: Readonly<Config>, log: Logger, telemetry: Telemetry): Access {
+  const pollers: FilePoller[] = [];
+  let keyring: Keyring | null = null;
+  let quota: QuotaPolicy | null = null;
+  let table: QuotaTable | null = null;
+  const relabel = () => telemetry.knownTenants([...(keyring?.tenants ?? []), ...(quota?.tenants ?? [])]);
+
+  if (config.AUTH_MODE === 'api_key') {
+    const path = config.API_KEYS_FILE;
+    const ring = new Keyring();
+    keyring = ring;
+    pollers.push(
+      pollFile(path, config.AUTH_RELOAD_MS, (text, initial) => {
+        ring.replace(parseKeysFile(text, path));
+        relabel();
+        log.info({ file: path, ...ring.size, version: ring.version }, initial ? 'AUTH_MODE=api_key: API keys loaded' : 'API keys reloaded');
+      }, (err) => log.error({ file: path, err: err.message }, 'API keys file unreadable or invalid: the previous keys stay in force')),
+    );
+  } else if (!isLoopback(config.HOST)) {
+    log.warn(
+      { host: config.HOST, port: config.PORT },
+      'AUTHENTICATION IS OFF (AUTH_MODE=none) and the collector listens beyond loopback: anyone who can reach this port can write events for any tenant, at any rate. Set AUTH_MODE=api_key (README "Authentication and quotas")',
+    );
+  }
+
+  const quotaFile = config.TENANT_QUOTAS_FILE || config.API_KEYS_FILE;
+  if (quotaFile) {
+    table = QuotaTable.open(config.QUOTA_PATH || defaultQuotaPath(config.PORT));
+    const policy = new QuotaPolicy(table);
+    quota = policy;
+    const path = table.path;
+    pollers.push(
+      pollFile(quotaFile, config.AUTH_RELOAD_MS, (text, initial) => {
+        const q = quotasOfFileText(text, quotaFile);
+        policy.replace(q);
+        relabel();
+        log.info({ file: quotaFile, tenants: [...q.keys()], table: path }, initial ? 'tenant quotas loaded' : 'tenant quotas reloaded');
+      }, (err) => log.error({ file: quotaFile, err: err.message }, 'quota file unreadable or invalid: the previous quotas stay in force')),
+    );
+  }
+  return {
+    keyring,
+    quota,
+    close() {
+      for (const p of pollers) p.stop();
+      table?.close();
+    },
+  };
+}

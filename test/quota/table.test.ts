@@ -1,0 +1,53 @@
+/**
+ * The shared token buckets (native/quota): all-or-nothing takes, the computed wait, refill
+ * over (injected) time, and exactly-once accounting when two processes take at once.
+ */
+import t from 'tap';
+import { fork } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QuotaTable, TAKE_NEVER } from '../../src/quota/table.js';
+
+const dir = mkdtempSync(join(os.tmpdir(), 'quota-'));
+/** params for one key: events/s, burst, bytes/s, burst, events, bytes */
+const p = (evRate: number, evNeed: number, byteRate = 0, byteNeed = 0, burstS = 1) => [evRate, evRate * burstS, byteRate, byteRate * burstS, evNeed, byteNeed];
+const take = (q: QuotaTable, keys: bigint[], params: number[][], nowUs: number) =>
+  q.take(BigUint64Array.from(keys), Float64Array.from(params.flat()), nowUs);
+
+t.test('a batch fits whole or nothing is taken; the wait is computed', async (t) => {
+  const q = QuotaTable.open(join(dir, 'a.quota'), 64);
+  const T = 1_000_000_000;
+  t.equal(take(q, [10n], [p(100, 60)], T), 0, '60 of a burst of 100');
+  t.equal(take(q, [10n, 11n], [p(100, 30), p(100, 50)], T), 0, 'two tenants at once');
+  const w = take(q, [10n, 11n], [p(100, 20), p(100, 10)], T);
+  t.equal(w, 100, 'tenant 10 has 10 left, needs 20: 10 more at 100/s = 100 ms');
+  t.equal(take(q, [11n], [p(100, 50)], T), 0, 'the refused take debited nothing from tenant 11 (50 left)');
+  t.equal(take(q, [10n], [p(100, 10)], T), 0, 'nor from tenant 10 (10 left)');
+  t.equal(take(q, [10n], [p(100, 1)], T), 10, 'empty: 1 event in 10 ms');
+  t.equal(take(q, [10n], [p(100, 50)], T + 500_000), 0, 'refilled 50 in 0.5 s');
+  t.equal(take(q, [10n], [p(100, 101)], T + 10_000_000), TAKE_NEVER, 'more than the burst can never fit');
+  t.equal(take(q, [10n], [p(100, 100)], T + 10_000_000), 0, 'the refill stops at the burst, and the refused take cost nothing');
+  t.equal(take(q, [12n], [p(0, 1_000_000, 1000, 600)], T), 0, 'bytes only');
+  t.equal(take(q, [12n], [p(0, 1, 1000, 600)], T), 200, 'bytes short by 200 at 1000 B/s');
+  t.throws(() => take(q, [1n], [p(1, 1)], T), /reserved/);
+  q.close();
+});
+
+t.test('two processes taking at once: every token is handed out exactly once', async (t) => {
+  const path = join(dir, 'race.quota');
+  const worker = fileURLToPath(new URL('./fixtures/take-worker.js', import.meta.url));
+  const BURST = 400_000;
+  const kids = [0, 1].map(() => fork(worker, [path, String(BURST), String(BURST)], { stdio: 'pipe' }));
+  const next = (k: (typeof kids)[number]) => new Promise<unknown>((resolve, reject) => {
+    k.once('message', resolve);
+    k.once('exit', (code) => code !== 0 && reject(new Error(`worker exited ${code}`)));
+  });
+  await Promise.all(kids.map(next)); // both opened the table
+  const done = kids.map(next);
+  for (const k of kids) k.send('go');
+  const counts = (await Promise.all(done)).map(Number);
+  t.equal(counts[0]! + counts[1]!, BURST, `${counts.join(' + ')} admitted: exactly the burst (time frozen, no refill)`);
+  t.ok(counts[0]! > 0 && counts[1]! > 0, 'both processes got some');
+});
