@@ -105,6 +105,7 @@ export class Telemetry {
   private readonly spillEvents: client.Counter<'direction'>;
   private readonly duplicates: client.Counter;
   private readonly poison: client.Counter;
+  private readonly corrupt: client.Counter;
   private readonly dedupSkipped: client.Counter;
   private readonly foreignGauge: client.Gauge;
   private readonly fullRefusals: client.Counter;
@@ -174,6 +175,11 @@ export class Telemetry {
     this.poison = new client.Counter({
       name: 'collector_poison_pills_total',
       help: 'Events Kafka refused for good (or past KAFKA_MAX_RETRIES), quarantined to the DLQ',
+      registers: [this.registry],
+    });
+    this.corrupt = new client.Counter({
+      name: 'collector_spill_corrupt_records_total',
+      help: 'Spilled records that failed their checksum on replay: quarantined (BUFFER_DIR/<log>/quarantine/) and skipped',
       registers: [this.registry],
     });
     this.fullRefusals = new client.Counter({
@@ -277,6 +283,10 @@ export class Telemetry {
   poisoned(n: number): void {
     this.poison.inc(n);
     this.totals.poisoned += n;
+  }
+
+  spillCorrupt(n: number): void {
+    this.corrupt.inc(n);
   }
 
   /** The acceptor's admission state, read when metrics are collected. */
