@@ -179,7 +179,7 @@ export class Telemetry {
     });
     this.corrupt = new client.Counter({
       name: 'collector_spill_corrupt_records_total',
-      help: 'Spilled records that failed their checksum on replay: quarantined (BUFFER_DIR/<log>/quarantine/) and skipped',
+      help: 'Times replay met a spilled record failing its checksum: its segment copied to BUFFER_DIR/<log>/quarantine/, the record skipped',
       registers: [this.registry],
     });
     this.fullRefusals = new client.Counter({

@@ -42,7 +42,7 @@ t.test('a full filesystem: appends are refused while full and stored again once 
   const bufferDir = join(base, 'buffer');
   execFileSync('mkdir', ['-p', bufferDir]);
   if (!tryMount(bufferDir, '4m')) {
-    t.skip('mounting a tmpfs needs root (mount -t tmpfs); not available here');
+    t.plan(0, 'mounting a tmpfs needs root (mount -t tmpfs); not available here');
     return;
   }
   t.teardown(() => {
@@ -97,7 +97,7 @@ t.test('a record that rots on disk: replay quarantines it, counts it and deliver
   });
   t.teardown(() => collector.stop());
   const acked = new Map<string, number>();
-  for (let i = 0; i < 20; i++) t.equal((await send(collector.url, acked, i)).status, 200);
+  for (let i = 0; i < 20; i++) t.equal((await send(collector.url, acked, i)).status, 200, `batch ${i} stored while Kafka is down`);
 
   // Flip one byte in the middle of the segment: one stored record no longer matches its checksum.
   const segDir = join(bufferDir, '0');
@@ -118,7 +118,7 @@ t.test('a record that rots on disk: replay quarantines it, counts it and deliver
   const batches = new Set(missing.map(([, batch]) => batch));
   t.ok(missing.length <= 50 && batches.size <= 1, `only the rotten record's batch is missing (${missing.length} events, batches ${[...batches]})`);
   const prom = await (await fetch(`${collector.url}/metrics`)).text();
-  t.match(prom, /collector_spill_corrupt_records_total 1\b/, 'the quarantined record is counted');
+  t.match(prom, /collector_spill_corrupt_records_total\{[^}]*\} 1\b/, 'the quarantined record is counted');
   t.match(collector.logs.join(''), /corrupt record was quarantined/, 'and logged');
   t.ok(readdirSync(join(segDir, 'quarantine')).length > 0, 'the damaged segment is kept in quarantine/ as evidence');
 });
