@@ -48,7 +48,8 @@ const CHUNK_RECORDS = 256;
 const CHUNK_BYTES = 16 << 20;
 const IDLE_MS = 1000;
 const RETRY_MS = 250;
-const BLOCKED_POLL_MS = 10;
+// Waiting on another log of the host is a hand-over between processes: poll the table (one pread) often.
+const BLOCKED_POLL_MS = 1;
 const ADOPT_WHEN_BLOCKED_MS = 2000;
 const ERROR_BACKOFF_MAX_MS = 5000;
 
@@ -202,10 +203,13 @@ export class Replayer {
     const ok = await this.sendChunk(source.source, chunk);
     if (ok) {
       const last = chunk[chunk.length - 1]!;
-      await spill.ack(source.source, last.seq);
       buf.splice(0, chunk.length);
-      // Lower bound of the next head until it is read: the key just delivered.
-      heads.setFloor(source.dir, buf[0]?.key ?? (spill.sources.find((s) => s.source === source.source)?.records ? last.key : 0));
+      // Published as soon as Kafka has the chunk, before the (fsynced) log ack: the other logs of the host
+      // wait on this value, not on our disk. A crash in between only re-sends the chunk (duplicates).
+      // Until the next head is read, the key just delivered is its lower bound.
+      heads.setFloor(source.dir, buf[0]?.key ?? last.key);
+      await spill.ack(source.source, last.seq);
+      if (!buf.length && !spill.sources.find((s) => s.source === source.source)?.records) heads.setFloor(source.dir, 0);
       if (circuit.state !== 'closed') this.d.log.info({ source: source.source }, 'kafka is back: circuit closed, draining the spill log');
       circuit.succeeded();
       this.d.telemetry.replayed(chunk.reduce((a, r) => a + r.events, 0));
