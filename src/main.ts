@@ -23,6 +23,8 @@ import type { DecodeWorkerData } from './pipeline/task.js';
 import { installShutdown } from './lifecycle/shutdown.js';
 import { SpillClient } from './spill/client.js';
 import { Replayer } from './spill/replayer.js';
+import { HostTable } from './spill/host-table.js';
+import { OrderHeads } from './spill/heads.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
 import { decodeLimits } from './codec/inline.js';
@@ -58,7 +60,14 @@ async function main(): Promise<void> {
     if (r.quarantined.length || r.lostRanges.length) log.error({ recovery: r }, 'SPILL LOG DAMAGE: records quarantined; inspect the quarantine/ folder');
     else if (r.truncatedBytes) log.warn({ recovery: r }, 'spill log: torn tail truncated (a crash mid-append; nothing acknowledged was lost)');
   }
-  log.info({ sources: hello.sources.map((s) => ({ source: s.source, records: s.records, events: s.events })) }, 'spill log open');
+  log.info({ sources: hello.sources.map((s) => ({ source: s.source, dir: s.dir, records: s.records, events: s.events })) }, 'spill log open');
+  if (hello.sources[0]!.dir !== config.INSTANCE_ID) {
+    log.warn({ dir: hello.sources[0]!.dir }, 'own spill directory is held by a sibling that adopted it while this instance was down: spilling to a fresh one meanwhile');
+  }
+  // Host-wide order of spilled batches (#14): published before any batch is accepted.
+  const host = HostTable.open(resolve(config.BUFFER_DIR));
+  const heads = new OrderHeads(host, hello.sources[0]!.dir);
+  for (const s of hello.sources) heads.track(s.dir, s.records > 0);
 
   // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
   const schemaMetrics = new SchemaMetrics(telemetry.registry);
@@ -122,9 +131,11 @@ async function main(): Promise<void> {
     instance, maxRetries: config.KAFKA_MAX_RETRIES,
     // Half the producer's queue: room is left for live batches and for the chunk after this one.
     queueBudget: Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES / 2),
+    heads, baseDir: resolve(config.BUFFER_DIR),
   });
   replayer.start();
   const adoptTimer = setInterval(() => void spill.adopt().catch(() => undefined), 30_000).unref();
+  host.spilling(); // fail at start, not on the first request, if the table cannot be read
   const gaugeTimer = setInterval(() => {
     const s = spillSummary(spill);
     telemetry.spillState({ batches: s.batches, events: s.events, bytes: s.bytes, fillRatio: s.fillRatio }, circuit.state);
@@ -132,7 +143,7 @@ async function main(): Promise<void> {
 
   const deliverer = new Deliverer({
     producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqTopic: config.DLQ_TOPIC,
-    deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(),
+    deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(), heads, host,
     maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES,
     retryAfterFull: () => {
       // Seconds until the replay frees room for a typical batch; 30 s when nothing drains (Kafka down).
@@ -213,6 +224,7 @@ async function main(): Promise<void> {
     await producer.flush(5000);
     await producer.disconnect();
     await spill.close();
+    host.close();
     dedup?.close();
     access.close();
     await pool.destroy();

@@ -5,9 +5,17 @@
  * synchronous fs work so the main thread never waits on a disk.
  *
  * Group commit: appends that arrive together are written with one fsync.
+ *
+ * Own directory: BUFFER_DIR/<instance>, or, while a sibling that adopted it during this
+ * instance's absence still drains it, the first free BUFFER_DIR/<instance>~<k>: a returning
+ * instance starts and serves at once instead of failing on SPILL_LOCKED (#17.5). Host-wide
+ * order does not depend on which directory a batch is in (host-table.ts).
+ *
+ * After a write/fsync error (ENOSPC, EIO) the own log is closed and reopened, with backoff,
+ * when the next append comes: recovery cuts the torn tail and checks every record (#17.4).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { adoptOrphans, SpillLog, isSpillError } from '../src/spill/index.js';
 import type { SourceStats, SpillHello, SpillReply, SpillRequest, SpillWorkerData } from '../src/spill/protocol.js';
 
@@ -23,12 +31,25 @@ function open(dir: string, source: string): SpillLog {
 }
 
 function sources(): SourceStats[] {
-  return [...logs].map(([source, log]) => ({ source, ...log.stats() }));
+  return [...logs].map(([source, log]) => ({ source, dir: basename(log.dir), ...log.stats() }));
 }
 
-const own = open(join(data.baseDir, data.instance), data.instance);
+/** The own log: its usual directory, else the first `<instance>~<k>` no live process holds. */
+function openOwn(): SpillLog {
+  for (let k = 0; ; k++) {
+    const name = k === 0 ? data.instance : `${data.instance}~${k}`;
+    try {
+      return open(join(data.baseDir, name), data.instance);
+    } catch (err) {
+      if (!isSpillError(err, 'COLLECTOR_ERR_SPILL_LOCKED') || k >= 64) throw err;
+    }
+  }
+}
+
+let own = openOwn();
+const ownDir = () => basename(own.dir);
 const recovery = [{ source: data.instance, ...pick(own) }];
-for (const dir of adoptOrphans(data.baseDir, data.instance)) {
+for (const dir of adoptOrphans(data.baseDir, ownDir())) {
   try {
     const name = `adopted:${dir.split('/').pop()!}`;
     recovery.push({ source: name, ...pick(open(dir, name)) });
@@ -43,10 +64,39 @@ function pick(log: SpillLog) {
 port.postMessage({ hello: true, sources: sources(), recovery } satisfies SpillHello);
 
 let pendingAppends: Extract<SpillRequest, { op: 'append' }>[] = [];
+/** after an I/O error: when the own log may next be reopened, and the current backoff */
+let broken: { retryAt: number; backoffMs: number } | null = null;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+/** True when the own log can take appends (reopening it first after an I/O error, when due). */
+function ownUsable(): boolean {
+  const was = broken;
+  if (!was) return true;
+  if (Date.now() < was.retryAt) return false;
+  try {
+    own.close();
+  } catch {
+    // its descriptors may be gone with the disk; the lock file is what matters and open() takes it back
+  }
+  logs.delete(data.instance);
+  try {
+    own = open(own.dir, data.instance);
+    broken = null;
+    return true;
+  } catch {
+    broken = { retryAt: Date.now() + was.backoffMs, backoffMs: Math.min(BACKOFF_MAX_MS, was.backoffMs * 2) };
+    return false;
+  }
+}
 
 function flushAppends(): void {
   const batch = pendingAppends;
   pendingAppends = [];
+  if (!ownUsable()) {
+    for (const req of batch) reply({ id: req.id, ok: false, code: 'COLLECTOR_ERR_SPILL_IO', message: 'the spill log is recovering from an I/O error; retrying with backoff' });
+    return;
+  }
   const payloads: Buffer[] = [];
   const events: number[] = [];
   for (const req of batch) {
@@ -70,6 +120,7 @@ function flushAppends(): void {
       }
       return;
     }
+    if (isSpillError(err, 'COLLECTOR_ERR_SPILL_IO')) broken = { retryAt: Date.now() + BACKOFF_MIN_MS, backoffMs: BACKOFF_MIN_MS * 2 };
     for (const req of batch) reply(failure(req.id, err));
   }
 }
@@ -93,7 +144,24 @@ port.on('message', (req: SpillRequest) => {
       case 'read': {
         const log = logs.get(req.source);
         if (!log) return reply({ id: req.id, ok: true, records: [] });
-        const records = log.read(req.fromSeq, req.maxRecords, req.maxBytes).map((r) => ({
+        if (req.source === data.instance && !ownUsable()) return reply({ id: req.id, ok: true, records: [] });
+        let read;
+        try {
+          read = log.read(req.fromSeq, req.maxRecords, req.maxBytes);
+        } catch (err) {
+          // A record that rotted since open: reopening runs recovery, which quarantines it (a copy of
+          // the segment in quarantine/, its seqs in lostRanges) and keeps the valid records around it.
+          if (isSpillError(err, 'COLLECTOR_ERR_SPILL_CORRUPT')) {
+            log.close();
+            logs.delete(req.source);
+            const again = open(log.dir, req.source);
+            if (req.source === data.instance) own = again;
+            const r = again.recovery;
+            return reply({ id: req.id, ok: false, code: 'COLLECTOR_ERR_SPILL_CORRUPT', message: `${err.message}; quarantined ${JSON.stringify(r.quarantined)}, lost seqs ${JSON.stringify(r.lostRanges)}` });
+          }
+          throw err;
+        }
+        const records = read.map((r) => ({
           seq: r.seq,
           events: r.events,
           // copy: payloads may be views of a shared read buffer
@@ -104,19 +172,30 @@ port.on('message', (req: SpillRequest) => {
       case 'ack': {
         const log = logs.get(req.source);
         if (log) {
-          log.ack(req.uptoSeq);
-          // A drained adopted log is closed and its directory left for its owner to come back to, or for removal.
-          if (req.source !== data.instance && log.stats().records === 0) {
-            log.close();
-            logs.delete(req.source);
+          if (req.source === data.instance && !ownUsable()) throw new Error('the spill log is recovering from an I/O error');
+          try {
+            log.ack(req.uptoSeq);
+          } catch (err) {
+            if (req.source === data.instance && isSpillError(err, 'COLLECTOR_ERR_SPILL_IO')) broken = { retryAt: Date.now() + BACKOFF_MIN_MS, backoffMs: BACKOFF_MIN_MS * 2 };
+            throw err;
           }
+        }
+        return reply({ id: req.id, ok: true, sources: sources() });
+      }
+      case 'release': {
+        // A drained adopted log: the main thread has cleared its order slot; close it and leave the
+        // directory for its owner to come back to.
+        const log = logs.get(req.source);
+        if (log && req.source !== data.instance && log.stats().records === 0) {
+          log.close();
+          logs.delete(req.source);
         }
         return reply({ id: req.id, ok: true, sources: sources() });
       }
       case 'stats':
         return reply({ id: req.id, ok: true, sources: sources() });
       case 'adopt':
-        for (const dir of adoptOrphans(data.baseDir, data.instance)) {
+        for (const dir of adoptOrphans(data.baseDir, ownDir())) {
           const name = `adopted:${dir.split('/').pop()!}`;
           if (!logs.has(name)) {
             try {

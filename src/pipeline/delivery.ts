@@ -8,8 +8,17 @@
  *        ├─ some failed, retriable ───────────▶ those are spilled
  *        └─ too slow, or the circuit opened ──▶ the whole batch is spilled, the circuit opens;
  *                                              late acknowledgements are counted as duplicates
- *   otherwise ───────────────────────────────▶ spilled (per-learner order: while the log holds
- *                                              batches, new ones queue behind them)
+ *   otherwise ───────────────────────────────▶ spilled (per-learner order: while any log of the
+ *                                              HOST owes a batch, new ones queue behind it, in
+ *                                              the host order: see host-table.ts, heads.ts)
+ *
+ * Host order rule (#14): a batch is stamped (CLOCK_MONOTONIC, host-wide) just before it is
+ * appended, and the stamp is published as owed before the append, so before its answer. Any
+ * process that takes a request after that answer sees the host as spilling and spills too,
+ * with a larger stamp; replay merges all logs of the host by stamp. A batch spilled while its
+ * first copy is still in librdkafka (too slow) is pinned until that copy is delivered or
+ * failed: nothing newer of the host is replayed before, so even a duplicate of batch N lands
+ * before batch N+1.
  */
 import type { Logger } from 'pino';
 import type { PackedRecords } from '../codec/packed.js';
@@ -24,6 +33,8 @@ import type { ErrorCode } from '../errors.js';
 import { poisonDeadLetters } from './poison.js';
 import { shrunkDeadLetter } from '../codec/dead-letter.js';
 import { PackedBuilder, recordValue, type PackedRecords as Records } from '../codec/packed.js';
+import type { OrderHeads } from '../spill/heads.js';
+import type { HostTable, OrderStamp } from '../spill/host-table.js';
 
 export interface Part {
   topic: string;
@@ -67,6 +78,9 @@ export interface DelivererDeps {
   retryAfterFull: () => number;
   /** DLQ_MAX_RECORD_BYTES, for poison-pill dead letters */
   maxDeadLetterBytes?: number;
+  /** the host order: what this process owes, and what every process of the host owes */
+  heads: OrderHeads;
+  host: HostTable;
 }
 
 type Race = { kind: 'done'; results: BatchDelivery[] } | { kind: 'open' } | { kind: 'slow' };
@@ -77,7 +91,7 @@ export class Deliverer {
   async deliver(parts: Part[], batchId: string): Promise<Delivered | Undeliverable> {
     const { producer, circuit, spill } = this.d;
     const live = parts.filter((p) => p.records.count > 0);
-    if (!circuit.closed || spill.ownNonEmpty || !producer.isConnected) return this.spillParts(live);
+    if (!circuit.closed || spill.ownNonEmpty || !producer.isConnected || this.d.host.spilling()) return this.spillParts(live);
 
     const all = Promise.all(live.map((p) => producer.send(p.topic, p.records, p.headerNames, p.timestamp)));
     const race = await this.raceDelivery(all);
@@ -88,11 +102,18 @@ export class Deliverer {
       }
       // The producer may still deliver these: each one it does, and each that fails after reaching a
       // broker (a timeout says nothing of whether the write happened), may duplicate the spilled copy.
+      // Pinned until then: nothing newer of the host replays before this first copy settles.
+      let pinned: OrderStamp | undefined;
+      const spilled = await this.spillParts(live, (stamp) => {
+        pinned = stamp;
+        this.d.heads.pin(stamp);
+      });
       void all.then((results) => {
         const late = results.reduce((n, r, i) => n + live[i]!.records.count - r.failures.filter((f) => isQueueFull(f.code, f.message)).length, 0);
         this.d.telemetry.possibleDuplicates(late);
+        if (pinned) this.d.heads.unpin(pinned);
       });
-      return this.spillParts(live);
+      return spilled;
     }
 
     const partitions = new Set<number>();
@@ -212,12 +233,17 @@ export class Deliverer {
     });
   }
 
-  private async spillParts(parts: Part[]): Promise<Delivered | Undeliverable> {
-    const payloads = parts.map((p) => encodeSpilledBatch({ topic: p.topic, timestamp: p.timestamp, headerNames: [...p.headerNames], records: p.records }));
+  private async spillParts(parts: Part[], onStored?: (stamp: OrderStamp) => void): Promise<Delivered | Undeliverable> {
+    // Stamped and published as owed before the append: the host spills from here on (heads.ts).
+    const stamp = this.d.heads.beginAppend();
+    const payloads = parts.map((p) => encodeSpilledBatch({ topic: p.topic, timestamp: p.timestamp, headerNames: [...p.headerNames], records: p.records, stamp }));
     const events = parts.map((p) => p.records.count);
     try {
       await this.d.spill.append(payloads, events);
+      onStored?.(stamp);
+      this.d.heads.endAppend(stamp, true);
     } catch (err) {
+      this.d.heads.endAppend(stamp, false);
       if (err instanceof SpillFailure && err.code === 'COLLECTOR_ERR_SPILL_FULL') {
         this.d.telemetry.spillFull();
         return { ok: false, code: 'COLLECTOR_ERR_BUFFER_FULL', detail: 'the disk buffer is at MAX_BUFFER_SIZE_MB', retryAfter: this.d.retryAfterFull() };

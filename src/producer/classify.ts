@@ -38,3 +38,14 @@ export function isQueueFull(code: number, message: string): boolean {
 export function meansBrokersDown(code: number, message: string): boolean {
   return code === -187 || /all broker connections are down|all brokers? (are )?down/i.test(message);
 }
+
+// librdkafka codes that say a broker is away or busy, nothing about the record: timed out,
+// transport, resolve, all brokers down, purged on shutdown, leader moving, not enough replicas.
+const AWAY_CODES = new Set([-197, -195, -193, -192, -187, -185, -152, -151, 5, 6, 7, 8, 13, 19, 20]);
+const AWAY_TEXT = /timed? ?out|transport|broker|connection|disconnect|not available|leader|replicas|purged/i;
+
+/** A failure that must never count as a record's attempt: the record may be fine, Kafka is not there (#17.1). */
+export function meansBrokerAway(code: number, message: string): boolean {
+  if (classifyFailure(code, message) === 'final') return false;
+  return AWAY_CODES.has(code) || (code === -1 && AWAY_TEXT.test(message));
+}

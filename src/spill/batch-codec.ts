@@ -5,17 +5,21 @@
  *   +-------------+---------------------------+-----------------------------+
  *   | u32 jsonLen | JSON header (jsonLen)     | record values, back to back |
  *   +-------------+---------------------------+-----------------------------+
- *   header: {v, topic, ts, names, keys, headers, ids, idx, offsets}
+ *   header: {v, topic, ts, names, keys, headers, ids, idx, offsets, bt?, st?}
+ *   bt/st: the host order stamp (boot id, CLOCK_MONOTONIC µs; host-table.ts); absent in
+ *   batches spilled before stamps existed, which then replay first.
  *
  * Pure: used by the main thread (encode before append, decode on replay) and tests.
  */
 import type { PackedRecords } from '../codec/packed.js';
+import type { OrderStamp } from './host-table.js';
 
 export interface SpilledBatch {
   topic: string;
   timestamp: number;
   headerNames: string[];
   records: PackedRecords;
+  stamp?: OrderStamp;
 }
 
 interface Header {
@@ -28,6 +32,8 @@ interface Header {
   ids: string[];
   idx: number[];
   offsets: number[];
+  bt?: string;
+  st?: number;
 }
 
 export function encodeSpilledBatch(b: SpilledBatch): Buffer {
@@ -42,6 +48,7 @@ export function encodeSpilledBatch(b: SpilledBatch): Buffer {
     ids: r.eventIds,
     idx: r.indexes,
     offsets: Array.from(r.offsets),
+    ...(b.stamp ? { bt: b.stamp.boot, st: b.stamp.mono } : {}),
   };
   const json = Buffer.from(JSON.stringify(header));
   const start = r.offsets[0] ?? 0;
@@ -65,6 +72,7 @@ export function decodeSpilledBatch(buf: Buffer): SpilledBatch {
     topic: header.topic,
     timestamp: header.ts,
     headerNames: header.names,
+    ...(typeof header.st === 'number' ? { stamp: { boot: header.bt ?? '', mono: header.st } } : {}),
     records: {
       count: header.keys.length,
       bytes,

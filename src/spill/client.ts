@@ -97,6 +97,11 @@ export class SpillClient {
     await this.call({ op: 'ack', source, uptoSeq });
   }
 
+  /** Closes a drained adopted log (after its order slot was cleared). */
+  async release(source: string): Promise<void> {
+    await this.call({ op: 'release', source });
+  }
+
   async refresh(): Promise<SourceStats[]> {
     return (await this.call({ op: 'stats' })).sources ?? [];
   }

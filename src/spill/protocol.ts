@@ -14,6 +14,8 @@ export interface SpillWorkerData {
 /** A log the worker owns: its own (`source` = instance) or an adopted orphan. */
 export interface SourceStats extends SpillStats {
   source: string;
+  /** its directory's name under baseDir (the own log may live in `<instance>~<k>`: see workers/spill.ts) */
+  dir: string;
 }
 
 export type SpillRequest =
@@ -22,6 +24,7 @@ export type SpillRequest =
   | { id: number; op: 'ack'; source: string; uptoSeq: number }
   | { id: number; op: 'stats' }
   | { id: number; op: 'adopt' }
+  | { id: number; op: 'release'; source: string }
   | { id: number; op: 'close' };
 
 export interface SpillWireRecord {

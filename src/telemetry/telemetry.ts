@@ -109,6 +109,7 @@ export class Telemetry {
   private readonly duplicates: client.Counter;
   private readonly poison: client.Counter;
   private readonly deadLost: client.Counter;
+  private readonly corrupt: client.Counter;
   private readonly dedupSkipped: client.Counter;
   private readonly foreignGauge: client.Gauge;
   private readonly fullRefusals: client.Counter;
@@ -186,6 +187,11 @@ export class Telemetry {
     this.deadLost = new client.Counter({
       name: 'collector_dead_letters_dropped_total',
       help: 'Dead letters Kafka refused for good even without their original event (logged at error level): lost',
+      registers: [this.registry],
+    });
+    this.corrupt = new client.Counter({
+      name: 'collector_spill_corrupt_records_total',
+      help: 'Times replay met a spilled record failing its checksum: its segment copied to BUFFER_DIR/<log>/quarantine/, the record skipped',
       registers: [this.registry],
     });
     this.fullRefusals = new client.Counter({
@@ -307,6 +313,10 @@ export class Telemetry {
 
   deadLettersDropped(n: number): void {
     this.deadLost.inc(n);
+  }
+
+  spillCorrupt(n: number): void {
+    this.corrupt.inc(n);
   }
 
   /** The acceptor's admission state, read when metrics are collected. */

@@ -1,0 +1,150 @@
+/**
+ * The host-wide order table: one shared file, BUFFER_DIR/.order/heads, that every collector
+ * process of the host reads and writes, so that spilling and replay follow ONE order for the
+ * whole host instead of one order per process (issue #14).
+ *
+ *   heads = SLOTS × f64      slot k = the order key of the oldest batch its spill log still owes
+ *                             (or of an append/in-flight first copy it is about to owe); 0 = owes nothing
+ *   slot-<k> -> <log dir>    symlink: which log directory slot k belongs to (created atomically, never reused)
+ *
+ * Writers: a slot is written only by the process that holds its log's LOCK (lock.ts), so each
+ * slot has one writer at a time. A value is one aligned 8-byte pwrite in one page, which
+ * Linux copies with a single 8-byte store on x86-64 and arm64: readers see the old or the
+ * new value, never a mix. Readers take the whole table with one pread (2 KiB, page cache).
+ *
+ * Order keys come from CLOCK_MONOTONIC (process.hrtime), which is one clock for every process
+ * of a host, in microseconds: a batch answered before another was sent always has the smaller
+ * key. Keys of the current boot are raised by 2^52 so that logs left by an earlier boot (a
+ * restarted host) sort before everything spilled since.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { errnoCode } from './fsutil.js';
+
+export const ORDER_DIR = '.order';
+export const SLOTS = 256;
+const HEADS_FILE = 'heads';
+const BOOT_OFFSET = 2 ** 52;
+
+let bootId: string | undefined;
+function currentBoot(): string {
+  if (bootId === undefined) {
+    try {
+      bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      bootId = '';
+    }
+  }
+  return bootId;
+}
+
+/** The stamp a spilled batch carries: the boot it was written in and CLOCK_MONOTONIC in µs. */
+export interface OrderStamp {
+  boot: string;
+  mono: number;
+}
+
+export function stampNow(): OrderStamp {
+  return { boot: currentBoot(), mono: Number(process.hrtime.bigint() / 1000n) };
+}
+
+/** Orders stamps host-wide; batches without a stamp (written before stamps existed) sort first. */
+export function orderKey(s: OrderStamp | undefined): number {
+  if (!s) return 1;
+  const mono = Math.max(1, s.mono);
+  return s.boot === currentBoot() ? BOOT_OFFSET + mono : mono;
+}
+
+/** (key, slot) pairs compare by key, then by slot: a total order over the host's batches. */
+export function before(keyA: number, slotA: number, keyB: number, slotB: number): boolean {
+  return keyA < keyB || (keyA === keyB && slotA < slotB);
+}
+
+export class HostTable {
+  private readonly fd: number;
+  private readonly buf = Buffer.alloc(SLOTS * 8);
+  private readonly view = new Float64Array(this.buf.buffer, this.buf.byteOffset, SLOTS);
+  private readonly one = Buffer.alloc(8);
+  readonly dir: string;
+
+  private constructor(baseDir: string) {
+    this.dir = path.join(baseDir, ORDER_DIR);
+    fs.mkdirSync(this.dir, { recursive: true });
+    const file = path.join(this.dir, HEADS_FILE);
+    try {
+      // Born at full size so a reader never gets a short read.
+      fs.writeFileSync(file, Buffer.alloc(SLOTS * 8), { flag: 'wx' });
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    this.fd = fs.openSync(file, 'r+');
+  }
+
+  static open(baseDir: string): HostTable {
+    return new HostTable(baseDir);
+  }
+
+  /** The slot of a log directory (by its name under BUFFER_DIR), allocated on first use. */
+  slotOf(dirName: string): number {
+    const known = this.slotDirs();
+    for (const [k, name] of known) if (name === dirName) return k;
+    for (let k = 0; k < SLOTS; k++) {
+      if (known.has(k)) continue;
+      try {
+        fs.symlinkSync(dirName, path.join(this.dir, `slot-${k}`));
+        return k;
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+        // another process took k first: if it was for the same directory, use it
+        if (this.linkOf(k) === dirName) return k;
+      }
+    }
+    throw new Error(`${this.dir}: all ${SLOTS} order slots are taken; remove the .order directory while no collector runs`);
+  }
+
+  /** slot → log directory name, for every allocated slot. */
+  slotDirs(): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const name of fs.readdirSync(this.dir)) {
+      const m = /^slot-(\d+)$/.exec(name);
+      if (!m) continue;
+      const target = this.linkOf(Number(m[1]));
+      if (target !== null) out.set(Number(m[1]), target);
+    }
+    return out;
+  }
+
+  private linkOf(k: number): string | null {
+    try {
+      return fs.readlinkSync(path.join(this.dir, `slot-${k}`));
+    } catch {
+      return null;
+    }
+  }
+
+  write(slot: number, key: number): void {
+    this.one.writeDoubleLE(key, 0);
+    fs.writeSync(this.fd, this.one, 0, 8, slot * 8);
+  }
+
+  /** Every slot as of now (a view that the next read overwrites). */
+  read(): Float64Array {
+    fs.readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    return this.view;
+  }
+
+  /** Whether any log of the host owes Kafka a batch: then every process spills (one order). */
+  spilling(): boolean {
+    const v = this.read();
+    for (let i = 0; i < SLOTS; i++) if (v[i]! > 0) return true;
+    return false;
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+  }
+}
