@@ -15,7 +15,7 @@ export interface Proc {
 
 let ticks = 0;
 /** USER_HZ: 100 on every Linux we know, but ask once instead of assuming. */
-function clockTicks(): number {
+export function clockTicks(): number {
   if (!ticks) {
     try { ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { ticks = 100; }
   }
