@@ -22,21 +22,16 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../src/config/schema.js';
+import type { RawResult } from './raw-producer.js';
 import { producerSettings } from '../src/producer/settings.js';
 import { syntheticBatch } from '../src/pipeline/synthetic.js';
 import { clockTicks, round, Sampler, type Proc, type Usage } from './lib/proc.js';
 
-export interface KcatLimit {
+/** Same fields as the C producer's pass (RawResult), plus kcat's own. */
+export interface KcatLimit extends RawResult {
   client: 'kcat';
   producers: number;
   perProducer: number[];
-  events: number;
-  failed: number;
-  seconds: number;
-  eventsPerS: number;
-  /** CPU of the kcat processes per 1000 delivered events, ms */
-  producerCpuMsPer1k: number;
-  avgValueBytes: number;
   /** start-up time subtracted from every kcat's wall time (one-record run), s */
   startupS: number;
   kcatVersion: string;
