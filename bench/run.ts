@@ -22,7 +22,7 @@ import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
 import { kcatLimit, kcatVersion } from './kcat.js';
-import { rssMb } from './lib/proc.js';
+import { rssMb, rssParts } from './lib/proc.js';
 import { Bodies, runLoad, scenarios, stopLoad } from './scenarios.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -177,7 +177,9 @@ async function main(): Promise<void> {
   // RSS of every process once every scenario (1000-event, gzip, overload, outage) has run: the memory goal.
   const rssAfter: Record<string, number> = {};
   for (const p of [...cluster.collectors, ...brokerProcs, { role: 'pm2', pid: cluster.pm2Pid }]) rssAfter[p.role] = round(rssMb(p.pid), 1);
-  log(`RSS after the whole bench (MB): ${Object.entries(rssAfter).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const rssAfterParts: Record<string, ReturnType<typeof rssParts>> = {};
+  for (const p of cluster.collectors) rssAfterParts[p.role] = rssParts(p.pid);
+  log(`RSS after the whole bench (MB): ${Object.entries(rssAfter).map(([k, v]) => `${k} ${v}`).join(', ')}; collectors by kind: ${JSON.stringify(rssAfterParts)}`);
   // The limit is the fastest raw pass, whichever client: a low limit would flatter every ratio.
   const limiting = [raw, rawEnd, ...(rawKcat ? [rawKcat] : []), ...(rawKcatEnd ? [rawKcatEnd] : [])];
   const best = limiting.reduce((a, b) => (b.eventsPerS > a.eventsPerS ? b : a));
@@ -211,6 +213,7 @@ async function main(): Promise<void> {
     rawProducerEnd: rawEnd,
     ...(rawKcat ? { rawKcat, rawKcatEnd } : { rawKcat: { status: 'not-run', note: 'kcat not installed (Debian package kcat)' } }),
     rssAfterBenchMb: rssAfter,
+    rssAfterBenchPartsMb: rssAfterParts, // anon / file / shmem (the dedup table is shmem, shared by every process)
     loadAvgAtEnd: loadAvg(),
     ...(rawNode ? { rawNodeRdkafka: rawNode } : {}),
     scenarios: reports,

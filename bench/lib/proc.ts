@@ -64,6 +64,17 @@ export function rssMb(pid: number): number {
   }
 }
 
+/** RSS split by kind (MiB): anon (heaps, malloc), file (mapped code), shmem (the shared dedup table and slab pages touched). */
+export function rssParts(pid: number): { anon: number; file: number; shmem: number } | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+    return { anon: round(kb('RssAnon'), 1), file: round(kb('RssFile'), 1), shmem: round(kb('RssShmem'), 1) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Direct children of `ppid` whose command line contains `match`. */
 export function childrenOf(ppid: number, match: string): number[] {
   const out: number[] = [];
