@@ -53,6 +53,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadAvg();
   if (!(durationS > 0)) throw new Error(`BENCH_DURATION_S=${process.env.BENCH_DURATION_S}: want seconds > 0`);
   loadConfig(); // a bad collector variable fails here, before a broker is started for nothing
   const localBroker = !process.env.KAFKA_BOOTSTRAP_SERVERS;
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
     startedAt: new Date(t0).toISOString(),
     git,
     quick,
-    machine: machine(root, localBroker),
+    machine: { ...machine(root, localBroker), loadAvgAtStart: loadAtStart },
     bench: { durationS, instances, warmUpS: warm, rawProducerS: rawS, loadgen: 'autocannon 8, in-process, no pipelining',
       latency: 'client-side, 2xx answers only, HDR histogram in µs, no coordinated-omission correction' },
     config: describeConfig(loadConfig({ ...process.env, ...cluster.env })),
