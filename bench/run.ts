@@ -14,8 +14,9 @@
  * throttle: the cost of the checks is measured, not the throttling) runs `max-100-auth` right after each `max-100`,
  * BENCH_AUTH_ROUNDS (1) pairs, back to back in the same run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import os from 'node:os';
 import { LocalBroker } from '../kafka/broker.js';
 import { repoRoot } from '../kafka/paths.js';
 import { describeConfig, loadConfig } from '../src/config/load.js';
@@ -24,11 +25,11 @@ import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
 import { Bodies, runLoad, scenarios, stopLoad, type Scenario } from './scenarios.js';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import { digestOf, newKey, newKeyId } from '../src/auth/secret.js';
 import { writeKeysFile } from '../src/auth/keys-file.js';
 import { BenchSchemas } from './lib/schemas.js';
+import { kcatLimit, kcatVersion } from './kcat.js';
+import { rssMb, rssParts } from './lib/proc.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const durationS = Number(process.env.BENCH_DURATION_S ?? (quick ? 1.5 : 10));
@@ -58,6 +59,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadAvg();
   if (!(durationS > 0)) throw new Error(`BENCH_DURATION_S=${process.env.BENCH_DURATION_S}: want seconds > 0`);
   loadConfig(); // a bad collector variable fails here, before a broker is started for nothing
   const localBroker = !process.env.KAFKA_BOOTSTRAP_SERVERS;
@@ -91,6 +93,13 @@ async function main(): Promise<void> {
     await rawLimit(instances, 3, []);
   }
   const raw = await measureRaw('raw-producer', rawS, brokerProcs);
+  // The same records through kcat -P -K (librdkafka's own CLI producer), sized to last about as
+  // long as the C producer's pass: the limit is the faster of the two, so a slow producer of ours
+  // cannot lower the bar. Absent kcat, the row says so and the limit is the C producer's alone.
+  const kcat = kcatVersion();
+  const kcatRecords = Math.round(quick ? 20_000 : (raw.eventsPerS / instances) * Math.min(rawS, 6));
+  const rawKcat = kcat ? await measureKcat('raw kcat -P -K', config, kcatRecords, brokerProcs) : undefined;
+  if (!kcat) log('kcat not installed (Debian package kcat): no kcat row; the raw limit is the C producer\'s alone');
   // For reference (not the limit): one node-rdkafka produce() and one report event per record, as the
   // collector produced before its batch producer; ratios of earlier reports divide by this.
   const rawNode = quick ? undefined : await measureRaw('raw node-rdkafka (per record)', rawS, brokerProcs, 'node-rdkafka');
@@ -160,6 +169,8 @@ async function main(): Promise<void> {
       const tRestart = Date.now();
       await ownBroker.restart();
       const restartS = (Date.now() - tRestart) / 1000;
+      // A new JVM: later scenarios and the end's raw passes sample the broker that runs now.
+      for (const p of brokerProcs) p.pid = ownBroker.pid;
       // The drain starts when the first spilled batch is acknowledged (after the circuit's probe), not when the port opens.
       let t1 = Date.now();
       for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
@@ -172,7 +183,7 @@ async function main(): Promise<void> {
       log(`✓ ${s.name}: ${load.eventsPerS.toLocaleString('en-US')} events/s answered while Kafka was down (${load.spilled} buffered answers), ` +
         `p50 ${load.p50Ms} p99 ${load.p99Ms} ms; broker back in ${restartS.toFixed(1)} s, replay started ${detectS.toFixed(1)} s later; replayed ${spilledEvents} events in ${replayS.toFixed(1)} s ` +
         `(${replayEventsPerS.toLocaleString('en-US')} events/s, ingest-rate ratio ${(replayEventsPerS / Math.max(1, load.eventsPerS)).toFixed(1)}×)${drained.settled ? '' : ' — NOT fully drained'}`);
-      reports.push({ name: s.name, what: s.what, status: 'ok', load,
+      reports.push({ name: s.name, what: s.what, status: 'ok', load, loadAvg: loadAvg(),
         note: `replay ${replayEventsPerS} events/s (${spilledEvents} events in ${replayS.toFixed(1)} s from the first replayed batch; broker back in ${restartS.toFixed(1)} s, replay started ${detectS.toFixed(1)} s after that; settle polls every 250 ms)${drained.settled ? '' : '; not fully drained'}` });
       continue;
     }
@@ -192,28 +203,42 @@ async function main(): Promise<void> {
     const usage = sampler.stop();
     const incidents = checkCollectors(target);
     const rep = derive({ ...s, headers: undefined }, durationS, load, usage, gc0, await target.gc(), incidents); // never the key in a report
+    rep.loadAvg = loadAvg();
     reports.push(rep);
     const codes = Object.entries(load.byStatus).map(([k, v]) => `${k}:${v}`).join(' ');
     log(`✓ ${s.name}: ${load.eventsPerS.toLocaleString('en-US')} events/s, ${load.reqPerS} req/s, p50 ${load.p50Ms} p99 ${load.p99Ms} ` +
       `p999 ${load.p999Ms} ms, statuses ${codes || 'none'}, errors ${load.errors}${load.errors ? ` ${JSON.stringify(load.errorKinds)}` : ''}, timeouts ${load.timeouts}`);
     for (const i of incidents) log(`!! ${i}`);
     for (const w of rep.warnings ?? []) log(`⚠ ${s.name}: ${w}`);
+    log(`  load average ${rep.loadAvg!.join(' ')}`);
   }
 
   // The collectors sit idle now (once any spill is replayed); a second raw pass shows how much the box drifted.
   await settle(cluster);
   // The limit is the better of the two: noise only ever slows a run down, and a low limit would flatter every ratio.
   const rawEnd = await measureRaw('raw-producer (end)', rawS, brokerProcs);
-  const limit = Math.max(raw.eventsPerS, rawEnd.eventsPerS);
-  raw.ratio = round(raw.eventsPerS / limit, 3);
-  rawEnd.ratio = round(rawEnd.eventsPerS / limit, 3);
-  if (rawNode) rawNode.ratio = round(rawNode.eventsPerS / limit, 3);
+  const rawKcatEnd = kcat ? await measureKcat('raw kcat -P -K (end)', config, kcatRecords, brokerProcs) : undefined;
+  // RSS of every process once every scenario (1000-event, gzip, overload, outage) has run: the memory goal.
+  const rssAfter: Record<string, number> = {};
+  for (const p of [...cluster.collectors, ...brokerProcs, { role: 'pm2', pid: cluster.pm2Pid }]) rssAfter[p.role] = round(rssMb(p.pid), 1);
+  const rssAfterParts: Record<string, ReturnType<typeof rssParts>> = {};
+  for (const p of cluster.collectors) rssAfterParts[p.role] = rssParts(p.pid);
+  log(`RSS after the whole bench (MB): ${Object.entries(rssAfter).map(([k, v]) => `${k} ${v}`).join(', ')}; collectors by kind: ${JSON.stringify(rssAfterParts)}`);
+  // The limit is the fastest raw pass, whichever client: a low limit would flatter every ratio.
+  const limiting = [raw, rawEnd, ...(rawKcat ? [rawKcat] : []), ...(rawKcatEnd ? [rawKcatEnd] : [])];
+  const best = limiting.reduce((a, b) => (b.eventsPerS > a.eventsPerS ? b : a));
+  const limit = best.eventsPerS;
+  for (const r of [...limiting, ...(rawNode ? [rawNode] : [])]) r.ratio = round(r.eventsPerS / limit, 3);
   for (const r of reports) {
     if (!r.load || !r.usage) continue;
     r.ratioToRaw = round(r.load.eventsPerS / limit, 3);
     if (rawNode) r.ratioToNodeRdkafka = round(r.load.eventsPerS / rawNode.eventsPerS, 3);
+    // Broker CPU per event against the raw pass that set the limit (the goal: within 1.5×).
+    if (r.cpu) r.cpu.brokerVsRaw = round(r.cpu.brokerMsPer1kEvents / best.brokerMsPer1k, 2);
   }
-  console.log(`\n${printTables(rawNode ? [raw, rawNode, rawEnd] : [raw, rawEnd], reports)}\n`);
+  const rows = [raw, rawKcat, rawNode, rawEnd, rawKcatEnd].filter((r): r is NonNullable<typeof r> => r !== undefined);
+  console.log(`\n${printTables(rows, reports, { limitName: best.name, brokerMsPer1k: best.brokerMsPer1k, rssAfter,
+    kcat: kcat ?? 'not installed (apt-get install kcat): no kcat row' })}\n`);
 
   const git = gitSha(root);
   mkdirSync(resultsDir, { recursive: true });
@@ -222,13 +247,18 @@ async function main(): Promise<void> {
     startedAt: new Date(t0).toISOString(),
     git,
     quick,
-    machine: machine(root, localBroker),
+    machine: { ...machine(root, localBroker), loadAvgAtStart: loadAtStart },
     bench: { durationS, instances, warmUpS: warm, rawProducerS: rawS, loadgen: 'autocannon 8, in-process, no pipelining',
       latency: 'client-side, 2xx answers only, HDR histogram in µs, no coordinated-omission correction' },
     config: describeConfig(loadConfig({ ...process.env, ...cluster.env })),
-    rawLimitEventsPerS: limit, // max of rawProducer and rawProducerEnd; every ratioToRaw divides by it
+    rawLimitEventsPerS: limit, // the fastest raw pass (C producer or kcat, start or end); every ratioToRaw divides by it
+    rawLimitPass: best.name,
     rawProducer: raw,
     rawProducerEnd: rawEnd,
+    ...(rawKcat ? { rawKcat, rawKcatEnd } : { rawKcat: { status: 'not-run', note: 'kcat not installed (Debian package kcat)' } }),
+    rssAfterBenchMb: rssAfter,
+    rssAfterBenchPartsMb: rssAfterParts, // anon / file / shmem (the dedup table is shmem, shared by every process)
+    loadAvgAtEnd: loadAvg(),
     ...(rawNode ? { rawNodeRdkafka: rawNode } : {}),
     scenarios: reports,
   }, null, 2) + '\n');
@@ -249,8 +279,18 @@ async function measureRaw(name: string, seconds: number, procs: Proc[], client: 
   log(`▶ ${name}: ${instances} producer process(es), ${seconds} s of 100-event batches straight into ${client === 'collector' ? 'the collector\'s producer' : 'node-rdkafka'}`);
   const r = await rawLimit(instances, seconds, procs, client);
   log(`✓ ${name}: ${r.eventsPerS.toLocaleString('en-US')} events/s (${r.perProducer.join(' + ')}; ${r.events} events, ${r.failed} failed)`);
-  return { name, ...r, ratio: 1, brokerMsPer1k: round(((r.usage.cpu.broker ?? NaN) * 1000) / (r.events / 1000), 2) };
+  return { name, ...r, ratio: 1, brokerMsPer1k: round(((r.usage.cpu.broker ?? NaN) * 1000) / (r.events / 1000), 2), loadAvg: loadAvg() };
 }
+
+async function measureKcat(name: string, config: ReturnType<typeof loadConfig>, perProducer: number, procs: Proc[]): Promise<RawRow & Record<string, unknown>> {
+  log(`▶ ${name}: ${instances} kcat process(es), ${perProducer.toLocaleString('en-US')} records each from a file, the collector's producer settings`);
+  const r = await kcatLimit(config, instances, perProducer, procs);
+  log(`✓ ${name}: ${r.eventsPerS.toLocaleString('en-US')} events/s (${r.perProducer.join(' + ')}; ${r.events} events in ${r.seconds} s after ${r.startupS} s start-up; ${r.kcatVersion})`);
+  return { name, ...r, ratio: 1, brokerMsPer1k: round(((r.usage.cpu.broker ?? NaN) * 1000) / (r.events / 1000), 2), loadAvg: loadAvg() };
+}
+
+/** uptime's load averages (1, 5, 15 min), recorded with every figure: the box is shared. */
+function loadAvg(): number[] { return os.loadavg().map((l) => round(l, 2)); }
 
 /** Before a measurement: let the collectors replay what an earlier scenario spilled to disk. */
 async function settle(cluster: Cluster): Promise<void> {

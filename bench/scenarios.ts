@@ -44,7 +44,8 @@ export function scenarios(quick: boolean): Scenario[] {
     }))),
     { name: 'max-1000', what: 'max sustained, 1000-event batches', batch: 1000, connections: q(8, 2) },
     { name: 'max-gzip-100', what: 'max sustained, gzip 100-event batches', batch: 100, gzip: true, connections: q(32, 4) },
-    { name: 'single-event', what: 'max sustained, 1-event batches', batch: 1, connections: q(32, 4) },
+    // Issue #15's small-request figure: requests/s of 1-event batches over 64 connections.
+    { name: 'single-event', what: 'max sustained, 1-event batches (requests/s)', batch: 1, connections: q(64, 4) },
     // Enough connections that the target is reachable at up to ~200 ms latency (autocannon is closed-loop per connection).
     { name: 'fixed-50k', what: '50,000 events/s in 100-event batches', batch: 100, connections: q(100, 4), rate: q(500, 20) },
     { name: 'overload', what: 'far past capacity, 100-event batches', batch: 100, connections: q(256, 32) },

@@ -15,7 +15,7 @@ export interface Proc {
 
 let ticks = 0;
 /** USER_HZ: 100 on every Linux we know, but ask once instead of assuming. */
-function clockTicks(): number {
+export function clockTicks(): number {
   if (!ticks) {
     try { ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { ticks = 100; }
   }
@@ -61,6 +61,17 @@ export function rssMb(pid: number): number {
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
+  }
+}
+
+/** RSS split by kind (MiB): anon (heaps, malloc), file (mapped code), shmem (the shared dedup table and slab pages touched). */
+export function rssParts(pid: number): { anon: number; file: number; shmem: number } | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+    return { anon: round(kb('RssAnon'), 1), file: round(kb('RssFile'), 1), shmem: round(kb('RssShmem'), 1) };
+  } catch {
+    return undefined;
   }
 }
 

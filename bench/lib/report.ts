@@ -24,9 +24,12 @@ export interface ScenarioReport {
   ratioToNodeRdkafka?: number;
   usage?: Usage;
   cpu?: { collectorMsPer1kEvents: number; brokerMsPer1kEvents: number; brokerShare: number; loadgenShare: number;
+    /** broker CPU per event over the raw pass that set the limit (goal ≤ 1.5) */ brokerVsRaw?: number;
     /** our processes' CPU / (wall × cores) */ ourUtilisation: number; /** everything else on the box, same unit: noise */ otherUtilisation: number };
   gc?: Record<string, { ms: number; count: number; over10ms: number }>;
   incidents?: string[];
+  /** os.loadavg() (1, 5, 15 min) right after the scenario: how busy the shared box was */
+  loadAvg?: number[];
   /** the load did not do what the scenario asked (e.g. a fixed rate not reached): read its numbers with care */
   warnings?: string[];
 }
@@ -93,33 +96,47 @@ function fmt(n: number): string {
 
 export interface RawRow { name: string; eventsPerS: number; brokerMsPer1k: number; producerCpuMsPer1k: number; ratio: number }
 
-export function printTables(raws: RawRow[], reps: ScenarioReport[]): string {
+export interface Summary {
+  /** the raw pass whose events/s is the limit, and its broker CPU per 1k events */
+  limitName: string;
+  brokerMsPer1k: number;
+  /** RSS per process (MB) after every scenario */
+  rssAfter: Record<string, number>;
+  /** kcat's version, or why there is no kcat row */
+  kcat: string;
+}
+
+export function printTables(raws: (RawRow & { loadAvg?: number[] })[], reps: ScenarioReport[], sum?: Summary): string {
   const ratio = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(3));
+  const la = (l: number[] | undefined) => (l ? l[0]!.toFixed(1) : '');
   const main = reps.map((r) => r.status !== 'ok' || !r.load
-    ? [r.name, 'not yet implemented', '', '', '', '', '', '', '', '']
+    ? [r.name, 'not yet implemented', '', '', '', '', '', '', '', '', la(r.loadAvg)]
     : [r.name, r.load.eventsPerS, r.load.reqPerS, r.load.p50Ms, r.load.p99Ms, r.load.p999Ms,
-      r.load.non2xx + r.load.errors + r.load.timeouts, r.load.spilled, ratio(r.ratioToRaw), ratio(r.ratioToNodeRdkafka)]);
-  main.unshift(...raws.map((r) => [r.name, r.eventsPerS, '', '', '', '', 0, '', r.ratio.toFixed(3), '']));
+      r.load.non2xx + r.load.errors + r.load.timeouts, r.load.spilled, ratio(r.ratioToRaw), ratio(r.ratioToNodeRdkafka), la(r.loadAvg)]);
+  main.unshift(...raws.map((r) => [r.name, r.eventsPerS, '', '', '', '', 0, '', r.ratio.toFixed(3), '', la(r.loadAvg)]));
   const res = reps.filter((r) => r.status === 'ok' && r.usage).map((r) => {
     const rss = Object.entries(r.usage!.peakRssMb);
     const coll = rss.filter(([k]) => k.startsWith('collector')).map(([, v]) => v);
     const gcs = Object.values(r.gc ?? {});
-    return [r.name, r.cpu!.collectorMsPer1kEvents, r.cpu!.brokerMsPer1kEvents, `${(r.cpu!.brokerShare * 100).toFixed(0)}%`,
+    return [r.name, r.cpu!.collectorMsPer1kEvents, r.cpu!.brokerMsPer1kEvents, r.cpu!.brokerVsRaw ?? NaN, `${(r.cpu!.brokerShare * 100).toFixed(0)}%`,
       `${(r.cpu!.loadgenShare * 100).toFixed(0)}%`, `${(r.cpu!.ourUtilisation * 100).toFixed(0)}%`, `${(r.cpu!.otherUtilisation * 100).toFixed(0)}%`,
       Math.max(...coll), r.usage!.peakRssMb.broker ?? NaN,
       gcs.length ? round(gcs.reduce((a, g) => a + g.ms, 0), 1) : NaN, gcs.reduce((a, g) => a + g.over10ms, 0)];
   });
-  res.unshift(...raws.map((r) => [r.name, r.producerCpuMsPer1k, r.brokerMsPer1k, '', '', '', '', NaN, NaN, NaN, NaN]));
+  res.unshift(...raws.map((r) => [r.name, r.producerCpuMsPer1k, r.brokerMsPer1k,
+    sum ? round(r.brokerMsPer1k / sum.brokerMsPer1k, 2) : NaN, '', '', '', '', NaN, NaN, NaN, NaN]));
+  const rss = sum ? Object.entries(sum.rssAfter).map(([k, v]) => `${k} ${v} MB${k.startsWith('collector') ? ` (${(v / 256).toFixed(2)} of 256)` : ''}`).join(', ') : '';
   return [
-    table(['scenario', 'events/s', 'req/s', 'p50 ms', 'p99 ms', 'p999 ms', 'non-2xx', '2xx spilled', 'x raw', 'x node-rdkafka'], main),
+    table(['scenario', 'events/s', 'req/s', 'p50 ms', 'p99 ms', 'p999 ms', 'non-2xx', '2xx spilled', 'x raw', 'x node-rdkafka', 'load 1m'], main),
     '',
-    table(['scenario', 'coll CPU ms/1k ev', 'broker CPU ms/1k ev', 'broker share', 'loadgen share', 'ours/box', 'others/box',
+    table(['scenario', 'coll CPU ms/1k ev', 'broker CPU ms/1k ev', 'broker x raw', 'broker share', 'loadgen share', 'ours/box', 'others/box',
       'coll peak RSS MB', 'broker peak RSS MB', 'GC ms', 'GC >10ms'], res),
-    '(raw-producer rows: "coll CPU" is the producer processes\'. non-2xx includes connection errors and timeouts;',
+    ...(sum ? [`raw limit: ${sum.limitName}; kcat: ${sum.kcat}`, `RSS after the whole bench: ${rss}`] : []),
+    '(raw rows: "coll CPU" is the producer processes\'. broker x raw = broker CPU per event / the limit pass\'s. non-2xx includes connection errors and timeouts;',
     ' 2xx spilled = answers with buffered:true (on the collector\'s disk, not yet in Kafka), included in events/s.',
     ' broker share = broker / (broker + collectors) CPU; ours/box and others/box = CPU used / (wall x cores), others = noise;',
-    ' the raw limit behind every "x raw" is the better of the two raw-producer passes, which use the collector\'s own',
-    ' batch producer; the node-rdkafka row, one produce() per record, is for reference only)',
+    ' the raw limit behind every "x raw" is the fastest raw pass: the collector\'s own batch producer or kcat -P -K,',
+    ' at the start or the end; the node-rdkafka row, one produce() per record, is for reference only; load 1m = uptime\'s)',
   ].join('\n');
 }
 

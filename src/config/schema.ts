@@ -39,7 +39,12 @@ export const ConfigSchema = Type.Object(
       default: 'all',
       description: 'Write acknowledgement level. Idempotence (on unless KAFKA_IDEMPOTENT=false) requires all',
     }),
-    KAFKA_MAX_IN_FLIGHT: Int(5, 1, 5, 'max.in.flight requests per connection (ordering holds up to 5 with idempotence)'),
+    KAFKA_MAX_IN_FLIGHT: Int(
+      1,
+      1,
+      5,
+      'max.in.flight requests per connection (ordering holds up to 5 with idempotence). 1: while one produce request is out, records wait and the next request carries fuller batches, so batching grows with load without the latency a longer linger.ms adds when idle (broker CPU per event at max-100 1.63–1.77 vs 2.59–5.04 ms/1k at 5, four back-to-back pairs, loaded box)',
+    ),
 
     // --- ours ---
     PORT: Int(8000, 0, 65535, 'HTTP port (shared by every process through SO_REUSEPORT)'),

@@ -14,6 +14,7 @@ import { sharedBroker } from '../helpers/broker.js';
 import { createTopics } from '../helpers/topics.js';
 import { testBrokerStateFile } from '../../kafka/paths.js';
 import { scenarios } from '../../bench/scenarios.js';
+import { kcatVersion } from '../../bench/kcat.js';
 
 const RUN = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
 const { bootstrap } = sharedBroker();
@@ -25,6 +26,9 @@ t.teardown(() => rmSync(results, { recursive: true, force: true }));
 
 interface Report {
   rawProducer: { eventsPerS: number };
+  rawKcat: { eventsPerS?: number; status?: string; note?: string };
+  rawLimitEventsPerS: number;
+  rssAfterBenchMb: Record<string, number>;
   scenarios: {
     name: string;
     status: string;
@@ -61,6 +65,17 @@ t.test('BENCH_QUICK run writes a report with every scenario', { timeout: 180_000
   t.match(files[0] ?? '', /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-[0-9a-z]+\.json$/, 'named <ISO date>-<git sha>.json');
   const report = JSON.parse(readFileSync(join(results, files[0]!), 'utf8')) as Report;
   t.ok(report.rawProducer.eventsPerS > 0, 'raw producer limit measured');
+  // kcat is optional on a developer's box: without it the report says why there is no kcat row.
+  if (kcatVersion()) {
+    t.ok((report.rawKcat.eventsPerS ?? 0) > 0, 'kcat -P -K pass measured');
+    t.ok(report.rawLimitEventsPerS >= (report.rawKcat.eventsPerS ?? 0), 'the limit is at least the kcat pass');
+  } else {
+    t.equal(report.rawKcat.status, 'not-run', 'no kcat: the report says the kcat row was not run');
+    t.match(report.rawKcat.note, /kcat not installed/, 'and why');
+  }
+  t.ok(report.rawLimitEventsPerS >= report.rawProducer.eventsPerS, 'the limit is at least the C producer pass');
+  const after = Object.entries(report.rssAfterBenchMb).filter(([k]) => k.startsWith('collector'));
+  t.ok(after.length > 0 && after.every(([, v]) => v > 0), 'RSS of every collector after the whole bench');
 
   for (const s of scenarios(true)) {
     const r = report.scenarios.find((x) => x.name === s.name);
