@@ -44,6 +44,9 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
       // A small dedup table per collector, inside its buffer dir, so tests leave nothing in /dev/shm.
       DEDUP_PATH: join(bufferDir, 'dedup.table'),
       DEDUP_CAPACITY: '65536',
+      // gRPC off unless a test asks for it: GRPC_PORT's default (50051) is shared through SO_REUSEPORT, so
+      // collectors of parallel tests (and worktrees) would silently serve each other's calls.
+      GRPC_PORT: '0',
       ...env,
       BUFFER_DIR: bufferDir,
     },
