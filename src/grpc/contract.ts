@@ -25,6 +25,7 @@ function protoRoot(): string {
 export const PROTO_DIR = protoRoot();
 export const COLLECTOR_PROTO = join(PROTO_DIR, 'collector', 'v1', 'collector.proto');
 export const SERVICE_NAME = 'collector.v1.EventCollector';
+export const RPC_STATUS_PROTO = join(PROTO_DIR, 'google', 'rpc', 'status.proto');
 
 /**
  * keepCase: field names as in the proto (snake_case, the JSON schema's names). enums as strings,
@@ -48,7 +49,7 @@ export function collectorServiceDefinition(): ServiceDefinition {
 }
 
 // google.rpc.Status for grpc-status-details-bin; protobufjs ships the google/protobuf well-known types.
-const rpcRoot = new protobuf.Root().loadSync(join(PROTO_DIR, 'google', 'rpc', 'status.proto'), { keepCase: true });
+const rpcRoot = new protobuf.Root().loadSync(RPC_STATUS_PROTO, { keepCase: true });
 const StatusType = rpcRoot.lookupType('google.rpc.Status');
 const RetryInfoType = rpcRoot.lookupType('google.rpc.RetryInfo');
 const ErrorInfoType = rpcRoot.lookupType('google.rpc.ErrorInfo');

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { loadNativeAddon } from '../native-addon.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { collectorServiceDefinition, packageDefinition, SERVICE_NAME, statusDetails, LOADER_OPTIONS } from './contract.js';
+import { collectorServiceDefinition, packageDefinition, SERVICE_NAME, statusDetails, LOADER_OPTIONS, RPC_STATUS_PROTO } from './contract.js';
 import { BatchIngest, type CollectResponse, type IngestDeps, type IngestResult } from './ingest.js';
 import { serveStream, streamAnswer } from './stream.js';
 import type { CollectRequest } from './batch-json.js';
@@ -152,8 +152,10 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
   const healthTimer = setInterval(setHealth, 1000).unref();
 
   // Reflection over the collector's and health's protos: grpcurl list/describe/call need no local .proto.
+  // google.rpc too, so grpcurl can print the ErrorInfo/RetryInfo details of an error status.
   const healthDefinition = protoLoader.loadSync(healthProtoPath, LOADER_OPTIONS);
-  reflectionService({ ...packageDefinition, ...healthDefinition }).addToServer(server);
+  const rpcDefinition = protoLoader.loadSync(RPC_STATUS_PROTO, LOADER_OPTIONS);
+  reflectionService({ ...packageDefinition, ...healthDefinition, ...rpcDefinition }).addToServer(server);
 
   const injector = server.createConnectionInjector(credentials(config));
   const addon = loadNativeAddon<ListenAddon>('listen');
