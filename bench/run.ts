@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { LocalBroker } from '../kafka/broker.js';
 import { repoRoot } from '../kafka/paths.js';
 import { describeConfig, loadConfig } from '../src/config/load.js';
-import { Cluster } from './lib/cluster.js';
+import { Cluster, freePort } from './lib/cluster.js';
+import { runGrpcLoad } from './grpc-load.js';
 import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
 
   // 2. The collector under PM2.
   log(`starting ${instances} collector instance(s) under pm2-runtime…`);
-  const cluster = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS }, instances, root,
+  const grpcPort = await freePort();
+  const cluster = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, GRPC_PORT: String(grpcPort) }, instances, root,
     join(resultsDir, 'tmp', `${stamp}-collector.log`)); // bench/results/tmp/ is git-ignored
   cleanups.push(() => cluster.stop());
   log(`collectors healthy at ${cluster.url}: ${cluster.collectors.map((c) => `${c.role}=${c.pid}`).join(' ')} (logs ${cluster.logFile})`);
@@ -143,7 +145,9 @@ async function main(): Promise<void> {
     const gc0 = await cluster.gc();
     const sampler = new Sampler([...cluster.collectors, ...brokerProcs, { role: 'pm2', pid: cluster.pm2Pid }, self]);
     sampler.start();
-    const load = await runLoad(cluster.url, s, durationS, bodies);
+    const load = s.grpc
+      ? await runGrpcLoad(grpcPort, s, durationS, { streams: s.connections, inFlight: s.grpc.inFlight })
+      : await runLoad(cluster.url, s, durationS, bodies);
     const usage = sampler.stop();
     const incidents = checkCollectors(cluster);
     const rep = derive(s, durationS, load, usage, gc0, await cluster.gc(), incidents);

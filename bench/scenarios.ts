@@ -23,6 +23,8 @@ export interface Scenario {
   todo?: string;
   /** the broker is SIGKILLed for the load, then restarted and the replay timed */
   outage?: boolean;
+  /** over gRPC (bench/grpc-load.ts): `connections` CollectStream calls, `inFlight` batches outstanding on each */
+  grpc?: { inFlight: number };
 }
 
 export function scenarios(quick: boolean): Scenario[] {
@@ -30,6 +32,9 @@ export function scenarios(quick: boolean): Scenario[] {
   return [
     { name: 'steady-2k', what: '2,000 events/s in 100-event batches', batch: 100, connections: 4, rate: q(20, 5) },
     { name: 'max-100', what: 'max sustained, 100-event batches', batch: 100, connections: q(32, 4) },
+    // gRPC beside max-100 and steady-2k: 100-event batches over 8 streams, 4 batches outstanding on each.
+    { name: 'grpc-stream-100', what: 'max sustained over gRPC, 100-event batches, 8 streams', batch: 100, connections: 8, grpc: { inFlight: 4 } },
+    { name: 'grpc-steady-2k', what: '2,000 events/s over gRPC in 100-event batches, 8 streams', batch: 100, connections: 8, rate: q(20, 5), grpc: { inFlight: 1 } },
     { name: 'max-1000', what: 'max sustained, 1000-event batches', batch: 1000, connections: q(8, 2) },
     { name: 'max-gzip-100', what: 'max sustained, gzip 100-event batches', batch: 100, gzip: true, connections: q(32, 4) },
     { name: 'single-event', what: 'max sustained, 1-event batches', batch: 1, connections: q(32, 4) },
