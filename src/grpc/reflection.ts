@@ -3,7 +3,8 @@
  * protobufjs writes each package as one file (collector_v1.proto, google_protobuf.proto) and
  * lists no imports, so grpcurl could not resolve google.protobuf.Timestamp/Struct through
  * reflection ("cannot resolve type", grpc/grpc-node#2958). Each file's `dependency` is filled
- * in here from the types its fields and methods name, before @grpc/reflection serves them.
+ * in here from the types its fields and methods name, and those names are made fully qualified
+ * (".google.protobuf.Timestamp", as protoc writes them), before @grpc/reflection serves them.
  * protobufjs also names a map's entry type after the field (Struct.Fields) where protoc and
  * Go's protodesc require <Field>Entry ("invalid map: incorrect implicit map entry name").
  */
@@ -65,20 +66,39 @@ export function withImports(defs: PackageDefinition): PackageDefinition {
   for (const [name, f] of files) {
     const pkg = f.package ?? '';
     const deps = new Set<string>(f.dependency ?? []);
-    const refer = (type: string | undefined) => {
-      if (!type) return;
-      const t = type.startsWith('.') ? type.slice(1) : type;
-      const file = owner.get(t) ?? owner.get(`${pkg}.${t}`);
+    /** The fully qualified name (".pkg.Msg.Type") of a reference made in `scope`, protobuf's scoping rules; records its file. */
+    const refer = (type: string | undefined, scope: string): string | undefined => {
+      if (!type) return type;
+      let fqn: string | undefined;
+      if (type.startsWith('.')) fqn = type.slice(1);
+      else {
+        for (let sc = scope; ; sc = sc.includes('.') ? sc.slice(0, sc.lastIndexOf('.')) : '') {
+          const candidate = sc ? `${sc}.${type}` : type;
+          if (owner.has(candidate)) {
+            fqn = candidate;
+            break;
+          }
+          if (!sc) break;
+        }
+      }
+      const file = fqn === undefined ? undefined : owner.get(fqn);
       if (file && file !== name) deps.add(file);
+      return fqn === undefined ? type : `.${fqn}`;
     };
-    const walk = (msgs: Message[] | undefined) => {
+    const walk = (msgs: Message[] | undefined, scope: string) => {
       for (const m of msgs ?? []) {
-        for (const fl of m.field ?? []) refer(fl.typeName);
-        walk(m.nestedType);
+        const inner = scope ? `${scope}.${m.name}` : m.name ?? '';
+        for (const fl of m.field ?? []) fl.typeName = refer(fl.typeName, inner);
+        walk(m.nestedType, inner);
       }
     };
-    walk(f.messageType);
-    for (const s of f.service ?? []) for (const m of s.method ?? []) (refer(m.inputType), refer(m.outputType));
+    walk(f.messageType, pkg);
+    for (const s of f.service ?? []) {
+      for (const m of s.method ?? []) {
+        m.inputType = refer(m.inputType, pkg);
+        m.outputType = refer(m.outputType, pkg);
+      }
+    }
     f.dependency = [...deps];
     encoded.set(name, FileDescriptorProto.encode(f).finish());
   }
