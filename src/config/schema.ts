@@ -118,7 +118,12 @@ export const ConfigSchema = Type.Object(
     ),
     GRPC_KEEPALIVE_TIME_MS: Int(30_000, 1000, 3_600_000, 'Server HTTP/2 PING interval on idle gRPC connections'),
     GRPC_KEEPALIVE_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'A connection whose PING is not answered within this is closed'),
-    GRPC_DRAIN_GRACE_MS: Int(20_000, 0, 600_000, 'On shutdown and reload: streams still open this long after GOAWAY are cancelled (their unanswered batches are not acknowledged)'),
+    GRPC_DRAIN_GRACE_MS: Int(
+      10_000,
+      0,
+      15_000,
+      'On shutdown and reload: streams still open this long after GOAWAY are cancelled (their unanswered batches are not acknowledged); below the 20 s shutdown grace so the pipeline drain still fits',
+    ),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
     RUN_DIR: Str(
       '',
