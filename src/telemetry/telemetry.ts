@@ -250,6 +250,9 @@ export class Telemetry {
     // Every known label value is exported from the start, at 0: rate() and the alert rules
     // (deploy/prometheus) see a series before the first event of its kind.
     for (const outcome of ['accepted', 'rejected']) this.events.inc({ outcome }, 0);
+    this.ingressBatches.inc({ ingress: 'http', method: 'collect', code: '200' }, 0);
+    for (const method of ['Collect', 'CollectStream']) this.ingressBatches.inc({ ingress: 'grpc', method, code: 'OK' }, 0);
+    this.streamsGauge.set(0);
     for (const topic of ['events', 'dlq']) this.kafkaWrites.inc({ topic }, 0);
     for (const direction of ['in', 'out']) this.spillEvents.inc({ direction }, 0);
     this.latency.zero({ route: 'collect' });
