@@ -32,6 +32,8 @@ t.test('pm2 reload under load: no failed request, no lost event', async (t) => {
     ...process.env, PM2_HOME: home, KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`,
     PORT: String(port), HOST: '127.0.0.1', BUFFER_DIR: join(home, 'buffer'), LOG_LEVEL: 'warn', COLLECTOR_INSTANCES: '2',
     DEDUP_PATH: join(home, 'dedup.table'), DEDUP_CAPACITY: '65536',
+    // its own gRPC port: the default 50051 is shared through SO_REUSEPORT with anything else on the host
+    GRPC_PORT: String(await freePort()),
   };
   const pm = (...args: string[]) => run(process.execPath, [pm2, ...args], { env, cwd: root, timeout: 120_000 });
   t.teardown(async () => {
