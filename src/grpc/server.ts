@@ -152,7 +152,8 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
   const healthTimer = setInterval(setHealth, 1000).unref();
 
   // Reflection over the collector's and health's protos: grpcurl list/describe/call need no local .proto.
-  // google.rpc too, so grpcurl can print the ErrorInfo/RetryInfo details of an error status.
+  // google.rpc too, for reflection clients that resolve error details by symbol (grpcurl 1.9.3 does not: it prints
+  // them as raw bytes, fullstorydev/grpcurl#547).
   const healthDefinition = protoLoader.loadSync(healthProtoPath, LOADER_OPTIONS);
   const rpcDefinition = protoLoader.loadSync(RPC_STATUS_PROTO, LOADER_OPTIONS);
   reflectionService({ ...packageDefinition, ...healthDefinition, ...rpcDefinition }).addToServer(server);
