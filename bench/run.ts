@@ -20,7 +20,8 @@ import os from 'node:os';
 import { LocalBroker } from '../kafka/broker.js';
 import { repoRoot } from '../kafka/paths.js';
 import { describeConfig, loadConfig } from '../src/config/load.js';
-import { Cluster } from './lib/cluster.js';
+import { Cluster, freePort } from './lib/cluster.js';
+import { runGrpcLoad } from './grpc-load.js';
 import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
@@ -106,9 +107,10 @@ async function main(): Promise<void> {
 
   // 2. The collector under PM2.
   log(`starting ${instances} collector instance(s) under pm2-runtime…`);
+  const grpcPort = await freePort();
   // Payload schemas from a folder the bench owns: the shipped examples (on), unless a scenario turns them off.
   const schemaSwitch = new BenchSchemas(join(resultsDir, 'tmp', `${stamp}-schemas`), join(root, 'schemas'));
-  const cluster = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, SCHEMA_DIR: schemaSwitch.dir, SCHEMA_RELOAD_MS: '500' }, instances, root,
+  const cluster = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, SCHEMA_DIR: schemaSwitch.dir, SCHEMA_RELOAD_MS: '500', GRPC_PORT: String(grpcPort) }, instances, root,
     join(resultsDir, 'tmp', `${stamp}-collector.log`)); // bench/results/tmp/ is git-ignored
   cleanups.push(() => cluster.stop());
   log(`collectors healthy at ${cluster.url}: ${cluster.collectors.map((c) => `${c.role}=${c.pid}`).join(' ')} (logs ${cluster.logFile})`);
@@ -199,7 +201,9 @@ async function main(): Promise<void> {
     const gc0 = await target.gc();
     const sampler = new Sampler([...target.collectors, ...brokerProcs, { role: 'pm2', pid: target.pm2Pid }, self]);
     sampler.start();
-    const load = await runLoad(target.url, s, durationS, bodies);
+    const load = s.grpc
+      ? await runGrpcLoad(grpcPort, s, durationS, { streams: s.connections, inFlight: s.grpc.inFlight })
+      : await runLoad(target.url, s, durationS, bodies);
     const usage = sampler.stop();
     const incidents = checkCollectors(target);
     const rep = derive({ ...s, headers: undefined }, durationS, load, usage, gc0, await target.gc(), incidents); // never the key in a report

@@ -29,6 +29,8 @@ export interface Scenario {
   target?: 'auth';
   /** payload schemas for all five types on or off (a live reload) before the load; absent: as left (on) */
   schemas?: boolean;
+  /** over gRPC (bench/grpc-load.ts): `connections` CollectStream calls, `inFlight` batches outstanding on each */
+  grpc?: { inFlight: number };
 }
 
 export function scenarios(quick: boolean): Scenario[] {
@@ -42,6 +44,9 @@ export function scenarios(quick: boolean): Scenario[] {
       what: `max sustained, 100-event batches, payload schemas ${on ? 'on for all five types' : 'off'} (round ${round})`,
       batch: 100, connections: q(32, 4), schemas: on,
     }))),
+    // gRPC beside max-100 and steady-2k: 100-event batches over 8 streams, 4 batches outstanding on each.
+    { name: 'grpc-stream-100', what: 'max sustained over gRPC, 100-event batches, 8 streams', batch: 100, connections: 8, grpc: { inFlight: 4 } },
+    { name: 'grpc-steady-2k', what: '2,000 events/s over gRPC in 100-event batches, 8 streams', batch: 100, connections: 8, rate: q(20, 5), grpc: { inFlight: 1 } },
     { name: 'max-1000', what: 'max sustained, 1000-event batches', batch: 1000, connections: q(8, 2) },
     { name: 'max-gzip-100', what: 'max sustained, gzip 100-event batches', batch: 100, gzip: true, connections: q(32, 4) },
     // Issue #15's small-request figure: requests/s of 1-event batches over 64 connections.

@@ -31,6 +31,7 @@ import { decodeLimits } from './codec/inline.js';
 import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
+import { startGrpc, type GrpcServer } from './grpc/server.js';
 
 const DRAIN_QUIET_MS = 500;
 
@@ -166,6 +167,9 @@ async function main(): Promise<void> {
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
   const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
+  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas });
+  // Only while batches go to the producer: with the circuit open they go to the spill log, whatever librdkafka holds.
+  const producerBacklogged = () => circuit.state === 'closed' && producer.queued > producerHighWater;
   // Listening before the producer is connected would spill (and later replay) the first batches of every start and
   // every reload although Kafka is fine. Wait a bounded while: with Kafka down the collector still serves from disk.
   let graceTimer: NodeJS.Timeout | undefined;
@@ -181,15 +185,22 @@ async function main(): Promise<void> {
     collector,
     telemetry,
     keyring: access.keyring,
-    // Only while batches go to the producer: with the circuit open they go to the spill log, whatever librdkafka holds.
-    producerBacklogged: () => circuit.state === 'closed' && producer.queued > producerHighWater,
+    producerBacklogged,
     // While draining, requests already on open connections are still served (a reload must not
     // fail them); their answers close the connection so the client reconnects to a live process.
     draining: () => stopping,
     // Health, metrics and Prometheus for every process on the host (RUN_DIR), probes, docs, dashboard.
-    ops: createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas }),
+    ops,
   });
-  log.info({ port: server.port, host: config.HOST, workers: config.WORKER_THREADS }, 'collector listening');
+  // The second door (src/grpc/): same slab, collector and admission budget as HTTP.
+  const grpcServer: GrpcServer | null =
+    config.GRPC_PORT === 0
+      ? null
+      : await startGrpc({
+          config, slab, collector, admission: server.admission, telemetry, producerBacklogged, log,
+          ready: () => ops.readyz?.().status === 200,
+        });
+  log.info({ port: server.port, grpc_port: grpcServer?.port ?? null, host: config.HOST, workers: config.WORKER_THREADS }, 'collector listening');
   process.send?.('ready');
 
   // A process outside this group listening on our port gets some of our connections (SO_REUSEPORT): say so loudly.
@@ -209,12 +220,16 @@ async function main(): Promise<void> {
   installShutdown(log, async () => {
     stopping = true;
     server.close();
+    // GOAWAY to gRPC connections; open streams get GRPC_DRAIN_GRACE_MS to finish their batches.
+    const grpcDrained = grpcServer?.drain() ?? Promise.resolve();
     // In-flight batches finish (delivered, or spilled after SPILL_AFTER_MS at most); a short quiet
     // window lets requests already sent on kept-alive connections arrive and be answered.
     do {
       await collector.idle();
       await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS));
     } while (collector.pending > 0);
+    await grpcDrained;
+    await collector.idle();
     await replayer.stop();
     clearInterval(adoptTimer);
     clearInterval(peerTimer);

@@ -47,7 +47,8 @@ export interface Server {
  */
 const LINGER_MAX_BYTES = 128 << 20;
 
-const REFUSALS: Record<Refusal['reason'], { code: ErrorCode; detail: string }> = {
+/** Admission refusals as error codes; the gRPC ingress (src/grpc/ingest.ts) answers them the same way. */
+export const REFUSALS: Record<Refusal['reason'], { code: ErrorCode; detail: string }> = {
   overloaded: { code: 'COLLECTOR_ERR_OVERLOADED', detail: 'batches in flight are at the adaptive limit' },
   producer_queue: { code: 'COLLECTOR_ERR_OVERLOADED', detail: "the Kafka producer's queue is nearly full" },
   client_in_flight: { code: 'COLLECTOR_ERR_CLIENT_LIMIT', detail: 'this client has CLIENT_MAX_IN_FLIGHT requests in flight' },

@@ -131,6 +131,25 @@ export const ConfigSchema = Type.Object(
       { default: 'BACKWARD', description: "Compatibility rule a new payload schema version must keep (the registry's semantics); a type's config.json may set its own" },
     ),
     SCHEMA_RELOAD_MS: Int(2000, 100, 3_600_000, 'How often every process checks SCHEMA_DIR for changed schemas (SIGHUP reloads at once)'),
+    // --- gRPC ingress (src/grpc/) ---
+    GRPC_PORT: Int(50051, 0, 65535, 'gRPC port (EventCollector, health, reflection), shared by every process through SO_REUSEPORT; 0: no gRPC'),
+    GRPC_TLS_CERT: Str('', 'PEM certificate chain file: set with GRPC_TLS_KEY, gRPC is served over TLS (plaintext when both are empty)', {}),
+    GRPC_TLS_KEY: Str('', 'PEM private key file of GRPC_TLS_CERT', {}),
+    GRPC_TLS_CLIENT_CA: Str('', 'PEM CA file: when set (with TLS), clients must present a certificate it signed (mutual TLS)', {}),
+    GRPC_STREAM_MAX_IN_FLIGHT: Int(
+      8,
+      1,
+      1024,
+      'Batches of one CollectStream in the pipeline or waiting for the client to read their answer; past it the stream is not read (HTTP/2 flow control holds the client)',
+    ),
+    GRPC_KEEPALIVE_TIME_MS: Int(30_000, 1000, 3_600_000, 'Server HTTP/2 PING interval on idle gRPC connections'),
+    GRPC_KEEPALIVE_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'A connection whose PING is not answered within this is closed'),
+    GRPC_DRAIN_GRACE_MS: Int(
+      10_000,
+      0,
+      15_000,
+      'On shutdown and reload: streams still open this long after GOAWAY are cancelled (their unanswered batches are not acknowledged); below the 20 s shutdown grace so the pipeline drain still fits',
+    ),
     TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
     AUTH_MODE: Type.Union([Type.Literal('none'), Type.Literal('api_key')], {
       default: 'none',

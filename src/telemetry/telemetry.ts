@@ -120,6 +120,9 @@ export class Telemetry {
   private readonly tenantCounter: client.Counter<'tenant' | 'outcome'>;
   private readonly authRefusals: client.Counter<'reason'>;
   private tenantLabels: ReadonlySet<string> = new Set();
+  private readonly ingressBatches: client.Counter<'ingress' | 'method' | 'code'>;
+  private readonly ingressLatency: client.Histogram<'ingress'>;
+  private readonly streamsGauge: client.Gauge;
   private admissionSource: (() => { limit: number; inFlight: number }) | undefined;
   private replayWindow: { at: number; n: number }[] = [];
   private readonly window = new SlidingHistogram();
@@ -236,6 +239,26 @@ export class Telemetry {
     });
     for (const reason of ['missing', 'unknown', 'revoked']) this.authRefusals.inc({ reason }, 0);
     for (const outcome of ['accepted', 'rejected', 'throttled']) this.tenantCounter.inc({ tenant: OTHER_TENANT, outcome }, 0);
+    // Batches by the door they came in (ingress="http"|"grpc"): HTTP answers are also in
+    // collector_http_requests_total; gRPC's only here (per method and gRPC status code name).
+    this.ingressBatches = new client.Counter({
+      name: 'collector_ingress_batches_total',
+      help: 'Batches answered, by ingress (http|grpc), method (collect | Collect | CollectStream) and code (HTTP status or gRPC status name)',
+      labelNames: ['ingress', 'method', 'code'],
+      registers: [this.registry],
+    });
+    this.ingressLatency = new client.Histogram({
+      name: 'collector_batch_duration_seconds',
+      help: 'Time from a batch being in (HTTP: first body byte; gRPC: message received) to its answer, by ingress',
+      labelNames: ['ingress'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24],
+      registers: [this.registry],
+    });
+    this.streamsGauge = new client.Gauge({
+      name: 'collector_grpc_active_streams',
+      help: 'CollectStream calls open in this process',
+      registers: [this.registry],
+    });
     const admission = () => this.admissionSource?.();
     new client.Gauge({
       name: 'collector_admission_limit',
@@ -259,6 +282,9 @@ export class Telemetry {
     // Every known label value is exported from the start, at 0: rate() and the alert rules
     // (deploy/prometheus) see a series before the first event of its kind.
     for (const outcome of ['accepted', 'rejected']) this.events.inc({ outcome }, 0);
+    this.ingressBatches.inc({ ingress: 'http', method: 'collect', code: '200' }, 0);
+    for (const method of ['Collect', 'CollectStream']) this.ingressBatches.inc({ ingress: 'grpc', method, code: 'OK' }, 0);
+    this.streamsGauge.set(0);
     for (const topic of ['events', 'dlq']) this.kafkaWrites.inc({ topic }, 0);
     for (const direction of ['in', 'out']) this.spillEvents.inc({ direction }, 0);
     this.latency.zero({ route: 'collect' });
@@ -372,11 +398,27 @@ export class Telemetry {
     this.requests.inc({ route, status: String(status) });
     this.totals.requests++;
     if (route === 'collect') {
+      this.ingressBatches.inc({ ingress: 'http', method: 'collect', code: String(status) });
+      this.ingressLatency.observe({ ingress: 'http' }, ms / 1000);
       this.latency.observe({ route }, ms / 1000);
       this.window.record(ms * 1000);
       this.totals.latencySumMs += ms;
       this.totals.latencyCount++;
     }
+  }
+
+  /** A gRPC batch answered (unary call or one answer on a stream); it counts in the spec's latency window like an HTTP batch. */
+  grpcAnswered(method: string, code: string, ms: number): void {
+    this.ingressBatches.inc({ ingress: 'grpc', method, code });
+    this.ingressLatency.observe({ ingress: 'grpc' }, ms / 1000);
+    this.totals.requests++;
+    this.window.record(ms * 1000);
+    this.totals.latencySumMs += ms;
+    this.totals.latencyCount++;
+  }
+
+  grpcStreams(open: number): void {
+    this.streamsGauge.set(open);
   }
 
   batchSettled(accepted: number, rejected: number): void {

@@ -49,6 +49,9 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
       // A loaded CI box can take longer than the default 2 s to get an acknowledgement; that would open the circuit
       // and answer from the spill log in tests that are not about outages. Outage tests set their own value.
       SPILL_AFTER_MS: '30000',
+      // gRPC off unless a test asks for it: GRPC_PORT's default (50051) is shared through SO_REUSEPORT, so
+      // collectors of parallel tests (and worktrees) would silently serve each other's calls.
+      GRPC_PORT: '0',
       ...env,
       BUFFER_DIR: bufferDir,
     },

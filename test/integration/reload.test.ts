@@ -34,6 +34,8 @@ t.test('pm2 reload under load: no failed request, no lost event', async (t) => {
     DEDUP_PATH: join(home, 'dedup.table'), DEDUP_CAPACITY: '65536',
     // The load's event_data ({seq}) is not the shipped example schemas' shape: no payload schemas here.
     SCHEMA_DIR: 'off',
+    // its own gRPC port: the default 50051 is shared through SO_REUSEPORT with anything else on the host
+    GRPC_PORT: String(await freePort()),
   };
   const pm = (...args: string[]) => run(process.execPath, [pm2, ...args], { env, cwd: root, timeout: 120_000 });
   t.teardown(async () => {
