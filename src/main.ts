@@ -199,6 +199,7 @@ async function main(): Promise<void> {
       : await startGrpc({
           config, slab, collector, admission: server.admission, telemetry, producerBacklogged, log,
           ready: () => ops.readyz?.().status === 200,
+          keyring: access.keyring,
         });
   log.info({ port: server.port, grpc_port: grpcServer?.port ?? null, host: config.HOST, workers: config.WORKER_THREADS }, 'collector listening');
   process.send?.('ready');

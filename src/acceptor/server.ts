@@ -56,7 +56,8 @@ export const REFUSALS: Record<Refusal['reason'], { code: ErrorCode; detail: stri
 };
 
 /** What a 401 says: never the presented key, nor whether a key id exists. */
-const AUTH_DETAIL: Record<Exclude<Verdict, { ok: true }>['reason'], string> = {
+/** What a refused key is told, over HTTP and gRPC alike. */
+export const AUTH_DETAIL: Record<Exclude<Verdict, { ok: true }>['reason'], string> = {
   missing: 'no API key: send Authorization: Bearer <key> or x-api-key: <key>',
   unknown: 'the API key is not valid',
   revoked: 'the API key was revoked',

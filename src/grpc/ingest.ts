@@ -49,6 +49,10 @@ export interface BatchError {
   http_status: number;
 }
 
+/** Who sent a call (AUTH_MODE=api_key): the tenants its key may write (undefined: any), or why it may not write. */
+export type CallAccess = () => { ok: true; tenants: readonly string[] | undefined } | { ok: false; detail: string };
+const OPEN: CallAccess = () => ({ ok: true, tenants: undefined });
+
 export type IngestResult = { ok: true; response: CollectResponse } | { ok: false; error: BatchError; batchId: string };
 
 export function batchError(code: ErrorCode, detail?: string, retryAfterS?: number): BatchError {
@@ -98,7 +102,7 @@ export class BatchIngest {
    * batch is in the pipeline (then DEADLINE_EXCEEDED: nothing of it acknowledged). `size` is the
    * message's size on the wire, held to MAX_BODY_BYTES like an HTTP body.
    */
-  run(req: CollectRequest, size: number, clientKey: string, startedAt = performance.now()): Promise<IngestResult> {
+  run(req: CollectRequest, size: number, clientKey: string, startedAt = performance.now(), access: CallAccess = OPEN): Promise<IngestResult> {
     const { config, slab, collector, admission, telemetry } = this.deps;
     const given = req.batch_id ? req.batch_id : undefined;
     const refuse = (code: ErrorCode, detail?: string, retryAfterS?: number, batchId = given): IngestResult => ({
@@ -106,6 +110,10 @@ export class BatchIngest {
       error: batchError(code, detail, retryAfterS),
       batchId: batchId ?? '',
     });
+    // Checked per batch, not once per call: a key revoked while a stream is open stops working on its next batch.
+    const verdict0 = access();
+    if (!verdict0.ok) return Promise.resolve(refuse('COLLECTOR_ERR_UNAUTHENTICATED', verdict0.detail));
+    const tenants = verdict0.tenants;
     if (size > config.MAX_BODY_BYTES) {
       return Promise.resolve(refuse('COLLECTOR_ERR_BODY_TOO_LARGE', `message of ${size} bytes exceeds ${config.MAX_BODY_BYTES} bytes`));
     }
@@ -150,7 +158,7 @@ export class BatchIngest {
         config.REQUEST_TIMEOUT_MS,
       );
       collector
-        .collect({ slot: held.slot, token: held.token, length: json.body.byteLength, gzip: false, receivedAt: Date.now() }, startedAt)
+        .collect({ slot: held.slot, token: held.token, length: json.body.byteLength, gzip: false, receivedAt: Date.now(), tenants }, startedAt)
         .then((a) => answer(toResult(a, json.batchId)))
         .catch((err: unknown) => answer(refuse('COLLECTOR_ERR_INTERNAL', (err as Error).message)))
         .finally(() => {

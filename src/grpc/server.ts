@@ -23,12 +23,18 @@ import { serveStream, streamAnswer } from './stream.js';
 import type { CollectRequest } from './batch-json.js';
 import { CODE_NAMES } from './status.js';
 import { reflectionService } from './reflection.js';
+import type { CallAccess } from './ingest.js';
+import type { Keyring } from '../auth/keyring.js';
+import { presentedKey } from '../auth/presented.js';
+import { AUTH_DETAIL } from '../acceptor/server.js';
 
 export interface GrpcDeps extends IngestDeps {
   log: Logger;
   telemetry: Telemetry;
   /** 200 when /readyz would answer 200 */
   ready: () => boolean;
+  /** AUTH_MODE=api_key: the keys, from call metadata `authorization: Bearer <key>` or `x-api-key`; null: no auth */
+  keyring: Keyring | null;
 }
 
 export interface GrpcServer {
@@ -68,6 +74,19 @@ function clientKeyOf(call: { metadata: grpc.Metadata; getPeer(): string }, confi
     if (v) return `h:${v.slice(0, 128)}`;
   }
   return call.getPeer().replace(/:\d+$/, '');
+}
+
+/** The call's key, judged by the keyring each time it is asked (a revoked key stops on the next batch). */
+function callAccess(call: { metadata: grpc.Metadata }, keyring: Keyring | null, telemetry: Telemetry): CallAccess {
+  if (!keyring) return () => ({ ok: true, tenants: undefined });
+  const md = (k: string) => String(call.metadata.get(k)[0] ?? '');
+  const key = presentedKey(md('authorization'), md('x-api-key'));
+  return () => {
+    const v = keyring.verify(key);
+    if (v.ok) return { ok: true, tenants: v.principal.tenants ?? undefined };
+    telemetry.authRefused(v.reason);
+    return { ok: false, detail: AUTH_DETAIL[v.reason] };
+  };
 }
 
 export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
@@ -110,7 +129,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
     Collect: (call: grpc.ServerUnaryCall<CollectRequest, CollectResponse>, callback: grpc.sendUnaryData<CollectResponse>) => {
       const startedAt = performance.now();
       active++;
-      void ingest.run(call.request, sizeOf(call.request), clientKeyOf(call, config), startedAt).then((r) => {
+      void ingest.run(call.request, sizeOf(call.request), clientKeyOf(call, config), startedAt, callAccess(call, deps.keyring, telemetry)).then((r) => {
         active--;
         answeredUnary(r, performance.now() - startedAt);
         if (r.ok) return callback(null, r.response);
@@ -123,12 +142,22 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
       });
     },
     CollectStream: (call: grpc.ServerDuplexStream<CollectRequest, CollectResponse>) => {
+      const access = callAccess(call, deps.keyring, telemetry);
+      const first = access();
+      if (!first.ok) {
+        // A stream without a valid key is refused as a call (UNAUTHENTICATED), before any batch is read.
+        const md = new grpc.Metadata();
+        md.set('collector-error-code', 'COLLECTOR_ERR_UNAUTHENTICATED');
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: first.detail, metadata: md });
+        return;
+      }
       active++;
       activeStreams++;
       telemetry.grpcStreams(activeStreams);
       void serveStream(call, ingest, {
         maxInFlight: config.GRPC_STREAM_MAX_IN_FLIGHT,
         clientKey: clientKeyOf(call, config),
+        access,
         sizeOf,
         answered: answeredStream,
       }).then(() => {

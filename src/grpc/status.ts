@@ -9,6 +9,10 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 const BY_CODE: Partial<Record<ErrorCode, Code>> = {
   // per client: the 429 of HTTP
   COLLECTOR_ERR_CLIENT_LIMIT: Code.RESOURCE_EXHAUSTED,
+  // the tenant's quota: the 429 of HTTP, with the retry delay in RetryInfo
+  COLLECTOR_ERR_TENANT_QUOTA: Code.RESOURCE_EXHAUSTED,
+  // no key, a wrong one or a revoked one (AUTH_MODE=api_key): the 401 of HTTP
+  COLLECTOR_ERR_UNAUTHENTICATED: Code.UNAUTHENTICATED,
   // the batch (or its JSON) is over a size limit: a retry of the same batch cannot succeed
   COLLECTOR_ERR_BODY_TOO_LARGE: Code.RESOURCE_EXHAUSTED,
   COLLECTOR_ERR_DECODED_TOO_LARGE: Code.RESOURCE_EXHAUSTED,

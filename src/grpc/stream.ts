@@ -12,12 +12,14 @@
  * unanswered batch is an unacknowledged one.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { BatchIngest, CollectResponse, IngestResult } from './ingest.js';
+import type { BatchIngest, CallAccess, CollectResponse, IngestResult } from './ingest.js';
 import type { CollectRequest } from './batch-json.js';
 
 export interface StreamOptions {
   maxInFlight: number;
   clientKey: string;
+  /** the call's key, checked before each batch (AUTH_MODE=api_key) */
+  access?: CallAccess;
   sizeOf: (req: CollectRequest) => number;
   /** each answer written (telemetry) */
   answered: (r: IngestResult, ms: number) => void;
@@ -86,7 +88,7 @@ export function serveStream(call: ServerDuplexStream<CollectRequest, CollectResp
     const p: Pending = { result: null, startedAt: performance.now() };
     queue.push(p);
     flow();
-    void ingest.run(req, opts.sizeOf(req), opts.clientKey, p.startedAt).then((r) => {
+    void ingest.run(req, opts.sizeOf(req), opts.clientKey, p.startedAt, opts.access).then((r) => {
       p.result = r;
       pump();
     });

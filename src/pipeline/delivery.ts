@@ -43,6 +43,8 @@ export interface Part {
   timestamp: number;
   /** main-topic records can become poison-pill dead letters; dead letters cannot */
   main: boolean;
+  /** spilled while a first copy may still land in Kafka */
+  firstCopyOut?: boolean;
 }
 
 export interface Delivered {
@@ -104,13 +106,13 @@ export class Deliverer {
       // broker (a timeout says nothing of whether the write happened), may duplicate the spilled copy.
       // Pinned until then: nothing newer of the host replays before this first copy settles.
       let pinned: OrderStamp | undefined;
-      const spilled = await this.spillParts(live, (stamp) => {
+      // The spilled copy says so (firstCopyOut): whoever replays it counts the possible duplicates, also when this
+      // process dies before its first copies settle.
+      const spilled = await this.spillParts(live.map((p) => ({ ...p, firstCopyOut: true })), (stamp) => {
         pinned = stamp;
         this.d.heads.pin(stamp);
       });
-      void all.then((results) => {
-        const late = results.reduce((n, r, i) => n + live[i]!.records.count - r.failures.filter((f) => isQueueFull(f.code, f.message)).length, 0);
-        this.d.telemetry.possibleDuplicates(late);
+      void all.then(() => {
         if (pinned) this.d.heads.unpin(pinned);
       });
       return spilled;
@@ -159,8 +161,8 @@ export class Deliverer {
         circuit.trip();
         // Failed after reaching a broker (timed out, connection lost): Kafka may have the write anyway, and the
         // spilled copy will be replayed. Only a full local queue means the record never left this process.
-        this.d.telemetry.possibleDuplicates(retriable.filter((f) => !isQueueFull(f.code, f.message)).length);
-        toSpill.push({ ...part, records: pickRecords(part.records, retriable.map((f) => f.record)) });
+        const reached = retriable.some((f) => !isQueueFull(f.code, f.message));
+        toSpill.push({ ...part, records: pickRecords(part.records, retriable.map((f) => f.record)), firstCopyOut: reached });
       }
     }
     if (toSpill.length > 0) {
@@ -236,7 +238,7 @@ export class Deliverer {
   private async spillParts(parts: Part[], onStored?: (stamp: OrderStamp) => void): Promise<Delivered | Undeliverable> {
     // Stamped and published as owed before the append: the host spills from here on (heads.ts).
     const stamp = this.d.heads.beginAppend();
-    const payloads = parts.map((p) => encodeSpilledBatch({ topic: p.topic, timestamp: p.timestamp, headerNames: [...p.headerNames], records: p.records, stamp }));
+    const payloads = parts.map((p) => encodeSpilledBatch({ topic: p.topic, timestamp: p.timestamp, headerNames: [...p.headerNames], records: p.records, stamp, firstCopyOut: p.firstCopyOut === true }));
     const events = parts.map((p) => p.records.count);
     try {
       await this.d.spill.append(payloads, events);

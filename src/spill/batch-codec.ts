@@ -6,6 +6,8 @@
  *   | u32 jsonLen | JSON header (jsonLen)     | record values, back to back |
  *   +-------------+---------------------------+-----------------------------+
  *   header: {v, topic, ts, names, keys, headers, ids, idx, offsets, bt?, st?}
+ *   fc: 1 when the batch's first copy was still with the producer (or failed after reaching a broker) when it
+ *   was spilled: Kafka may hold it, so its replay is counted as possible duplicates by whichever process replays.
  *   bt/st: the host order stamp (boot id, CLOCK_MONOTONIC µs; host-table.ts); absent in
  *   batches spilled before stamps existed, which then replay first.
  *
@@ -20,6 +22,8 @@ export interface SpilledBatch {
   headerNames: string[];
   records: PackedRecords;
   stamp?: OrderStamp;
+  /** a first copy may be in Kafka already (see fc above) */
+  firstCopyOut?: boolean;
 }
 
 interface Header {
@@ -34,6 +38,7 @@ interface Header {
   offsets: number[];
   bt?: string;
   st?: number;
+  fc?: 1;
 }
 
 export function encodeSpilledBatch(b: SpilledBatch): Buffer {
@@ -49,6 +54,7 @@ export function encodeSpilledBatch(b: SpilledBatch): Buffer {
     idx: r.indexes,
     offsets: Array.from(r.offsets),
     ...(b.stamp ? { bt: b.stamp.boot, st: b.stamp.mono } : {}),
+    ...(b.firstCopyOut ? { fc: 1 as const } : {}),
   };
   const json = Buffer.from(JSON.stringify(header));
   const start = r.offsets[0] ?? 0;
@@ -73,6 +79,7 @@ export function decodeSpilledBatch(buf: Buffer): SpilledBatch {
     timestamp: header.ts,
     headerNames: header.names,
     ...(typeof header.st === 'number' ? { stamp: { boot: header.bt ?? '', mono: header.st } } : {}),
+    ...(header.fc === 1 ? { firstCopyOut: true } : {}),
     records: {
       count: header.keys.length,
       bytes,

@@ -70,6 +70,11 @@ export class Replayer {
   private loop: Promise<void> | undefined;
   private blockedSince = 0;
   private errorBackoff = 0;
+  /** logs this process has seen, and how many records of each are still replayed "unsure": a log found non-empty
+   *  (recovered at start, adopted from a dead sibling) may have had its holder's last chunk in Kafka, not yet acked
+   *  on disk; those records come again, so the first CHUNK_RECORDS of it are counted as possible duplicates */
+  private readonly seen = new Set<string>();
+  private readonly unsure = new Map<string, number>();
 
   constructor(private readonly d: ReplayerDeps) {}
 
@@ -118,7 +123,13 @@ export class Replayer {
 
   private track(): void {
     const { spill, heads } = this.d;
-    for (const s of spill.sources) if (!heads.tracked(s.dir)) heads.track(s.dir, s.records > 0);
+    for (const s of spill.sources) {
+      if (!heads.tracked(s.dir)) heads.track(s.dir, s.records > 0);
+      if (!this.seen.has(s.source)) {
+        this.seen.add(s.source);
+        if (s.records > 0) this.unsure.set(s.source, CHUNK_RECORDS);
+      }
+    }
   }
 
   private async step(): Promise<void> {
@@ -243,10 +254,15 @@ export class Replayer {
     const results = await Promise.all(batches.map((b) => producer.send(b.topic, b.records, b.headerNames, b.timestamp)));
     let complete = true;
     let delivered = 0;
+    let unsure = this.unsure.get(source) ?? 0;
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
       const r = results[i]!;
       delivered += b.records.count - r.failures.length;
+      // A second copy of a record whose first may be in Kafka: counted by whoever replays it (the spilling
+      // process may be dead by now).
+      if (b.firstCopyOut || unsure > 0) telemetry.possibleDuplicates(b.records.count - r.failures.length);
+      if (unsure > 0) unsure--;
       telemetry.kafkaWritten(b.topic === this.d.dlqTopic ? 'dlq' : 'events', b.records.count - r.failures.length);
       const condemned: { record: number; message: string }[] = [];
       for (const f of r.failures) {
@@ -283,6 +299,8 @@ export class Replayer {
       const dl = await producer.send(this.d.dlqTopic, dead, this.d.deadLetterHeaders, b.timestamp);
       if (dl.failures.length > 0) complete = false;
     }
+    if (unsure > 0) this.unsure.set(source, unsure);
+    else this.unsure.delete(source);
     if (!complete) telemetry.possibleDuplicates(delivered);
     else for (const k of this.attempts.keys()) if (k.startsWith(`${source}/`)) this.attempts.delete(k);
     return complete;

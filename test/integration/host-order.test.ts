@@ -91,6 +91,9 @@ t.test('default cluster, broker and one collector SIGKILLed: 0 lost, 0 per-learn
     ...process.env, PM2_HOME: home, KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`,
     PORT: String(port), HOST: '127.0.0.1', BUFFER_DIR: bufferDir, RUN_DIR: join(home, 'run'), LOG_LEVEL: 'warn',
     DEDUP_PATH: join(home, 'dedup.table'), DEDUP_CAPACITY: '65536', SPILL_AFTER_MS: '1000', CIRCUIT_PROBE_MS: '500',
+    // The load's event_data ({seq}) is not the shipped example schemas' shape; gRPC on a port of its own (the
+    // default 50051 is shared through SO_REUSEPORT with anything else on the host).
+    SCHEMA_DIR: 'off', GRPC_PORT: String(await freePort()),
   };
   delete (env as Record<string, string | undefined>).COLLECTOR_INSTANCES; // the default cluster
   const pm = (...args: string[]) => run(process.execPath, [pm2, ...args], { env, cwd: root, timeout: 120_000 });
