@@ -169,6 +169,14 @@ export const ProcessMetricsSchema = Type.Object({
   ...metricsProps,
 });
 
+const IngressMetricsSchema = Type.Object({
+  batches_total: Int('Batches answered since start'),
+  failed_total: Int('Batches refused or failed as a whole (HTTP status ≥ 400, gRPC status not OK)'),
+  batches_in_window: Int('Batches answered over the last 60 s'),
+  p50_ms: Num('Median batch time over the last 60 s'),
+  p99_ms: Num('99th percentile batch time over the last 60 s'),
+});
+
 export const MetricsResponseSchema = Type.Object(
   {
     ...metricsProps,
@@ -176,6 +184,10 @@ export const MetricsResponseSchema = Type.Object(
     p999_processing_time_ms: Num('99.9th percentile request time over the last 60 s'),
     processes_reporting: Int('Live processes included'),
     answered_by: Type.String({ description: 'INSTANCE_ID of the process that answered' }),
+    ingress: Type.Object(
+      { http: IngressMetricsSchema, grpc: IngressMetricsSchema },
+      { description: 'Batches by the door they came in (HTTP POST /api/v1/collect, gRPC Collect and CollectStream), summed over the host' },
+    ),
     per_process: Type.Array(ProcessMetricsSchema),
   },
   { description: 'The spec\'s metrics for every collector process on the host (counters summed, p99 from the merged histograms), and per process' },

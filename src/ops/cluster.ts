@@ -14,7 +14,7 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import client from 'prom-client';
-import { mergeEncodedWindows, type Telemetry, type TelemetrySnapshot } from '../telemetry/telemetry.js';
+import { INGRESSES, mergeEncodedWindows, type Ingress, type Telemetry, type TelemetrySnapshot } from '../telemetry/telemetry.js';
 import type { HealthBody, MetricsBody } from '../telemetry/reports.js';
 
 /** A process file older than this is a stopped or wedged process: left out of the merge. */
@@ -37,6 +37,8 @@ export interface ProcessReport {
   health: HealthBody;
   /** the latency window, hdr-histogram-js encodeIntoCompressedBase64 (microseconds) */
   window_hdr: string;
+  /** the same per ingress (absent in files of a collector from before it existed, e.g. during a rolling reload) */
+  ingress_hdr?: Record<Ingress, string>;
   prometheus: PromJson;
 }
 
@@ -49,11 +51,21 @@ export interface ProcessSummary extends MetricsBody {
   self: boolean;
 }
 
+/** One door's batches on the host: totals since start, percentiles over the last 60 s. */
+export interface IngressMetrics {
+  batches_total: number;
+  failed_total: number;
+  batches_in_window: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
 export interface ClusterMetrics extends MetricsBody {
   p50_processing_time_ms: number;
   p999_processing_time_ms: number;
   processes_reporting: number;
   answered_by: string;
+  ingress: Record<Ingress, IngressMetrics>;
   per_process: ProcessSummary[];
 }
 
@@ -99,6 +111,7 @@ export function mergeMetrics(reports: readonly ProcessReport[], self: string, no
     p999_processing_time_ms: pct.p999_ms,
     processes_reporting: reports.length,
     answered_by: self,
+    ingress: mergeIngress(reports),
     per_process: reports.map((r) => ({
       instance: r.instance,
       host: r.host,
@@ -108,6 +121,21 @@ export function mergeMetrics(reports: readonly ProcessReport[], self: string, no
       ...r.metrics,
     })),
   };
+}
+
+function mergeIngress(reports: readonly ProcessReport[]): Record<Ingress, IngressMetrics> {
+  const out = {} as Record<Ingress, IngressMetrics>;
+  for (const door of INGRESSES) {
+    const pct = mergeEncodedWindows(reports.flatMap((r) => (r.ingress_hdr ? [r.ingress_hdr[door]] : [])));
+    out[door] = {
+      batches_total: reports.reduce((n, r) => n + (r.snapshot.ingress?.[door].batches_total ?? 0), 0),
+      failed_total: reports.reduce((n, r) => n + (r.snapshot.ingress?.[door].failed_total ?? 0), 0),
+      batches_in_window: pct.count,
+      p50_ms: pct.p50_ms,
+      p99_ms: pct.p99_ms,
+    };
+  }
+  return out;
 }
 
 export function processHealth(
@@ -207,6 +235,7 @@ export class ClusterView {
       health_status: h.status,
       health: h.body,
       window_hdr: this.o.telemetry.encodedWindow(),
+      ingress_hdr: this.o.telemetry.encodedIngressWindows(),
       prometheus: withPrometheus ? await this.o.telemetry.registry.getMetricsAsJSON() : [],
     };
   }

@@ -2,7 +2,8 @@
  * GET /dashboard: one self-contained page (inline CSS and JS, no external assets) that
  * polls /api/v1/metrics and /api/v1/health every second and shows the host's collectors:
  * throughput, latency, outcomes, Kafka and circuit state, the spill log, per process; and
- * every 5 s /api/v1/schemas: the payload schema versions in force and in use.
+ * every 5 s /api/v1/schemas: the payload schema versions in force and in use. Batches are
+ * also split by the door they came in (HTTP, gRPC): rate, failures and latency of each.
  * Element ids are stable: test/ops/dashboard.test.ts reads them.
  */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -60,6 +61,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     <tbody id="processes"></tbody>
   </table>
   <table>
+    <thead><tr><th>Ingress</th><th>Batches</th><th>Batches/s</th><th>Failed</th><th>p50 ms</th><th>p99 ms</th></tr></thead>
+    <tbody id="ingress"></tbody>
+  </table>
+  <table>
     <thead><tr><th>Event type</th><th>Versions in force</th><th>Default</th><th>Compatibility</th><th>Events by version (valid / invalid)</th></tr></thead>
     <tbody id="schemas"></tbody>
   </table>
@@ -73,6 +78,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   var fmt = new Intl.NumberFormat('en-US');
   var history = [];
   var polls = 0;
+  var lastIngress = null;
   function set(id, text, cls) {
     var el = $(id);
     if (!el) return;
@@ -132,8 +138,27 @@ export const DASHBOARD_HTML = `<!doctype html>
     tr.setAttribute('data-instance', p.instance);
     return tr;
   }
+  function renderIngress(ingress) {
+    if (!ingress) return;
+    var now = Date.now();
+    var rows = ['http', 'grpc'].map(function (door) {
+      var d = ingress[door];
+      var rate = '–';
+      // Batches/s from the change since the last poll: the host's counters are cumulative.
+      if (lastIngress && now > lastIngress.at) rate = num(Math.max(0, Math.round((d.batches_total - lastIngress[door]) * 1000 / (now - lastIngress.at))));
+      var tr = document.createElement('tr');
+      tr.id = 'ingress-' + door;
+      tr.append(cell(door === 'http' ? 'HTTP' : 'gRPC'), cell(num(d.batches_total)), cell(rate), cell(num(d.failed_total)),
+        cell(d.batches_in_window ? d.p50_ms.toFixed(2) : '–'), cell(d.batches_in_window ? d.p99_ms.toFixed(2) : '–'));
+      if (d.failed_total > 0) tr.children[3].className = 'warn';
+      return tr;
+    });
+    $('ingress').replaceChildren.apply($('ingress'), rows);
+    lastIngress = { at: now, http: ingress.http.batches_total, grpc: ingress.grpc.batches_total };
+  }
   function render(m, h) {
     polls++;
+    renderIngress(m.ingress);
     set('eps', num(m.events_per_second));
     set('p99', ms(m.p99_processing_time_ms), m.p99_processing_time_ms > 40 ? 'bad' : '');
     $('p50').textContent = ms(m.p50_processing_time_ms);

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { sharedBroker } from '../helpers/broker.js';
 import { createTopics } from '../helpers/topics.js';
-import { startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
+import { freePort, startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
+import { batchOf, collect, grpcClient } from '../helpers/grpc.js';
 import { syntheticBatch } from '../../src/pipeline/synthetic.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -35,7 +36,10 @@ if (!existsSync(CHROMIUM)) {
     await createTopics([{ name: topic, partitions: 3 }, { name: dlq, partitions: 1 }]);
     // The shipped payload schemas: the page shows the versions in force and in use.
     const schemaDir = fileURLToPath(new URL('../../../schemas', import.meta.url));
-    c = await startCollector({ KAFKA_BOOTSTRAP_SERVERS: sharedBroker().bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: dlq, SCHEMA_DIR: schemaDir });
+    const grpcPort = await freePort();
+    c = await startCollector({
+      KAFKA_BOOTSTRAP_SERVERS: sharedBroker().bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: dlq, SCHEMA_DIR: schemaDir, GRPC_PORT: String(grpcPort),
+    });
     await waitHealthy(c.url);
     const origin = new URL(c.url).origin;
 
@@ -97,6 +101,21 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.locator('#schemas tr').count(), 5, 'one row per event type');
     t.match(await page.textContent('#schemas tr:first-child'), /assessment\s*v1\s*v1\s*BACKWARD/);
     t.match(await page.textContent('#schema-status'), /payload schemas from folder .*schemas · ok · 0: gen 1/);
+
+    // Split by door (after the versions check: these 3 events are counted there too): the HTTP batch above in its row, a gRPC batch in its own.
+    const grpc = grpcClient(grpcPort);
+    const g = await collect(grpc, batchOf(3));
+    grpc.close();
+    t.equal(g.err, null, 'the gRPC batch is answered');
+    await page.waitForFunction("(document.querySelector('#ingress-grpc td:nth-child(2)') || {}).textContent === '1'", undefined, { timeout: 10_000 });
+    const ingressRow = async (door: string) => (await page.locator(`#ingress-${door} td`).allTextContents()).map((x) => x.trim());
+    const grpcRow = await ingressRow('grpc');
+    t.same(grpcRow.slice(0, 2), ['gRPC', '1'], `gRPC row: ${grpcRow.join(' | ')}`);
+    t.equal(grpcRow[3], '0', 'no failed gRPC batch');
+    t.ok(Number(grpcRow[5]) > 0, `gRPC p99 shown: ${grpcRow[5]}`);
+    const httpRow = await ingressRow('http');
+    t.equal(httpRow[0], 'HTTP');
+    t.ok(Number(httpRow[1]) >= 1, `HTTP batches: ${httpRow[1]}`);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });

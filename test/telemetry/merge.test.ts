@@ -41,9 +41,10 @@ t.test('a telemetry window survives encoding', async (t) => {
   t.equal(m.p99_ms, tel.snapshot().p99_ms);
 });
 
-const report = (instance: string, processed: number, latencies: number[], eps: number): ProcessReport => {
+const report = (instance: string, processed: number, latencies: number[], eps: number, grpc: [string, number][] = []): ProcessReport => {
   const tel = new Telemetry({ instance });
   for (const ms of latencies) tel.requestAnswered('collect', 200, ms);
+  for (const [code, ms] of grpc) tel.grpcAnswered('CollectStream', code, ms);
   const snap = tel.snapshot();
   return {
     version: 1, instance, host: 'h', pid: 1, written_at: 1000, started_at: 0,
@@ -56,6 +57,7 @@ const report = (instance: string, processed: number, latencies: number[], eps: n
     health_status: 200,
     health: {} as ProcessReport['health'],
     window_hdr: tel.encodedWindow(),
+    ingress_hdr: tel.encodedIngressWindows(),
     prometheus: [],
   };
 };
@@ -74,6 +76,33 @@ t.test('cluster metrics: sums, merged percentiles, per-process breakdown', async
   t.equal(m.p99_processing_time_ms, 2, 'the 99th of 100 requests is a fast one');
   t.equal(m.processes_reporting, 2);
   t.same(m.per_process.map((p) => [p.instance, p.self, p.age_ms, p.events_processed_total]), [['0', true, 500, 100], ['1', false, 500, 50]]);
+});
+
+t.test('cluster metrics by ingress: each door its own totals and percentiles; an old report without them counts as none', async (t) => {
+  const a = report('0', 100, [1, 1, 1, 400], 1, [['OK', 30], ['RESOURCE_EXHAUSTED', 30]]);
+  const b = report('1', 50, [1], 1, [['OK', 50]]);
+  const old = report('2', 10, [1], 1, [['OK', 9000]]);
+  delete old.ingress_hdr;
+  delete (old.snapshot as Partial<typeof old.snapshot>).ingress;
+  const m = mergeMetrics([a, b, old], '0', 1500);
+  // HDR keeps 3 significant digits: a percentile is the value to within 0.1 %.
+  const near = (v: number, want: number, what: string) => t.ok(Math.abs(v - want) <= want * 0.001 + 0.01, `${what}: ${v} ≈ ${want}`);
+  t.same([m.ingress.http.batches_total, m.ingress.http.failed_total, m.ingress.http.batches_in_window], [5, 0, 5]);
+  near(m.ingress.http.p50_ms, 1, 'HTTP p50');
+  near(m.ingress.http.p99_ms, 400, 'HTTP p99');
+  t.equal(m.ingress.grpc.batches_total, 3);
+  t.equal(m.ingress.grpc.failed_total, 1, 'a gRPC status other than OK is a failed batch');
+  t.equal(m.ingress.grpc.batches_in_window, 3);
+  near(m.ingress.grpc.p50_ms, 30, 'gRPC p50');
+  near(m.ingress.grpc.p99_ms, 50, 'gRPC p99: the old process\'s 9 s answer is not in the merge');
+  near(m.p99_processing_time_ms, 9000, 'the spec\'s window mixes both doors and every process');
+
+  const tel = new Telemetry();
+  tel.requestAnswered('collect', 207, 1);
+  tel.requestAnswered('collect', 400, 1);
+  tel.requestAnswered('collect', 503, 1);
+  tel.requestAnswered('health', 503, 1);
+  t.same(tel.snapshot().ingress.http, { batches_total: 3, failed_total: 2 }, '207 is answered, 4xx and 5xx failed; other routes are not batches');
 });
 
 t.test('readyz: Kafka reachable or spill headroom, and not stopping', async (t) => {
