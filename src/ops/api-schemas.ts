@@ -202,8 +202,8 @@ export const schemaChecks: [
 const Mode = literals(COMPATIBILITY_MODES, 'Compatibility rule (the registry\'s semantics)');
 export const SchemasResponseSchema = Type.Object(
   {
-    source: literals(['folder', 'none'] as const, 'Where the schemas come from: the SCHEMA_DIR folder, or none (SCHEMA_DIR=off)'),
-    location: Type.String({ description: 'The folder, resolved' }),
+    source: literals(['folder', 'registry', 'none'] as const, 'Where the schemas come from: the SCHEMA_DIR folder, the SCHEMA_REGISTRY_URL registry, or none (SCHEMA_DIR=off)'),
+    location: Type.String({ description: 'The folder, resolved, or the registry URL (without credentials)' }),
     default_compatibility: Mode,
     generation: Int('Generation of the set in force in the answering process (1 at boot, +1 per applied reload)'),
     loaded_at: Type.String({ description: 'When that set was loaded' }),
@@ -238,7 +238,7 @@ export const SchemasResponseSchema = Type.Object(
         versions: Type.Array(
           Type.Object({
             version: Type.Integer({ minimum: 1 }),
-            schema_id: Type.Union([Type.Integer(), Type.Null()], { description: 'Registry id; null for the folder' }),
+            schema_id: Type.Union([Type.Integer(), Type.Null()], { description: 'The id the registry assigned (also the schema_id Kafka header); null for the folder' }),
             schema: Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())], { description: 'The JSON Schema of event_data' }),
           }),
         ),

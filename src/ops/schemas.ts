@@ -10,7 +10,7 @@ import type { CompatibilityMode, JsonSchema } from '../schema/payload/types.js';
 import type { ProcessReport } from './cluster.js';
 
 export interface SchemasDocument {
-  source: 'folder' | 'none';
+  source: 'folder' | 'registry' | 'none';
   location: string;
   default_compatibility: CompatibilityMode;
   generation: number;

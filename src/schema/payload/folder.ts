@@ -12,14 +12,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_TYPES } from '../event.js';
-import { compilePayloadSchema } from '../../codec/payload.js';
-import { incompatibilities } from './compatibility.js';
+import { judgeSchema } from './judge.js';
+import type { SchemaSource, SourceLoad } from './source.js';
 import { isCompatibilityMode, type CompatibilityMode, type JsonSchema, type SchemaProblem, type TypeSchemas } from './types.js';
-
-export interface FolderLoad {
-  types: TypeSchemas[];
-  problems: SchemaProblem[];
-}
 
 const VERSION_FILE = /^([1-9]\d{0,8})\.json$/;
 const CONFIG_FILE = 'config.json';
@@ -46,7 +41,7 @@ export function folderFingerprint(dir: string): string {
   return parts.join('\n');
 }
 
-export function loadFolder(dir: string, defaultMode: CompatibilityMode): FolderLoad {
+export function loadFolder(dir: string, defaultMode: CompatibilityMode): SourceLoad {
   const problems: SchemaProblem[] = [];
   const types: TypeSchemas[] = [];
   let entries: string[];
@@ -110,7 +105,7 @@ function loadType(td: string, eventType: string, defaultMode: CompatibilityMode,
       problems.push({ eventType, version, file, message: `${eventType} v${version} refused: it follows v${refusedAt}, which was refused` });
       continue;
     }
-    const why = judgeVersion(file, version, compatibility, versions);
+    const why = judgeVersion(file, compatibility, versions);
     if (typeof why === 'string') {
       problems.push({ eventType, version, file, message: `${eventType} v${version} refused: ${why}` });
       refusedAt = version;
@@ -128,19 +123,30 @@ function loadType(td: string, eventType: string, defaultMode: CompatibilityMode,
 }
 
 /** The schema when it may be loaded, else why not. */
-function judgeVersion(file: string, version: number, mode: CompatibilityMode, earlier: TypeSchemas['versions']): JsonSchema | string {
-  let schema: JsonSchema;
+function judgeVersion(file: string, mode: CompatibilityMode, earlier: TypeSchemas['versions']): JsonSchema | string {
+  let schema: unknown;
   try {
-    schema = readJson(file) as JsonSchema;
+    schema = readJson(file);
   } catch (err) {
     return `not JSON: ${(err as Error).message}`;
   }
-  if (typeof schema !== 'boolean' && (typeof schema !== 'object' || schema === null || Array.isArray(schema))) return 'a schema is a JSON object';
-  try {
-    compilePayloadSchema(schema);
-  } catch (err) {
-    return `not a valid JSON Schema: ${(err as Error).message}`;
+  return judgeSchema(schema, mode, earlier);
+}
+
+/** The folder behind the SchemaSource interface (src/schema/payload/source.ts). */
+export class FolderSource implements SchemaSource {
+  readonly kind = 'folder' as const;
+
+  constructor(
+    readonly location: string,
+    private readonly defaultMode: CompatibilityMode,
+  ) {}
+
+  fingerprint(): string {
+    return folderFingerprint(this.location);
   }
-  const reasons = incompatibilities(mode, schema, earlier);
-  return reasons.length > 0 ? reasons.join('; ') : schema;
+
+  async load(): Promise<SourceLoad> {
+    return loadFolder(this.location, this.defaultMode);
+  }
 }

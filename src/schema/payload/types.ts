@@ -43,8 +43,8 @@ export interface TypeSchemas {
 export interface SchemaSetSnapshot {
   /** bumps on every successful load in this process */
   generation: number;
-  source: 'folder' | 'none';
-  /** the folder, resolved */
+  source: 'folder' | 'registry' | 'none';
+  /** the folder, resolved, or the registry URL without credentials */
   location: string;
   loadedAt: string;
   types: TypeSchemas[];
