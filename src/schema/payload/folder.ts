@@ -52,6 +52,8 @@ export function loadFolder(dir: string, defaultMode: CompatibilityMode): SourceL
     return { types, problems };
   }
   for (const eventType of entries) {
+    // A mounted ConfigMap holds `..data` and `..<timestamp>` (the kubelet's atomic swap): not types.
+    if (eventType.startsWith('.')) continue;
     const td = join(dir, eventType);
     if (!statSync(td).isDirectory()) continue;
     if (!(EVENT_TYPES as readonly string[]).includes(eventType)) {
