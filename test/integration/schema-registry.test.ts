@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { sharedBroker } from '../helpers/broker.js';
 import { createTopics } from '../helpers/topics.js';
 import { startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
@@ -155,8 +155,38 @@ t.test('a v3 registered while running is used by every process after the cache e
   t.match(prom, /collector_schema_reloads_total\{result="applied"[^}]*\} [1-9]/);
 });
 
+t.test("a subject's own compatibility level is the type's rule; a new subject is picked up as a new type", async (t) => {
+  const subject = `${TOPIC}-progress`;
+  const put = await fetch(`${registry.url}/config/${subject}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ compatibility: 'FULL' }),
+  });
+  t.equal(put.status, 200, 'the registry took the subject-level rule');
+  const progress = closed({ lesson: { type: 'string' }, percent: { type: 'number', minimum: 0, maximum: 100 } }, ['lesson']);
+  // The client checks that the subject's level is the one it is told (it would set BACKWARD on a new subject).
+  const { id } = await client.register({ type: SchemaType.JSON, schema: JSON.stringify(progress) }, { subject, compatibility: COMPATIBILITY.FULL });
+  for (const c of [a, b]) await until(`progress in ${c.url}`, async () => (await schemas(c.url)).types.some((x) => x.event_type === 'progress'));
+  const p = (await schemas(a.url)).types.find((x) => x.event_type === 'progress')!;
+  t.same([p.compatibility, p.versions.map((v) => [v.version, v.schema_id])], ['FULL', [[1, id]]]);
+  t.equal((await schemas(a.url)).types.find((x) => x.event_type === 'assessment')!.compatibility, 'BACKWARD', 'the level the client set at its first registration');
+  // Registered with no level of its own: Apicurio answers GET /config/{subject} with its global level (NONE by
+  // default), where Confluent answers 404 and SCHEMA_COMPATIBILITY applies. The registry's answer is the rule.
+  const sys = await fetch(`${registry.url}/subjects/${TOPIC}-system/versions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify(closed({ component: { type: 'string' } }, ['component'])) }),
+  });
+  t.equal(sys.status, 200);
+  await until('system in the set', async () => (await schemas(a.url)).types.some((x) => x.event_type === 'system'));
+  t.equal((await schemas(a.url)).types.find((x) => x.event_type === 'system')!.compatibility, 'NONE', "Apicurio's global level");
+  const res = await post(a.url, [{ ...event({ lesson: 'l1', percent: 50 }), event_type: 'progress' }, { ...event({ percent: 50 }), event_type: 'progress' }]);
+  t.same([res.status, res.body.dlq_events.map((d) => [d.errors[0]!.code, d.errors[0]!.path])], [207, [['missing_field', '/event_data/lesson']]], 'progress is now judged');
+});
+
 t.test('a v4 the registry took but the collector cannot compile is refused; the previous set keeps serving, the refusal is reported', async (t) => {
   // Apicurio 3 checks BACKWARD itself on register (a breaking version never gets in); a typo'd keyword does.
+  const before = (await health(a.url)).payload_schemas.generation;
   // The client compiles a schema before sending it, and refuses this one: post it as curl would.
   const r = await fetch(`${registry.url}/subjects/${SUBJECT}/versions`, {
     method: 'POST',
@@ -168,7 +198,7 @@ t.test('a v4 the registry took but the collector cannot compile is refused; the 
   const h = await health(a.url);
   t.equal(h.status, 'degraded');
   t.match(h.payload_schemas.problems[0], new RegExp(`assessment v4 \\(${SUBJECT}, id \\d+\\) refused: not a valid JSON Schema: strict mode: unknown keyword: "defualt"`));
-  t.equal(h.payload_schemas.generation, 2, 'previous set in force');
+  t.equal(h.payload_schemas.generation, before, 'previous set in force');
   const res = await post(a.url, [event({ score: 2, hint_used: true }), event({ attempt: 1 }, 4)]);
   t.same([res.status, res.body.dlq_events.map((d) => d.errors[0]!.code)], [207, ['unknown_schema_version']]);
   const prom = await (await fetch(`${b.url}/metrics`)).text();
@@ -180,7 +210,7 @@ t.test('the registry goes away: the set in force keeps serving, the failure is r
   await until('the failed refresh in health', async () => (await health(b.url)).payload_schemas.problems.some((p) => /reload failed/.test(p)));
   const s = await schemas(b.url);
   t.match(s, { status: 'degraded', last_reload: { result: 'failed' } });
-  t.same(s.types[0]!.versions.map((v) => v.version), [1, 2, 3], 'the last good set serves');
+  t.same(s.types.find((x) => x.event_type === 'assessment')!.versions.map((v) => v.version), [1, 2, 3], 'the last good set serves');
   const res = await post(b.url, [event({ score: 4 }, 1), event({ score: 5, hint_used: true })]);
   t.same([res.status, res.body.accepted_count], [200, 2]);
   const prom = await (await fetch(`${b.url}/metrics`)).text();

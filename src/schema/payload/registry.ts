@@ -12,8 +12,10 @@
  * Caching: a (subject, version) is immutable in a registry, so it is fetched once per process.
  * What expires (every SCHEMA_REGISTRY_REFRESH_MS) is the knowledge of each subject's latest
  * version and compatibility rule: a refresh asks two small questions per type and fetches only
- * versions it has not seen. The compatibility rule is the subject's own (GET /config/{subject})
- * or SCHEMA_COMPATIBILITY; every version is judged by judge.ts as the folder's are.
+ * versions it has not seen. The compatibility rule is what GET /config/{subject} answers (the
+ * subject's own level; Apicurio answers its global level for a subject without one), else, on a
+ * 404 (Confluent, no level of its own), SCHEMA_COMPATIBILITY. Every version is judged by
+ * judge.ts as the folder's are.
  */
 import { createRequire } from 'node:module';
 import type { SchemaRegistryAPIClient, SchemaRegistryAPIClientArgs } from '@kafkajs/confluent-schema-registry/dist/api/index.js';
@@ -165,7 +167,7 @@ export class RegistrySource implements SchemaSource {
     return v;
   }
 
-  /** The subject's own rule, else SCHEMA_COMPATIBILITY; null (and a problem) when it is not one we know. */
+  /** The registry's rule for the subject, else SCHEMA_COMPATIBILITY; null (and a problem) when it is not one we know. */
   private async compatibilityOf(subject: string, eventType: string, problems: SchemaProblem[]): Promise<CompatibilityMode | null> {
     let level: unknown;
     try {
