@@ -242,6 +242,26 @@ export const SchemasResponseSchema = Type.Object(
             schema: Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())], { description: 'The JSON Schema of event_data' }),
           }),
         ),
+        upcast: Type.Union(
+          [
+            Type.Object({
+              to: Type.Integer({ minimum: 1, description: 'The version events of earlier versions are written in' }),
+              steps: Type.Record(
+                Type.String(),
+                Type.Array(
+                  Type.Union([
+                    Type.Object({ rename: Type.Object({ from: Type.String(), to: Type.String() }) }),
+                    Type.Object({ default: Type.Object({ field: Type.String(), value: Type.Unknown() }) }),
+                    Type.Object({ drop: Type.String() }),
+                  ]),
+                ),
+                { description: 'From-version → the steps that turn it into the next loaded version' },
+              ),
+            }),
+            Type.Null(),
+          ],
+          { description: 'Upcasting from config.json (folder only); null: records keep the version they were sent in' },
+        ),
       }),
     ),
   },

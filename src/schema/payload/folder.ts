@@ -2,7 +2,8 @@
  * The folder source of payload schemas (SCHEMA_DIR):
  *
  *   <dir>/<event_type>/<version>.json   a JSON Schema (2020-12) for event_data, version an integer ≥ 1
- *   <dir>/<event_type>/config.json      optional: {"compatibility": "FULL", "default_version": 2}
+ *   <dir>/<event_type>/config.json      optional: {"compatibility": "FULL", "default_version": 2,
+ *                                         "upcast": {"to": 3, "steps": {"1": [...], "2": [...]}}} (upcast.ts)
  *
  * Versions are taken in ascending order; each must compile and must keep the type's
  * compatibility rule against the versions before it. The first version that fails is
@@ -13,6 +14,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_TYPES } from '../event.js';
 import { judgeSchema } from './judge.js';
+import { parseUpcast } from './upcast.js';
 import type { SchemaSource, SourceLoad } from './source.js';
 import { isCompatibilityMode, type CompatibilityMode, type JsonSchema, type SchemaProblem, type TypeSchemas } from './types.js';
 
@@ -69,11 +71,13 @@ export function loadFolder(dir: string, defaultMode: CompatibilityMode): SourceL
 function loadType(td: string, eventType: string, defaultMode: CompatibilityMode, problems: SchemaProblem[]): TypeSchemas | null {
   let compatibility = defaultMode;
   let pinned: number | null = null;
+  let upcastRaw: unknown;
   const configFile = join(td, CONFIG_FILE);
   const files = readdirSync(td);
   if (files.includes(CONFIG_FILE)) {
     try {
-      const c = readJson(configFile) as { compatibility?: unknown; default_version?: unknown };
+      const c = readJson(configFile) as { compatibility?: unknown; default_version?: unknown; upcast?: unknown };
+      upcastRaw = c.upcast;
       if (c.compatibility !== undefined) {
         if (!isCompatibilityMode(c.compatibility)) throw new Error(`compatibility must be one of BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE; got ${JSON.stringify(c.compatibility)}`);
         compatibility = c.compatibility;
@@ -121,7 +125,13 @@ function loadType(td: string, eventType: string, defaultMode: CompatibilityMode,
     if (versions.some((v) => v.version === pinned)) defaultVersion = pinned;
     else problems.push({ eventType, version: pinned, file: configFile, message: `default_version ${pinned} of ${eventType} is not loaded; the latest (v${defaultVersion}) is the default` });
   }
-  return { eventType, compatibility, defaultVersion, pinned: pinned !== null && defaultVersion === pinned, versions };
+  const t: TypeSchemas = { eventType, compatibility, defaultVersion, pinned: pinned !== null && defaultVersion === pinned, versions };
+  if (upcastRaw !== undefined) {
+    const u = parseUpcast(upcastRaw, versions.map((v) => v.version));
+    if (typeof u === 'string') problems.push({ eventType, version: null, file: configFile, message: `${configFile}: ${u}` });
+    else t.upcast = u;
+  }
+  return t;
 }
 
 /** The schema when it may be loaded, else why not. */

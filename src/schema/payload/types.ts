@@ -29,6 +29,19 @@ export interface PayloadSchemaVersion {
   schema: JsonSchema;
 }
 
+/**
+ * One declarative step of an upcast, on a top-level field of event_data: `rename` moves a value
+ * (absent stays absent), `default` sets a value where the field is absent, `drop` removes one.
+ */
+export type UpcastStep = { rename: { from: string; to: string } } | { default: { field: string; value: unknown } } | { drop: string };
+
+export interface Upcast {
+  /** the version every event of the type is written in (a loaded version) */
+  to: number;
+  /** from-version → the steps that turn it into the next loaded version */
+  steps: Record<string, UpcastStep[]>;
+}
+
 export interface TypeSchemas {
   eventType: string;
   compatibility: CompatibilityMode;
@@ -38,6 +51,8 @@ export interface TypeSchemas {
   pinned: boolean;
   /** ascending */
   versions: PayloadSchemaVersion[];
+  /** folder only (config.json `upcast`): events of earlier versions are rewritten to `to` */
+  upcast?: Upcast;
 }
 
 export interface SchemaSetSnapshot {
