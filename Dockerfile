@@ -11,6 +11,7 @@ COPY tsconfig.json ecosystem.config.js ./
 COPY src src
 COPY workers workers
 COPY kafka kafka
+COPY schema-registry schema-registry
 COPY test test
 COPY bench bench
 COPY native native

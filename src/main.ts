@@ -30,6 +30,7 @@ import { DedupTable, defaultDedupPath } from './dedup/table.js';
 import { decodeLimits } from './codec/inline.js';
 import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
+import { registrySourceFrom } from './schema/payload/registry.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
 
@@ -72,14 +73,16 @@ async function main(): Promise<void> {
 
   // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
   const schemaMetrics = new SchemaMetrics(telemetry.registry);
+  const registry = registrySourceFrom(config);
   const schemas = new PayloadSchemas({
     dir: config.SCHEMA_DIR,
     compatibility: config.SCHEMA_COMPATIBILITY,
-    reloadMs: config.SCHEMA_RELOAD_MS,
+    ...(registry ? { source: registry } : {}),
+    reloadMs: registry ? config.SCHEMA_REGISTRY_REFRESH_MS : config.SCHEMA_RELOAD_MS,
     log,
     onReload: (result) => schemaMetrics.reloaded(result, schemas.snapshot.generation),
   });
-  schemas.load();
+  await schemas.load();
   schemaMetrics.loaded(schemas.snapshot.generation);
   schemas.start();
 

@@ -218,6 +218,7 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
       continue;
     }
     const headers = [e.tenant_id as string, e.event_type as string, batchId, receivedAt];
+    let upcasted = false;
     if (payload !== undefined) {
       // The object JSON.parse built is judged; the bytes forwarded below are the same event.
       const verdict = payload.judge(e);
@@ -228,12 +229,18 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
       }
       use(verdict.validKey);
       for (const h of verdict.headers) headers.push(h);
+      if (verdict.data !== undefined) {
+        // Upcast: the record is the rewritten event (so not the bytes as sent), in the target version.
+        e.event_data = verdict.data;
+        e.schema_version = verdict.version;
+        upcasted = true;
+      }
     }
     const tail = TAILS[(e.priority === undefined ? 1 : 0) | (e.metadata === undefined ? 2 : 0)]!;
     e.priority ??= DEFAULT_PRIORITY;
     e.metadata ??= {};
     for (const k in e) if (!KNOWN_EVENT_FIELDS.has(k)) unknownFields.set(k, (unknownFields.get(k) ?? 0) + 1);
-    if (spans && (flags & FORWARDABLE) !== 0) {
+    if (spans && (flags & FORWARDABLE) !== 0 && !upcasted) {
       // The client's bytes, minus the closing brace, plus the tail: no JSON.stringify, no UTF-8 encoding.
       const start = spans[3 * i + 1]!;
       const end = spans[3 * i + 2]! - 1;

@@ -11,6 +11,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type Ajv2020Type from 'ajv/dist/2020.js';
 import type formatsType from 'ajv-formats';
 import type { SchemaSetSnapshot, JsonSchema } from '../schema/payload/types.js';
+import { upcasters, type Upcaster } from '../schema/payload/upcast.js';
 import type { EventError, EventErrorCode } from './validator.js';
 
 // Both are CommonJS with `exports.default`: required, their types come from the import types above.
@@ -71,6 +72,8 @@ export interface PayloadPass {
   validKey: string;
   /** "event_type|version|invalid" */
   invalidKey: string;
+  /** upcast: the event_data to write instead (`version`, `id` and `headers` are the target's); keys are the sent version's */
+  data?: Record<string, unknown>;
 }
 
 export interface PayloadFailure {
@@ -86,6 +89,8 @@ export type PayloadVerdict = PayloadPass | PayloadFailure;
 interface VersionEntry {
   pass: PayloadPass;
   validate: ValidateFunction;
+  /** the type's upcast from this version, and the version it writes */
+  upcast?: { fn: Upcaster; target: VersionEntry };
 }
 
 interface TypeEntry {
@@ -113,6 +118,8 @@ export class PayloadValidators {
     for (const t of snapshot.types) {
       const versions = new Map<number, VersionEntry>();
       for (const v of t.versions) versions.set(v.version, { pass: pass(t.eventType, v.version, v.id), validate: compilePayloadSchema(v.schema) });
+      const target = t.upcast ? versions.get(t.upcast.to) : undefined;
+      if (target) for (const [from, fn] of upcasters(t)) versions.get(from)!.upcast = { fn, target };
       this.types.set(t.eventType, { defaultVersion: t.defaultVersion, versions, known: [...versions.keys()].join(', ') });
     }
   }
@@ -138,10 +145,21 @@ export class PayloadValidators {
     if (v === undefined) {
       return { ok: false, version: null, invalidKey: `${type}|unknown|invalid`, errors: [unknownVersion(asked ?? t.defaultVersion, `known versions of ${type}: ${t.known}`)] };
     }
-    if (v.validate(e.event_data)) return v.pass;
+    if (v.validate(e.event_data)) return v.upcast ? upcast(v, type, e.event_data as Record<string, unknown>) : v.pass;
     const version = v.pass.version!;
     return { ok: false, version, invalidKey: v.pass.invalidKey, errors: payloadErrors(v.validate.errors ?? [], type, version) };
   }
+}
+
+/** Valid as sent: rewritten to the upcast target, which the result must satisfy (a wrong step never reaches the topic). */
+function upcast(v: VersionEntry, type: string, data: Record<string, unknown>): PayloadVerdict {
+  const { fn, target } = v.upcast!;
+  const out = fn(data);
+  const from = v.pass.version!;
+  const to = target.pass.version!;
+  if (target.validate(out)) return { ...target.pass, validKey: v.pass.validKey, invalidKey: v.pass.invalidKey, data: out };
+  const errors = payloadErrors(target.validate.errors ?? [], type, to).map((x) => ({ ...x, message: `upcast from v${from}: ${x.message}` }));
+  return { ok: false, version: from, invalidKey: v.pass.invalidKey, errors };
 }
 
 function unknownVersion(v: number, why: string): EventError {

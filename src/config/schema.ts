@@ -131,6 +131,14 @@ export const ConfigSchema = Type.Object(
       { default: 'BACKWARD', description: "Compatibility rule a new payload schema version must keep (the registry's semantics); a type's config.json may set its own" },
     ),
     SCHEMA_RELOAD_MS: Int(2000, 100, 3_600_000, 'How often every process checks SCHEMA_DIR for changed schemas (SIGHUP reloads at once)'),
+    SCHEMA_REGISTRY_URL: Str(
+      '',
+      'Confluent-compatible Schema Registry (Confluent, Apicurio `…/apis/ccompat/v7`, Karapace) to take payload schemas from instead of SCHEMA_DIR; user:password in the URL become basic auth. Empty: the folder',
+      {},
+    ),
+    SCHEMA_REGISTRY_SUBJECT: Str('{topic}-{event_type}', 'Subject naming strategy: the subject holding each event type\'s versions; `{topic}` is KAFKA_TOPIC'),
+    SCHEMA_REGISTRY_REFRESH_MS: Int(30_000, 100, 3_600_000, 'Registry cache expiry: how often every process asks for each subject\'s latest version and rule (versions seen are cached; SIGHUP refreshes at once)'),
+    SCHEMA_REGISTRY_TIMEOUT_MS: Int(5000, 100, 120_000, 'Per registry request, retries included'),
     // --- gRPC ingress (src/grpc/) ---
     GRPC_PORT: Int(50051, 0, 65535, 'gRPC port (EventCollector, health, reflection), shared by every process through SO_REUSEPORT; 0: no gRPC'),
     GRPC_TLS_CERT: Str('', 'PEM certificate chain file: set with GRPC_TLS_KEY, gRPC is served over TLS (plaintext when both are empty)', {}),

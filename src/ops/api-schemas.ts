@@ -214,8 +214,8 @@ export const schemaChecks: [
 const Mode = literals(COMPATIBILITY_MODES, 'Compatibility rule (the registry\'s semantics)');
 export const SchemasResponseSchema = Type.Object(
   {
-    source: literals(['folder', 'none'] as const, 'Where the schemas come from: the SCHEMA_DIR folder, or none (SCHEMA_DIR=off)'),
-    location: Type.String({ description: 'The folder, resolved' }),
+    source: literals(['folder', 'registry', 'none'] as const, 'Where the schemas come from: the SCHEMA_DIR folder, the SCHEMA_REGISTRY_URL registry, or none (SCHEMA_DIR=off)'),
+    location: Type.String({ description: 'The folder, resolved, or the registry URL (without credentials)' }),
     default_compatibility: Mode,
     generation: Int('Generation of the set in force in the answering process (1 at boot, +1 per applied reload)'),
     loaded_at: Type.String({ description: 'When that set was loaded' }),
@@ -250,9 +250,29 @@ export const SchemasResponseSchema = Type.Object(
         versions: Type.Array(
           Type.Object({
             version: Type.Integer({ minimum: 1 }),
-            schema_id: Type.Union([Type.Integer(), Type.Null()], { description: 'Registry id; null for the folder' }),
+            schema_id: Type.Union([Type.Integer(), Type.Null()], { description: 'The id the registry assigned (also the schema_id Kafka header); null for the folder' }),
             schema: Type.Union([Type.Boolean(), Type.Record(Type.String(), Type.Unknown())], { description: 'The JSON Schema of event_data' }),
           }),
+        ),
+        upcast: Type.Union(
+          [
+            Type.Object({
+              to: Type.Integer({ minimum: 1, description: 'The version events of earlier versions are written in' }),
+              steps: Type.Record(
+                Type.String(),
+                Type.Array(
+                  Type.Union([
+                    Type.Object({ rename: Type.Object({ from: Type.String(), to: Type.String() }) }),
+                    Type.Object({ default: Type.Object({ field: Type.String(), value: Type.Unknown() }) }),
+                    Type.Object({ drop: Type.String() }),
+                  ]),
+                ),
+                { description: 'From-version → the steps that turn it into the next loaded version' },
+              ),
+            }),
+            Type.Null(),
+          ],
+          { description: 'Upcasting from config.json (folder only); null: records keep the version they were sent in' },
         ),
       }),
     ),

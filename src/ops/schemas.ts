@@ -6,11 +6,11 @@
  */
 import type { Config } from '../config/schema.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
-import type { CompatibilityMode, JsonSchema } from '../schema/payload/types.js';
+import type { CompatibilityMode, JsonSchema, Upcast } from '../schema/payload/types.js';
 import type { ProcessReport } from './cluster.js';
 
 export interface SchemasDocument {
-  source: 'folder' | 'none';
+  source: 'folder' | 'registry' | 'none';
   location: string;
   default_compatibility: CompatibilityMode;
   generation: number;
@@ -28,6 +28,8 @@ export interface SchemasDocument {
     default_version: number;
     pinned: boolean;
     versions: { version: number; schema_id: number | null; schema: JsonSchema }[];
+    /** config.json `upcast`: events of earlier versions are written in version `to` */
+    upcast: Upcast | null;
   }[];
 }
 
@@ -75,6 +77,7 @@ export function schemasDocument(schemas: PayloadSchemas, config: Pick<Config, 'S
       default_version: t.defaultVersion,
       pinned: t.pinned,
       versions: t.versions.map((v) => ({ version: v.version, schema_id: v.id, schema: v.schema })),
+      upcast: t.upcast ?? null,
     })),
   };
 }

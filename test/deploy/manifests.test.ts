@@ -5,14 +5,16 @@
  * on a real collector.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import yaml from 'js-yaml';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createRequire } from 'node:module';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { loadFolder } from '../../src/schema/payload/folder.js';
 import { parseKeysFile } from '../../src/auth/keys-file.js';
 import { quotasOfFileText } from '../../src/quota/policy.js';
 import { sharedBroker } from '../helpers/broker.js';
@@ -31,7 +33,7 @@ const { apps } = createRequire(import.meta.url)(root('ecosystem.config.js')) as 
 const LAUNCHER_VARS = new Set(['COLLECTOR_INSTANCES']);
 
 t.test('the manifests parse and hold the pieces production needs', async (t) => {
-  t.same(docs.map((d) => d.kind).sort(), ['ConfigMap', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'StatefulSet']);
+  t.same(docs.map((d) => d.kind).sort(), ['ConfigMap', 'ConfigMap', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'StatefulSet']);
   const sts = byKind('StatefulSet').spec;
   t.ok(sts.volumeClaimTemplates?.length, 'a PersistentVolumeClaim for the spill log');
   const container = sts.template.spec.containers[0];
@@ -75,6 +77,31 @@ t.test('the API keys file comes from a Secret, mounted where API_KEYS_FILE point
   t.equal(mount.mountPath, dirname(file), 'mounted in the directory of API_KEYS_FILE');
   t.equal(mount.readOnly, true);
   t.notOk(mount.subPath, 'no subPath: a subPath mount never sees Secret updates, so revocations would never arrive');
+});
+
+t.test('the payload schemas come from a ConfigMap, laid out as SCHEMA_DIR expects, mounted there, equal to schemas/', async (t) => {
+  const cm = byName('ConfigMap', 'event-collector-schemas');
+  const sts = byKind('StatefulSet').spec.template.spec;
+  const volume = sts.volumes.find((v: { configMap?: { name: string } }) => v.configMap?.name === 'event-collector-schemas');
+  t.ok(volume, 'a volume of the ConfigMap');
+  const mount = sts.containers[0].volumeMounts.find((m: { name: string }) => m.name === volume.name);
+  t.equal(mount.mountPath, byKind('ConfigMap').data!.SCHEMA_DIR, 'mounted where SCHEMA_DIR points');
+  t.notOk(mount.subPath, 'not a subPath mount (those never see an update)');
+  // Lay it out as the kubelet does: the files under ..<timestamp>/, ..data → it, one symlink per top-level entry.
+  const dir = mkdtempSync(join(os.tmpdir(), 'schemas-cm-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const stamp = join(dir, '..2026_11_29_06_00_00.1');
+  for (const item of volume.configMap.items as { key: string; path: string }[]) {
+    mkdirSync(join(stamp, dirname(item.path)), { recursive: true });
+    writeFileSync(join(stamp, item.path), cm.data![item.key]!);
+    t.same(JSON.parse(cm.data![item.key]!), JSON.parse(readFileSync(root(`schemas/${item.path}`), 'utf8')), `${item.path} equals the shipped schema`);
+  }
+  symlinkSync(basename(stamp), join(dir, '..data'));
+  for (const top of new Set((volume.configMap.items as { path: string }[]).map((i) => i.path.split('/')[0]!))) symlinkSync(join('..data', top), join(dir, top));
+  t.same(Object.keys(cm.data!).length, volume.configMap.items.length, 'every key is laid out');
+  const { types, problems } = loadFolder(dir, 'BACKWARD');
+  t.same(problems, [], 'the kubelet\'s ..data entries are not taken for types');
+  t.same(types.map((x) => x.eventType).sort(), ['assessment', 'error', 'interaction', 'progress', 'system']);
 });
 
 t.test('ports and probe paths answer on a real collector', async (t) => {

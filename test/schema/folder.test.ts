@@ -83,13 +83,13 @@ t.test('reload: a problem keeps the previous set in force; a good change is appl
   const dir = folder(t, { 'assessment/1.json': V1, 'assessment/2.json': V2 });
   const results: string[] = [];
   const s = new PayloadSchemas({ dir, compatibility: 'BACKWARD', reloadMs: 60_000, log, onReload: (r) => results.push(r) });
-  s.load();
+  await s.load();
   const reader = new SchemaChannel(s.channel.sab);
   t.equal(reader.read()!.snapshot.generation, 1);
   const before = s.current;
 
   write(dir, 'assessment/3.json', closed({ attempt: { type: 'integer' } }, []));
-  t.equal(s.reload('test', false)!.result, 'refused');
+  t.equal((await s.reload('test', false))!.result, 'refused');
   t.equal(s.current, before, 'same validators');
   t.equal(reader.read()!.snapshot.generation, 1, 'workers keep the previous set');
   t.equal(s.status().status, 'degraded');
@@ -98,27 +98,27 @@ t.test('reload: a problem keeps the previous set in force; a good change is appl
 
   // Fixed: v3 is now compatible (adds an optional field to the closed model).
   write(dir, 'assessment/3.json', closed({ score: { type: 'number' }, attempt: { type: 'integer' }, hint: { type: 'string' } }, ['score']));
-  t.equal(s.reload('test', false)!.result, 'applied');
+  t.equal((await s.reload('test', false))!.result, 'applied');
   t.equal(s.status().status, 'ok');
   const got = reader.read()!;
   t.equal(got.snapshot.generation, 2);
   t.same(got.snapshot.types[0]!.versions.map((v) => v.version), [1, 2, 3]);
   t.match(new PayloadValidators(got.snapshot).judge({ event_type: 'assessment', event_data: { score: 1, hint: 'x' } }), { ok: true, version: 3 });
   t.same(results, ['refused', 'applied']);
-  t.equal(s.reload('test', false)!.result, 'applied', 'unchanged folder: nothing reloaded');
+  t.equal((await s.reload('test', false))!.result, 'applied', 'unchanged folder: nothing reloaded');
 });
 
 t.test('SCHEMA_DIR=off: no schemas, nothing watched', async (t) => {
   const s = new PayloadSchemas({ dir: 'off', compatibility: 'BACKWARD', reloadMs: 60_000, log });
-  s.load();
+  await s.load();
   t.equal(s.snapshot.source, 'none');
   t.ok(s.current.empty);
-  t.equal(s.reload('x', true), null);
+  t.equal(await s.reload('x', true), null);
 });
 
 t.test('a missing folder is reported, not fatal', async (t) => {
   const s = new PayloadSchemas({ dir: join(os.tmpdir(), 'no-such-schemas-dir-xyz'), compatibility: 'BACKWARD', reloadMs: 60_000, log });
-  s.load();
+  await s.load();
   t.equal(s.status().status, 'degraded');
   t.match(s.status().problems[0]!.message, /cannot read SCHEMA_DIR/);
 });
@@ -126,7 +126,7 @@ t.test('a missing folder is reported, not fatal', async (t) => {
 t.test('SIGHUP reloads at once (the poll is an hour away here)', async (t) => {
   const dir = folder(t, { 'assessment/1.json': V1 });
   const s = new PayloadSchemas({ dir, compatibility: 'BACKWARD', reloadMs: 3_600_000, log });
-  s.load();
+  await s.load();
   s.start();
   t.teardown(() => s.stop());
   write(dir, 'assessment/2.json', V2);

@@ -2,7 +2,8 @@
  * The folder source of payload schemas (SCHEMA_DIR):
  *
  *   <dir>/<event_type>/<version>.json   a JSON Schema (2020-12) for event_data, version an integer ≥ 1
- *   <dir>/<event_type>/config.json      optional: {"compatibility": "FULL", "default_version": 2}
+ *   <dir>/<event_type>/config.json      optional: {"compatibility": "FULL", "default_version": 2,
+ *                                         "upcast": {"to": 3, "steps": {"1": [...], "2": [...]}}} (upcast.ts)
  *
  * Versions are taken in ascending order; each must compile and must keep the type's
  * compatibility rule against the versions before it. The first version that fails is
@@ -12,14 +13,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_TYPES } from '../event.js';
-import { compilePayloadSchema } from '../../codec/payload.js';
-import { incompatibilities } from './compatibility.js';
+import { judgeSchema } from './judge.js';
+import { parseUpcast } from './upcast.js';
+import type { SchemaSource, SourceLoad } from './source.js';
 import { isCompatibilityMode, type CompatibilityMode, type JsonSchema, type SchemaProblem, type TypeSchemas } from './types.js';
-
-export interface FolderLoad {
-  types: TypeSchemas[];
-  problems: SchemaProblem[];
-}
 
 const VERSION_FILE = /^([1-9]\d{0,8})\.json$/;
 const CONFIG_FILE = 'config.json';
@@ -46,7 +43,7 @@ export function folderFingerprint(dir: string): string {
   return parts.join('\n');
 }
 
-export function loadFolder(dir: string, defaultMode: CompatibilityMode): FolderLoad {
+export function loadFolder(dir: string, defaultMode: CompatibilityMode): SourceLoad {
   const problems: SchemaProblem[] = [];
   const types: TypeSchemas[] = [];
   let entries: string[];
@@ -57,6 +54,8 @@ export function loadFolder(dir: string, defaultMode: CompatibilityMode): FolderL
     return { types, problems };
   }
   for (const eventType of entries) {
+    // A mounted ConfigMap holds `..data` and `..<timestamp>` (the kubelet's atomic swap): not types.
+    if (eventType.startsWith('.')) continue;
     const td = join(dir, eventType);
     if (!statSync(td).isDirectory()) continue;
     if (!(EVENT_TYPES as readonly string[]).includes(eventType)) {
@@ -72,11 +71,13 @@ export function loadFolder(dir: string, defaultMode: CompatibilityMode): FolderL
 function loadType(td: string, eventType: string, defaultMode: CompatibilityMode, problems: SchemaProblem[]): TypeSchemas | null {
   let compatibility = defaultMode;
   let pinned: number | null = null;
+  let upcastRaw: unknown;
   const configFile = join(td, CONFIG_FILE);
   const files = readdirSync(td);
   if (files.includes(CONFIG_FILE)) {
     try {
-      const c = readJson(configFile) as { compatibility?: unknown; default_version?: unknown };
+      const c = readJson(configFile) as { compatibility?: unknown; default_version?: unknown; upcast?: unknown };
+      upcastRaw = c.upcast;
       if (c.compatibility !== undefined) {
         if (!isCompatibilityMode(c.compatibility)) throw new Error(`compatibility must be one of BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE; got ${JSON.stringify(c.compatibility)}`);
         compatibility = c.compatibility;
@@ -110,7 +111,7 @@ function loadType(td: string, eventType: string, defaultMode: CompatibilityMode,
       problems.push({ eventType, version, file, message: `${eventType} v${version} refused: it follows v${refusedAt}, which was refused` });
       continue;
     }
-    const why = judgeVersion(file, version, compatibility, versions);
+    const why = judgeVersion(file, compatibility, versions);
     if (typeof why === 'string') {
       problems.push({ eventType, version, file, message: `${eventType} v${version} refused: ${why}` });
       refusedAt = version;
@@ -124,23 +125,40 @@ function loadType(td: string, eventType: string, defaultMode: CompatibilityMode,
     if (versions.some((v) => v.version === pinned)) defaultVersion = pinned;
     else problems.push({ eventType, version: pinned, file: configFile, message: `default_version ${pinned} of ${eventType} is not loaded; the latest (v${defaultVersion}) is the default` });
   }
-  return { eventType, compatibility, defaultVersion, pinned: pinned !== null && defaultVersion === pinned, versions };
+  const t: TypeSchemas = { eventType, compatibility, defaultVersion, pinned: pinned !== null && defaultVersion === pinned, versions };
+  if (upcastRaw !== undefined) {
+    const u = parseUpcast(upcastRaw, versions.map((v) => v.version));
+    if (typeof u === 'string') problems.push({ eventType, version: null, file: configFile, message: `${configFile}: ${u}` });
+    else t.upcast = u;
+  }
+  return t;
 }
 
 /** The schema when it may be loaded, else why not. */
-function judgeVersion(file: string, version: number, mode: CompatibilityMode, earlier: TypeSchemas['versions']): JsonSchema | string {
-  let schema: JsonSchema;
+function judgeVersion(file: string, mode: CompatibilityMode, earlier: TypeSchemas['versions']): JsonSchema | string {
+  let schema: unknown;
   try {
-    schema = readJson(file) as JsonSchema;
+    schema = readJson(file);
   } catch (err) {
     return `not JSON: ${(err as Error).message}`;
   }
-  if (typeof schema !== 'boolean' && (typeof schema !== 'object' || schema === null || Array.isArray(schema))) return 'a schema is a JSON object';
-  try {
-    compilePayloadSchema(schema);
-  } catch (err) {
-    return `not a valid JSON Schema: ${(err as Error).message}`;
+  return judgeSchema(schema, mode, earlier);
+}
+
+/** The folder behind the SchemaSource interface (src/schema/payload/source.ts). */
+export class FolderSource implements SchemaSource {
+  readonly kind = 'folder' as const;
+
+  constructor(
+    readonly location: string,
+    private readonly defaultMode: CompatibilityMode,
+  ) {}
+
+  fingerprint(): string {
+    return folderFingerprint(this.location);
   }
-  const reasons = incompatibilities(mode, schema, earlier);
-  return reasons.length > 0 ? reasons.join('; ') : schema;
+
+  async load(): Promise<SourceLoad> {
+    return loadFolder(this.location, this.defaultMode);
+  }
 }

@@ -1,23 +1,28 @@
 /**
- * The payload schema set of one process: loads it from SCHEMA_DIR at boot, reloads it
- * without a restart (the folder is polled every SCHEMA_RELOAD_MS, and SIGHUP reloads at
+ * The payload schema set of one process: loads it from its source at boot — the folder
+ * (SCHEMA_DIR) or a Confluent-compatible Schema Registry (SCHEMA_REGISTRY_URL) — reloads it
+ * without a restart (polled every SCHEMA_RELOAD_MS for the folder, every
+ * SCHEMA_REGISTRY_REFRESH_MS for the registry, when its cache expires; SIGHUP reloads at
  * once), and publishes it to the main thread's validators and to the decode workers
  * (src/schema/payload/channel.ts). Every PM2 process runs its own, so each picks up a
- * change by itself. A reload that finds any problem leaves the previous set in force and
- * says so: log, the collector_schema_reloads_total{result="refused"} counter, and the
- * health report.
+ * change by itself. A reload that finds any problem, or a source that cannot be read,
+ * leaves the previous set in force and says so: log, the
+ * collector_schema_reloads_total{result="refused"|"failed"} counter, and the health report.
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { PayloadValidators } from '../../codec/payload.js';
 import { SchemaChannel } from './channel.js';
-import { folderFingerprint, loadFolder } from './folder.js';
+import { FolderSource } from './folder.js';
+import type { SchemaSource } from './source.js';
 import { EMPTY_SNAPSHOT, type CompatibilityMode, type SchemaProblem, type SchemaSetSnapshot } from './types.js';
 
 export interface PayloadSchemasOptions {
-  /** `off` or empty: no payload schemas (every event_data is any object) */
+  /** `off` or empty: no payload schemas (every event_data is any object); ignored when `source` is given */
   dir: string;
   compatibility: CompatibilityMode;
+  /** another source (the registry); default: the folder `dir` */
+  source?: SchemaSource | null;
   reloadMs: number;
   log: Logger;
   onReload?: (result: 'applied' | 'refused' | 'failed') => void;
@@ -40,14 +45,21 @@ export class PayloadSchemas {
   private validators = new PayloadValidators(EMPTY_SNAPSHOT);
   private problems: SchemaProblem[] = [];
   private lastReload: SchemaStatus['last_reload'] = null;
-  private fingerprint = '';
+  private fingerprint: string | null = '';
   private timer: NodeJS.Timeout | undefined;
-  private readonly onHup = () => this.reload('SIGHUP', true);
+  /** one load at a time: a poll that comes while one is running waits for it and reports its result */
+  private running: Promise<SchemaStatus['last_reload']> | null = null;
+  private readonly source: SchemaSource | null;
+  private readonly onHup = () => void this.reload('SIGHUP', true);
 
-  constructor(private readonly o: PayloadSchemasOptions) {}
+  constructor(private readonly o: PayloadSchemasOptions) {
+    if (o.source !== undefined) this.source = o.source;
+    else this.source = o.dir === '' || o.dir === 'off' ? null : new FolderSource(resolve(o.dir), o.compatibility);
+  }
 
+  /** The folder, resolved; '' when the schemas come from elsewhere or are off. */
   get dir(): string {
-    return this.o.dir === '' || this.o.dir === 'off' ? '' : resolve(this.o.dir);
+    return this.source?.kind === 'folder' ? this.source.location : '';
   }
 
   /** The validators the main thread judges with; replaced, never mutated, on reload. */
@@ -60,30 +72,33 @@ export class PayloadSchemas {
   }
 
   /** Boot: whatever loads is in force (a refused version is reported, its earlier versions serve). */
-  load(): void {
-    if (this.dir === '') {
+  async load(): Promise<void> {
+    const src = this.source;
+    if (src === null) {
       this.apply({ ...EMPTY_SNAPSHOT, generation: 1, loadedAt: new Date().toISOString() });
       return;
     }
-    this.fingerprint = folderFingerprint(this.dir);
+    this.fingerprint = src.fingerprint();
     const loadedAt = new Date().toISOString();
     let { types, problems } = { types: [] as SchemaSetSnapshot['types'], problems: [] as SchemaProblem[] };
     try {
-      ({ types, problems } = loadFolder(this.dir, this.o.compatibility));
-      this.apply({ generation: 1, source: 'folder', location: this.dir, loadedAt, types });
+      ({ types, problems } = await src.load());
+      this.apply({ generation: 1, source: src.kind, location: src.location, loadedAt, types });
     } catch (err) {
-      // A folder changing under the scan, or a set too large for the channel: serve with none, say so, retry on change.
-      problems = [...problems, { eventType: '*', version: null, message: `loading ${this.dir} failed: ${(err as Error).message}` }];
-      this.apply({ generation: 1, source: 'folder', location: this.dir, loadedAt, types: [] });
+      // A folder changing under the scan, a registry that cannot be reached, or a set too large for
+      // the channel: serve with none, say so, and retry on every poll (the fingerprint is forgotten).
+      problems = [...problems, { eventType: '*', version: null, message: `loading ${src.location} failed: ${(err as Error).message}` }];
+      this.fingerprint = null;
+      this.apply({ generation: 1, source: src.kind, location: src.location, loadedAt, types: [] });
     }
     this.problems = problems;
-    if (problems.length) this.o.log.error({ dir: this.dir, problems }, 'payload schemas: some versions were refused; the rest are in force');
-    this.o.log.info({ dir: this.dir, types: this.summary() }, 'payload schemas loaded');
+    if (problems.length) this.o.log.error({ source: src.kind, location: src.location, problems }, 'payload schemas: some versions were refused; the rest are in force');
+    this.o.log.info({ source: src.kind, location: src.location, types: this.summary() }, 'payload schemas loaded');
   }
 
   start(): void {
-    if (this.dir === '') return;
-    this.timer = setInterval(() => this.reload('poll', false), this.o.reloadMs).unref();
+    if (this.source === null) return;
+    this.timer = setInterval(() => void this.reload('poll', false), this.o.reloadMs).unref();
     process.on('SIGHUP', this.onHup);
   }
 
@@ -92,20 +107,31 @@ export class PayloadSchemas {
     process.off('SIGHUP', this.onHup);
   }
 
-  /** Loads the folder again when it changed (or when forced); all or nothing. */
-  reload(reason: string, force: boolean): SchemaStatus['last_reload'] {
-    if (this.dir === '') return null;
-    const fp = folderFingerprint(this.dir);
-    if (!force && fp === this.fingerprint) return this.lastReload;
-    this.fingerprint = fp;
+  /** Loads the source again when it may have changed (or when forced); all or nothing. */
+  reload(reason: string, force: boolean): Promise<SchemaStatus['last_reload']> {
+    if (this.source === null) return Promise.resolve(null);
+    if (this.running !== null) return this.running;
+    this.running = this.reloadOnce(this.source, reason, force).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async reloadOnce(src: SchemaSource, reason: string, force: boolean): Promise<SchemaStatus['last_reload']> {
+    const fp = src.fingerprint();
+    if (!force && fp !== null && fp === this.fingerprint) return this.lastReload;
     const at = new Date().toISOString();
     try {
-      const { types, problems } = loadFolder(this.dir, this.o.compatibility);
+      const { types, problems } = await src.load();
+      this.fingerprint = fp;
       if (problems.length > 0) {
+        // A registry is asked again at every refresh: the same refusal is counted and logged once.
+        const same = JSON.stringify(problems) === JSON.stringify(this.problems) && this.lastReload?.result === 'refused';
         this.problems = problems;
         this.lastReload = { at, result: 'refused' };
+        if (same) return this.lastReload;
         this.o.onReload?.('refused');
-        this.o.log.error({ dir: this.dir, reason, problems }, 'payload schemas: reload refused; the previous set stays in force');
+        this.o.log.error({ source: src.kind, location: src.location, reason, problems }, 'payload schemas: reload refused; the previous set stays in force');
         return this.lastReload;
       }
       const unchanged = JSON.stringify(types) === JSON.stringify(this.snap.types);
@@ -114,15 +140,17 @@ export class PayloadSchemas {
         this.lastReload = { at, result: 'unchanged' };
         return this.lastReload;
       }
-      this.apply({ generation: this.snap.generation + 1, source: 'folder', location: this.dir, loadedAt: at, types });
+      this.apply({ generation: this.snap.generation + 1, source: src.kind, location: src.location, loadedAt: at, types });
       this.lastReload = { at, result: 'applied' };
       this.o.onReload?.('applied');
-      this.o.log.info({ dir: this.dir, reason, generation: this.snap.generation, types: this.summary() }, 'payload schemas reloaded');
+      this.o.log.info({ source: src.kind, location: src.location, reason, generation: this.snap.generation, types: this.summary() }, 'payload schemas reloaded');
     } catch (err) {
+      // Not remembered as seen: the next poll tries again even if the folder did not change.
+      this.fingerprint = null;
       this.problems = [{ eventType: '*', version: null, message: `reload failed: ${(err as Error).message}` }];
       this.lastReload = { at, result: 'failed' };
       this.o.onReload?.('failed');
-      this.o.log.error({ err, dir: this.dir, reason }, 'payload schemas: reload failed; the previous set stays in force');
+      this.o.log.error({ err, source: src.kind, location: src.location, reason }, 'payload schemas: reload failed; the previous set stays in force');
     }
     return this.lastReload;
   }

@@ -29,6 +29,19 @@ export interface PayloadSchemaVersion {
   schema: JsonSchema;
 }
 
+/**
+ * One declarative step of an upcast, on a top-level field of event_data: `rename` moves a value
+ * (absent stays absent), `default` sets a value where the field is absent, `drop` removes one.
+ */
+export type UpcastStep = { rename: { from: string; to: string } } | { default: { field: string; value: unknown } } | { drop: string };
+
+export interface Upcast {
+  /** the version every event of the type is written in (a loaded version) */
+  to: number;
+  /** from-version → the steps that turn it into the next loaded version */
+  steps: Record<string, UpcastStep[]>;
+}
+
 export interface TypeSchemas {
   eventType: string;
   compatibility: CompatibilityMode;
@@ -38,13 +51,15 @@ export interface TypeSchemas {
   pinned: boolean;
   /** ascending */
   versions: PayloadSchemaVersion[];
+  /** folder only (config.json `upcast`): events of earlier versions are rewritten to `to` */
+  upcast?: Upcast;
 }
 
 export interface SchemaSetSnapshot {
   /** bumps on every successful load in this process */
   generation: number;
-  source: 'folder' | 'none';
-  /** the folder, resolved */
+  source: 'folder' | 'registry' | 'none';
+  /** the folder, resolved, or the registry URL without credentials */
   location: string;
   loadedAt: string;
   types: TypeSchemas[];
