@@ -72,6 +72,10 @@ export const ConfigSchema = Type.Object(
       268_435_456,
       'Bodies up to this size (decompressed) are decoded on the main thread: for 100-event batches the hop to a worker and back cost more CPU than the decode (measured 42–45 → 25–28 ms per 1k events). 0: every body goes to a worker',
     ),
+    CODEC_NATIVE_ENVELOPE: Bool(
+      false,
+      'The C scanner validates each event envelope (rules generated from the TypeBox schema) and JSON.parse runs only for events it cannot forward as sent: payload schemas, failures, unknown fields. Same answers and records either way',
+    ),
     RING_SLOTS: Int(64, 2, 4096, 'Request slots in the shared-memory ring, per process (in-flight requests)'),
     MAX_BODY_BYTES: Int(1_048_576, 1024, 67_108_864, 'Largest request body on the wire (compressed); also the slot size'),
     MAX_DECODED_BYTES: Int(4_194_304, 1024, 268_435_456, 'Largest body after gunzip'),
