@@ -15,6 +15,29 @@ typedef struct {
   uint32_t start, len;
 } span_key_t;
 
+#include <string.h>
+
+/*
+ * The first index ≥ i of '"' or '\\' (and, with control, of a byte < 0x20), or n: eight bytes at
+ * a time (a zero byte in w ^ pattern, the classic bit trick; the lowest flagged byte is exact).
+ * Strings are most of a body's bytes: this is the scanners' inner loop.
+ */
+static inline size_t codec_find_special(const uint8_t *p, size_t i, size_t n, int control) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    uint64_t q = w ^ (ones * '"'), s = w ^ (ones * '\\');
+    uint64_t hit = ((q - ones) & ~q) | ((s - ones) & ~s);
+    if (control) hit |= (w - ones * 0x20) & ~w;
+    hit &= highs;
+    if (hit) return i + ((size_t)__builtin_ctzll(hit) >> 3);
+  }
+  for (; i < n; i++)
+    if (p[i] == '"' || p[i] == '\\' || (control && p[i] < 0x20)) return i;
+  return n;
+}
+
 #define CODEC_MAX_DEPTH 64
 #define CODEC_MAX_KEYS 64
 

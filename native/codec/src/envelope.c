@@ -139,19 +139,29 @@ static size_t utf16_length(const uint8_t *s, size_t n) {
 
 typedef struct {
   size_t key, key_end; /* the key with its quotes */
-  size_t value, value_end;
+  size_t value;
   int esc; /* the key has an escape */
 } member_t;
 
-/* i at the '"' of a member of a strict-JSON object: fills m; returns where the next member's '"' (or the '}') is. */
-static size_t next_member(const body_t *b, size_t i, member_t *m) {
+/* i at the '"' of a member of a strict-JSON object: fills m; returns where its value starts. */
+static size_t next_key(const body_t *b, size_t i, member_t *m) {
   m->key = i;
   m->esc = 0;
   m->key_end = codec_scan_string(b, i, &m->esc);
   m->value = codec_skip_ws(b, codec_skip_ws(b, m->key_end) + 1);
-  m->value_end = codec_skip_value(b, m->value);
-  i = codec_skip_ws(b, m->value_end);
+  return m->value;
+}
+
+/* i after a member's value: where the next member's '"' (or the closing '}') is. */
+static size_t after_member(const body_t *b, size_t i) {
+  i = codec_skip_ws(b, i);
   if (i < b->n && b->p[i] == ',') i = codec_skip_ws(b, i + 1);
+  return i;
+}
+
+/* The end of the number token at i (strict JSON: its characters are all it has). */
+static size_t number_end(const body_t *b, size_t i) {
+  while (i < b->n && (digit(b->p[i]) || b->p[i] == '-' || b->p[i] == '+' || b->p[i] == '.' || b->p[i] == 'e' || b->p[i] == 'E')) i++;
   return i;
 }
 
@@ -167,44 +177,37 @@ static size_t distinct(const uint8_t *p, const span_key_t *keys, size_t n) {
   return d;
 }
 
-/* A record: an object whose own key count is within bounds; values are anything. */
-static void check_record(const body_t *b, size_t i, const ev_prop_t *pr, verdict_t *v, span_key_t *keys) {
-  if (b->p[i] != '{') {
-    v->invalid = 1;
-    return;
-  }
+/* A record at i ('{'): an object whose own key count is within bounds; values are anything. Returns its end. */
+static size_t check_record(const body_t *b, size_t i, const ev_prop_t *pr, verdict_t *v, span_key_t *keys) {
   size_t raw = 0;
   int esc_any = 0;
   i = codec_skip_ws(b, i + 1);
   member_t m;
   while (i < b->n && b->p[i] == '"') {
-    i = next_member(b, i, &m);
+    i = after_member(b, codec_skip_value(b, next_key(b, i, &m)));
     esc_any |= m.esc;
     if (raw < MAX_RECORD_KEYS) keys[raw] = (span_key_t){(uint32_t)m.key, (uint32_t)(m.key_end - m.key)};
     raw++;
   }
+  size_t end = i + 1; /* after the '}' */
   if (pr->min_props >= 0 && raw < (size_t)pr->min_props) {
     v->invalid = 1; /* distinct ≤ raw */
-    return;
+    return end;
   }
   /* within both bounds by the raw count alone, or the distinct keys decide */
-  if (!(pr->max_props >= 0 && raw > (size_t)pr->max_props) && pr->min_props <= 0) return;
+  if (!(pr->max_props >= 0 && raw > (size_t)pr->max_props) && pr->min_props <= 0) return end;
   if (esc_any || raw > MAX_RECORD_KEYS) {
     v->unsure = 1;
-    return;
+    return end;
   }
   size_t d = distinct(b->p, keys, raw);
   if ((pr->max_props >= 0 && d > (size_t)pr->max_props) || (pr->min_props >= 0 && d < (size_t)pr->min_props)) v->invalid = 1;
+  return end;
 }
 
 /* Number.isInteger(x) and the bounds, for the number token at [i, end). */
 static void check_integer(const body_t *b, size_t i, size_t end, const ev_prop_t *pr, verdict_t *v) {
-  uint8_t c = b->p[i];
-  if (!(c == '-' || digit(c))) {
-    v->invalid = 1;
-    return;
-  }
-  int neg = c == '-';
+  int neg = b->p[i] == '-';
   size_t s = neg ? i + 1 : i;
   if (end - s > 15) {
     v->unsure = 1; /* ≥ 1e15: the generator only takes bounds below that, but the integer test would need care */
@@ -222,61 +225,63 @@ static void check_integer(const body_t *b, size_t i, size_t end, const ev_prop_t
   if ((pr->has_min && x < pr->min) || (pr->has_max && x > pr->max) || (pr->has_ex_min && x <= pr->ex_min) || (pr->has_ex_max && x >= pr->ex_max)) v->invalid = 1;
 }
 
-/* One property's value at [i, end). cap: where its content goes when captured. */
-static void check_value(const body_t *b, size_t i, size_t end, const ev_prop_t *pr, verdict_t *v, span_key_t *keys, int32_t *cap, int *cap_plain) {
+/* One property's value at i; returns its end. cap: where its content goes when captured. */
+static size_t check_value(const body_t *b, size_t i, const ev_prop_t *pr, verdict_t *v, span_key_t *keys, int32_t *cap, int *cap_plain) {
   uint8_t c = b->p[i];
+  int number = c == '-' || digit(c);
   switch (pr->kind) {
     case EVK_ANY:
-      return;
+      return codec_skip_value(b, i);
     case EVK_NUMBER:
-      if (!(c == '-' || digit(c))) v->invalid = 1;
-      return;
+    case EVK_INTEGER:
+      if (!number) {
+        v->invalid = 1;
+        return codec_skip_value(b, i);
+      }
+      size_t end = number_end(b, i);
+      if (pr->kind == EVK_INTEGER) check_integer(b, i, end, pr, v);
+      return end;
     case EVK_BOOLEAN:
       if (c != 't' && c != 'f') v->invalid = 1;
-      return;
-    case EVK_INTEGER:
-      check_integer(b, i, end, pr, v);
-      return;
+      return codec_skip_value(b, i);
     case EVK_RECORD:
-      check_record(b, i, pr, v, keys);
-      return;
+      if (c == '{') return check_record(b, i, pr, v, keys);
+      v->invalid = 1;
+      return codec_skip_value(b, i);
     default:
       break;
   }
   if (c != '"') {
     v->invalid = 1;
-    return;
+    return codec_skip_value(b, i);
   }
+  int esc = 0;
+  size_t end = codec_scan_string(b, i, &esc);
   const uint8_t *s = b->p + i + 1;
   size_t n = end - i - 2;
-  int esc = memchr(s, '\\', n) != NULL;
   if (cap) {
     cap[0] = (int32_t)(i + 1);
     cap[1] = (int32_t)(end - 1);
     *cap_plain = !esc;
   }
   if (pr->kind == EVK_ENUM) {
-    if (esc) {
-      v->unsure = 1;
-      return;
+    if (esc) v->unsure = 1;
+    else {
+      uint32_t k = 0;
+      while (k < pr->n_enum && !(strlen(pr->enum_values[k]) == n && memcmp(pr->enum_values[k], s, n) == 0)) k++;
+      if (k == pr->n_enum) v->invalid = 1;
     }
-    for (uint32_t k = 0; k < pr->n_enum; k++)
-      if (strlen(pr->enum_values[k]) == n && memcmp(pr->enum_values[k], s, n) == 0) return;
-    v->invalid = 1;
-    return;
+    return end;
   }
   if (pr->min_len >= 0 || pr->max_len >= 0) {
     size_t units = utf16_length(s, n);
     if ((pr->min_len >= 0 && units < (size_t)pr->min_len) || (pr->max_len >= 0 && units > (size_t)pr->max_len)) v->invalid = 1;
   }
   if (pr->format) {
-    if (esc) {
-      v->unsure = 1;
-      return;
-    }
-    int ok = pr->format == EVF_UUID ? fmt_uuid(s, n) : fmt_date_time(s, n);
-    if (!ok) v->invalid = 1;
+    if (esc) v->unsure = 1;
+    else if (!(pr->format == EVF_UUID ? fmt_uuid(s, n) : fmt_date_time(s, n))) v->invalid = 1;
   }
+  return end;
 }
 
 /* The element at [i, end) of a body json_valid() accepted; out: W words from verdict on. */
@@ -296,7 +301,7 @@ static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *key
   i = codec_skip_ws(b, i + 1);
   member_t m;
   while (i < b->n && b->p[i] == '"') {
-    i = next_member(b, i, &m);
+    size_t vs = next_key(b, i, &m), ve = 0;
     size_t ks = m.key, klen = m.key_end - m.key - 2;
     if (m.esc) v.unsure = 1; /* "\u0065vent_id" is event_id: which property, and is it a repeat? */
     else {
@@ -308,7 +313,7 @@ static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *key
         present |= 1u << k;
         int cap_plain = 0;
         const ev_prop_t *pr = &EV_PROPS[k];
-        check_value(b, m.value, m.value_end, pr, &v, keys, pr->capture >= 0 ? caps + 2 * pr->capture : NULL, &cap_plain);
+        ve = check_value(b, vs, pr, &v, keys, pr->capture >= 0 ? caps + 2 * pr->capture : NULL, &cap_plain);
         if (cap_plain) cap_plain_mask |= 1u << k;
         else cap_plain_mask &= ~(1u << k);
       } else {
@@ -319,6 +324,7 @@ static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *key
         n_unknown++;
       }
     }
+    i = after_member(b, ve ? ve : codec_skip_value(b, vs));
   }
   if ((present & EV_REQUIRED_MASK) != EV_REQUIRED_MASK) v.invalid = 1;
   if (!v.unsure && (EV_MAX_PROPERTIES >= 0 || EV_MIN_PROPERTIES >= 0)) {
@@ -332,37 +338,78 @@ static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *key
   out[1] = (int32_t)present;
 }
 
+/* The elements found so far: 4 head words, then WORDS per element. */
+typedef struct {
+  int32_t *out;
+  size_t cap, n;
+  span_key_t *keys; /* scratch: the forwarding keys of spans.c, then the record keys here */
+  int failed;        /* out of memory */
+} events_t;
+
+/* The events array at i ('['): each element's words; returns the index after the ']'. */
+static size_t scan_array(const body_t *b, size_t i, events_t *ev) {
+  ev->n = 0; /* a second "events" is refused by the caller; this is the only scan that counts */
+  i = codec_skip_ws(b, i + 1);
+  while (i < b->n && b->p[i] != ']') {
+    if (ev->n == ev->cap) {
+      int32_t *next = realloc(ev->out, sizeof(int32_t) * (4 + WORDS * ev->cap * 2));
+      if (!next) {
+        ev->failed = 1;
+        return b->n;
+      }
+      ev->out = next;
+      ev->cap *= 2;
+    }
+    int32_t *w = ev->out + 4 + WORDS * ev->n;
+    int flags = 0;
+    size_t start = i;
+    size_t end = codec_scan_event(b, i, &flags, ev->keys);
+    w[0] = (int32_t)start;
+    w[1] = (int32_t)end;
+    w[2] = flags;
+    check_event(b, start, w + 3, ev->keys + CODEC_MAX_DEPTH * CODEC_MAX_KEYS);
+    ev->n++;
+    i = after_member(b, end);
+  }
+  return i + 1;
+}
+
 /*
- * The events array and batch_id of a strict-JSON body: 0 with *at = the '[', or -1 when
+ * The events (scanned into ev) and batch_id of a strict-JSON body, in one walk: 0, or -1 when
  * JSON.parse's view cannot be told from the bytes alone (the old path decides).
  */
-static int find_envelope(const body_t *b, size_t *at, int32_t *bid) {
+static int find_envelope(const body_t *b, events_t *ev, int32_t *bid) {
   size_t i = 0;
   if (b->n >= 3 && b->p[0] == 0xEF && b->p[1] == 0xBB && b->p[2] == 0xBF) i = 3;
   i = codec_skip_ws(b, i);
   bid[0] = bid[1] = bid[2] = 0;
   if (b->p[i] == '[') {
-    *at = i;
-    return 0;
+    scan_array(b, i, ev);
+    return ev->failed ? -1 : 0;
   }
   if (b->p[i] != '{') return -1;
   int events = 0;
   i = codec_skip_ws(b, i + 1);
   member_t m;
   while (i < b->n && b->p[i] == '"') {
-    i = next_member(b, i, &m);
+    size_t vs = next_key(b, i, &m), ve;
     if (m.esc) return -1;
     size_t klen = m.key_end - m.key;
-    const uint8_t *key = b->p + m.key, *value = b->p + m.value;
+    const uint8_t *key = b->p + m.key;
     if (klen == 8 && memcmp(key, "\"events\"", 8) == 0) {
-      if (events++ || *value != '[') return -1;
-      *at = m.value;
+      if (events++ || b->p[vs] != '[') return -1;
+      ve = scan_array(b, vs, ev);
+      if (ev->failed) return -1;
     } else if (klen == 10 && memcmp(key, "\"batch_id\"", 10) == 0) {
-      if (bid[0] || *value != '"' || memchr(value, '\\', m.value_end - m.value)) return -1;
+      int esc = 0;
+      if (bid[0] || b->p[vs] != '"') return -1;
+      ve = codec_scan_string(b, vs, &esc);
+      if (esc) return -1;
       bid[0] = 1;
-      bid[1] = (int32_t)(m.value + 1);
-      bid[2] = (int32_t)(m.value_end - 1);
-    }
+      bid[1] = (int32_t)(vs + 1);
+      bid[2] = (int32_t)(ve - 1);
+    } else ve = codec_skip_value(b, vs);
+    i = after_member(b, ve);
   }
   return events ? 0 : -1;
 }
@@ -374,48 +421,20 @@ napi_value codec_js_envelope(napi_env env, napi_callback_info info) {
   CHECK(napi_get_null(env, &nul));
   if (b.n > INT32_MAX || b.n == 0) return nul;
   if (!json_valid(b.p, b.n)) return nul;
-  size_t at;
+  events_t ev = {malloc(sizeof(int32_t) * (4 + WORDS * 64)), 64, 0, malloc(sizeof(span_key_t) * (CODEC_MAX_DEPTH * CODEC_MAX_KEYS + MAX_RECORD_KEYS)), 0};
   int32_t bid[3];
-  if (find_envelope(&b, &at, bid) < 0) return nul;
-  /* scratch: the forwarding keys of spans.c, then the record keys here */
-  span_key_t *keys = malloc(sizeof(span_key_t) * (CODEC_MAX_DEPTH * CODEC_MAX_KEYS + MAX_RECORD_KEYS));
-  if (!keys) return nul;
-  size_t cap = 64, n = 0;
-  int32_t *out = malloc(sizeof(int32_t) * (4 + WORDS * cap));
-  if (!out) {
-    free(keys);
+  if (!ev.out || !ev.keys || find_envelope(&b, &ev, bid) < 0) {
+    free(ev.out);
+    free(ev.keys);
     return nul;
   }
-  size_t i = codec_skip_ws(&b, at + 1);
-  while (i < b.n && b.p[i] != ']') {
-    if (n == cap) {
-      int32_t *next = realloc(out, sizeof(int32_t) * (4 + WORDS * cap * 2));
-      if (!next) {
-        free(out);
-        free(keys);
-        return nul;
-      }
-      out = next;
-      cap *= 2;
-    }
-    int32_t *w = out + 4 + WORDS * n;
-    int flags = 0;
-    size_t start = i;
-    size_t end = codec_scan_event(&b, i, &flags, keys);
-    w[0] = (int32_t)start;
-    w[1] = (int32_t)end;
-    w[2] = flags;
-    check_event(&b, start, w + 3, keys + CODEC_MAX_DEPTH * CODEC_MAX_KEYS);
-    n++;
-    i = codec_skip_ws(&b, end);
-    if (i < b.n && b.p[i] == ',') i = codec_skip_ws(&b, i + 1);
-  }
-  free(keys);
-  out[0] = (int32_t)n;
+  free(ev.keys);
+  int32_t *out = ev.out;
+  out[0] = (int32_t)ev.n;
   out[1] = bid[0];
   out[2] = bid[1];
   out[3] = bid[2];
-  size_t words = 4 + WORDS * n;
+  size_t words = 4 + WORDS * ev.n;
   napi_value ab, arr;
   void *dst;
   if (napi_create_arraybuffer(env, words * sizeof(int32_t), &dst, &ab) != napi_ok) {

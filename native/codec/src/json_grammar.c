@@ -21,6 +21,8 @@ static int hex(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= '
 /* i after the opening quote; returns the index after the closing quote, or 0 on an error. */
 static size_t string_end(const uint8_t *p, size_t n, size_t i) {
   while (i < n) {
+    i = codec_find_special(p, i, n, 1);
+    if (i >= n) return 0;
     uint8_t c = p[i];
     if (c == '"') return i + 1;
     if (c < 0x20) return 0;

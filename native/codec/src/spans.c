@@ -59,12 +59,11 @@ size_t codec_skip_ws(const body_t *b, size_t i) {
 /* i at the opening quote; returns the index after the closing quote. */
 size_t codec_scan_string(const body_t *b, size_t i, int *escaped) {
   for (i++; i < b->n; i++) {
-    uint8_t c = b->p[i];
-    if (c == '"') return i + 1;
-    if (c == '\\') {
-      *escaped = 1;
-      i++;
-    }
+    i = codec_find_special(b->p, i, b->n, 0);
+    if (i >= b->n) break;
+    if (b->p[i] == '"') return i + 1;
+    *escaped = 1; /* a backslash: skip what it escapes */
+    i++;
   }
   return b->n;
 }
