@@ -261,8 +261,14 @@ t.test('C verdicts agree with TypeBox and JSON.parse; decodeBatch is the same wi
             for (const [name, b] of Object.entries(PRESENT)) if (((present & b) !== 0) !== Object.hasOwn(e, name)) problem(`element ${i}: presence of ${name}`, slice);
             const unknown = Object.keys(e).some((k) => !KNOWN_EVENT_FIELDS.has(k));
             if (((verdict & ENVELOPE_UNKNOWN) !== 0) !== unknown) problem(`element ${i}: unknown-field bit`, slice);
-            if ((verdict & ENVELOPE_CAPTURED) !== 0) {
-              for (const [name, at] of Object.entries(CAPTURE)) if (body.toString('utf8', scan[w + at], scan[w + at + 1]) !== e[name]) problem(`element ${i}: captured ${name}`, slice);
+            for (const [name, at] of Object.entries(CAPTURE)) {
+              const bytes = body.toString('utf8', scan[w + at], scan[w + at + 1]);
+              // event_data and schema_version: the whole value, when present and of the schema's type
+              if (name === 'event_data' || name === 'schema_version') {
+                const v = e[name];
+                const typed = name === 'event_data' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === 'number';
+                if (typed && (verdict & 3) === ENVELOPE_VALID && !isDeepStrictEqual(JSON.parse(bytes), v)) problem(`element ${i}: captured ${name}`, slice);
+              } else if ((verdict & ENVELOPE_CAPTURED) !== 0 && bytes !== e[name]) problem(`element ${i}: captured ${name}`, slice);
             }
           }
         }

@@ -12,12 +12,16 @@
  *   name the error exactly as before.
  *   else [n, batchIdState (0 absent, 1 present), batchIdStart, batchIdEnd, then per element
  *   W words: start, end, flags (spans.c), verdict, presence mask, then start/end of each
- *   captured string's content].
+ *   captured property: a string's content, a record's or an integer's whole value; 0, 0 when
+ *   absent or of another type].
  *   verdict bits 0-1: VALID (1) or INVALID (2) exactly as TypeBox's Check would say of what
  *   JSON.parse makes of the element, or 0 when this file cannot tell (an escaped key, a key
  *   twice, an escaped string under a format or an enum, an integer written with a fraction or
- *   exponent): the caller parses those. bit 2: every captured string is present and has no
- *   escape (its bytes are its UTF-8). bit 3: the event has fields the schema does not name.
+ *   exponent): the caller parses those. bit 2: every captured string property is present, a
+ *   string, and has no escape (its bytes are its UTF-8). bit 3: the event has fields the schema
+ *   does not name. bits 8-15: 1 + the index of the first captured enum's value (0: none).
+ *   bits 16+, per capture: its bytes equal the previous element's (the caller reuses the string
+ *   it made: a batch mostly has one tenant).
  * export envelopeLayout() -> { props, captures, words }: the generated names, for the caller.
  */
 #ifndef NAPI_VERSION
@@ -63,6 +67,8 @@ typedef struct {
 #define V_INVALID 2
 #define V_CAPTURED 4
 #define V_UNKNOWN 8
+#define V_ENUM_SHIFT 8  /* bits 8-15: the index of the first captured enum's value, + 1 */
+#define V_SAME_SHIFT 16 /* bits 16+: per capture, its bytes equal the previous element's (the caller reuses its string) */
 #define WORDS (5 + 2 * EV_NCAPTURES)
 #define MAX_RECORD_KEYS 1024 /* a record with more raw keys than its bound and this: undecided */
 #define MAX_UNKNOWN_KEYS 256
@@ -226,28 +232,41 @@ static void check_integer(const body_t *b, size_t i, size_t end, const ev_prop_t
 }
 
 /* One property's value at i; returns its end. cap: where its content goes when captured. */
-static size_t check_value(const body_t *b, size_t i, const ev_prop_t *pr, verdict_t *v, span_key_t *keys, int32_t *cap, int *cap_plain) {
+static size_t check_value(const body_t *b, size_t i, const ev_prop_t *pr, verdict_t *v, span_key_t *keys, int32_t *cap, int *cap_plain, int *enum_at) {
   uint8_t c = b->p[i];
   int number = c == '-' || digit(c);
   switch (pr->kind) {
     case EVK_ANY:
       return codec_skip_value(b, i);
     case EVK_NUMBER:
-    case EVK_INTEGER:
+    case EVK_INTEGER: {
       if (!number) {
         v->invalid = 1;
         return codec_skip_value(b, i);
       }
       size_t end = number_end(b, i);
       if (pr->kind == EVK_INTEGER) check_integer(b, i, end, pr, v);
+      if (cap) {
+        cap[0] = (int32_t)i;
+        cap[1] = (int32_t)end;
+      }
       return end;
+    }
     case EVK_BOOLEAN:
       if (c != 't' && c != 'f') v->invalid = 1;
       return codec_skip_value(b, i);
     case EVK_RECORD:
-      if (c == '{') return check_record(b, i, pr, v, keys);
-      v->invalid = 1;
-      return codec_skip_value(b, i);
+      if (c != '{') {
+        v->invalid = 1;
+        return codec_skip_value(b, i);
+      } else {
+        size_t end = check_record(b, i, pr, v, keys);
+        if (cap) {
+          cap[0] = (int32_t)i;
+          cap[1] = (int32_t)end;
+        }
+        return end;
+      }
     default:
       break;
   }
@@ -270,6 +289,7 @@ static size_t check_value(const body_t *b, size_t i, const ev_prop_t *pr, verdic
       uint32_t k = 0;
       while (k < pr->n_enum && !(strlen(pr->enum_values[k]) == n && memcmp(pr->enum_values[k], s, n) == 0)) k++;
       if (k == pr->n_enum) v->invalid = 1;
+      else *enum_at = (int)k;
     }
     return end;
   }
@@ -285,7 +305,7 @@ static size_t check_value(const body_t *b, size_t i, const ev_prop_t *pr, verdic
 }
 
 /* The element at [i, end) of a body json_valid() accepted; out: W words from verdict on. */
-static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *keys) {
+static void check_event(const body_t *b, size_t i, int32_t *out, const int32_t *prev, span_key_t *keys) {
   int32_t *caps = out + 2;
   memset(out, 0, sizeof(int32_t) * (3 + 2 * EV_NCAPTURES));
   if (b->p[i] != '{') {
@@ -294,7 +314,7 @@ static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *key
   }
   verdict_t v = {0, 0};
   uint32_t present = 0;
-  int unknown = 0;
+  int unknown = 0, enum_seen = 0, enum_word = 0;
   uint32_t cap_plain_mask = 0; /* captures that are strings without escapes, by property bit */
   span_key_t unknown_keys[MAX_UNKNOWN_KEYS];
   size_t n_unknown = 0;
@@ -311,9 +331,13 @@ static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *key
       if (k < EV_NPROPS) {
         if (present & (1u << k)) v.unsure = 1; /* JSON.parse keeps the last: left to it */
         present |= 1u << k;
-        int cap_plain = 0;
+        int cap_plain = 0, enum_at = -1;
         const ev_prop_t *pr = &EV_PROPS[k];
-        ve = check_value(b, vs, pr, &v, keys, pr->capture >= 0 ? caps + 2 * pr->capture : NULL, &cap_plain);
+        ve = check_value(b, vs, pr, &v, keys, pr->capture >= 0 ? caps + 2 * pr->capture : NULL, &cap_plain, &enum_at);
+        if (pr->capture >= 0 && pr->kind == EVK_ENUM && enum_at >= 0 && !enum_seen) {
+          enum_seen = 1;
+          enum_word = (enum_at + 1) << V_ENUM_SHIFT;
+        }
         if (cap_plain) cap_plain_mask |= 1u << k;
         else cap_plain_mask &= ~(1u << k);
       } else {
@@ -333,8 +357,14 @@ static void check_event(const body_t *b, size_t i, int32_t *out, span_key_t *key
   }
   int captured = 1;
   for (int k = 0; k < EV_NPROPS; k++)
-    if (EV_PROPS[k].capture >= 0 && !(cap_plain_mask & (1u << k))) captured = 0;
-  out[0] = (v.unsure ? 0 : v.invalid ? V_INVALID : V_VALID) | (captured ? V_CAPTURED : 0) | (unknown ? V_UNKNOWN : 0);
+    if (EV_PROPS[k].capture >= 0 && (EV_PROPS[k].kind == EVK_STRING || EV_PROPS[k].kind == EVK_ENUM) && !(cap_plain_mask & (1u << k))) captured = 0;
+  int same = 0;
+  if (prev)
+    for (int c = 0; c < EV_NCAPTURES; c++) {
+      const int32_t *a = caps + 2 * c, *p = prev + 2 * c;
+      if (a[1] > a[0] && a[1] - a[0] == p[1] - p[0] && memcmp(b->p + a[0], b->p + p[0], (size_t)(a[1] - a[0])) == 0) same |= 1 << c;
+    }
+  out[0] = (v.unsure ? 0 : v.invalid ? V_INVALID : V_VALID) | (captured ? V_CAPTURED : 0) | (unknown ? V_UNKNOWN : 0) | enum_word | (same << V_SAME_SHIFT);
   out[1] = (int32_t)present;
 }
 
@@ -367,7 +397,7 @@ static size_t scan_array(const body_t *b, size_t i, events_t *ev) {
     w[0] = (int32_t)start;
     w[1] = (int32_t)end;
     w[2] = flags;
-    check_event(b, start, w + 3, ev->keys + CODEC_MAX_DEPTH * CODEC_MAX_KEYS);
+    check_event(b, start, w + 3, ev->n ? w + 5 - WORDS : NULL, ev->keys + CODEC_MAX_DEPTH * CODEC_MAX_KEYS);
     ev->n++;
     i = after_member(b, end);
   }
