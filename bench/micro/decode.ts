@@ -4,6 +4,8 @@
  *    on a 100-event batch, plain and gzip: events/s and input MB/s;
  *  - decodeBatch on a 100-event batch with payload schemas off (none loaded) and on (the shipped
  *    examples, all five types), alternated off/on/off/on so drift on a shared box shows;
+ *  - decodeBatch with the C envelope validator (CODEC_NATIVE_ENVELOPE) off and on, alternated,
+ *    on 100-event plain and gzip batches, a 1000-event batch, and with payload schemas on;
  *  - gunzip of a 1000-event batch with node:zlib vs fflate (a devDependency): MB/s of
  *    output, which is what decides whether fflate earns its place.
  * Run: npm run build && node dist/bench/micro/decode.js [secondsPerCase=2]
@@ -66,6 +68,26 @@ for (const round of [1, 2]) {
     if (!probe.ok || probe.batch.accepted.count !== 100) throw new Error(`schemas ${which}: the batch does not decode cleanly`);
     const r = rate(() => decodeBatch({ body: json100, gzip: false, receivedAt: Date.now(), instance: 'micro', limits, payload }));
     rows.push([`decodeBatch 100, schemas ${which} (${round})`, fmt(r * 100), fmt(r), mb(r * json100.length), mb(r * json100.length), `${json100.length} B in`]);
+  }
+}
+
+// --- the C envelope validator off vs on, alternated so drift on a shared box shows ---
+const limitsC = { ...limits, nativeEnvelope: true };
+const json1000e = Buffer.from(JSON.stringify(syntheticBatch(1000)));
+const envelopeCases = [
+  ['100 plain', json100, false, undefined, 100],
+  ['100 gzip', gz100, true, undefined, 100],
+  ['1000 plain', json1000e, false, undefined, 1000],
+  ['100 schemas on', json100, false, payloads.on, 100],
+] as const;
+for (const round of [1, 2]) {
+  for (const [name, body, gzip, payload, n] of envelopeCases) {
+    for (const [mode, l] of [['off', limits], ['on', limitsC]] as const) {
+      const probe = decodeBatch({ body, gzip, receivedAt: Date.now(), instance: 'micro', limits: l, payload });
+      if (!probe.ok || probe.batch.accepted.count !== n) throw new Error(`envelope ${mode} ${name}: the batch does not decode cleanly`);
+      const r = rate(() => decodeBatch({ body, gzip, receivedAt: Date.now(), instance: 'micro', limits: l, payload }));
+      rows.push([`decodeBatch ${name}, C envelope ${mode} (${round})`, fmt(r * n), fmt(r), mb(r * body.length), mb(r * (gzip ? json100.length : body.length)), `${body.length} B in`]);
+    }
   }
 }
 

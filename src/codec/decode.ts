@@ -5,6 +5,7 @@
  * unit tests alike. Failures of the whole batch come back as a value, never a throw,
  * so their code survives the thread hop.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { ErrorCode } from '../errors.js';
@@ -14,7 +15,11 @@ import { PackedBuilder, type PackedRecords } from './packed.js';
 import { deadLetterValue, type DeadLetterReason } from './dead-letter.js';
 import { eventSpans, firstInexactNumber, FORWARDABLE, INEXACT_AT_SHIFT, INEXACT_NUMBER } from './spans.js';
 import { numberText, pointerAt } from './number-path.js';
-import type { PayloadValidators } from './payload.js';
+import type { PayloadPass, PayloadValidators } from './payload.js';
+import {
+  CAPTURE, ENVELOPE_CAPTURED, ENVELOPE_ENUM_SHIFT, ENVELOPE_HEAD, ENVELOPE_SAME_SHIFT, ENVELOPE_UNKNOWN, ENVELOPE_VALID, ENVELOPE_WORDS, EVENT_TYPE_VALUES, PRESENT,
+  scanEnvelope, TENANT_CAPTURE,
+} from './envelope.js';
 
 export interface DecodeLimits {
   maxDecodedBytes: number;
@@ -22,6 +27,11 @@ export interface DecodeLimits {
   maxEventBytes: number;
   /** DLQ_MAX_RECORD_BYTES: a dead letter's original is cut to keep the record under it */
   maxDeadLetterBytes?: number;
+  /**
+   * CODEC_NATIVE_ENVELOPE: the C scanner validates each event's envelope (src/codec/envelope.ts)
+   * and only the events it cannot pass as they are get JSON.parse; same outcome either way.
+   */
+  nativeEnvelope?: boolean;
 }
 
 export interface DecodeInput {
@@ -111,6 +121,11 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
     return fail('COLLECTOR_ERR_DECODED_TOO_LARGE', `more than ${limits.maxDecodedBytes} bytes`);
   }
 
+  if (limits.nativeEnvelope === true) {
+    const o = decodeByEnvelope(bytes, input);
+    if (o !== null) return o;
+  }
+
   let text: string;
   try {
     text = fatalUtf8.decode(bytes);
@@ -156,7 +171,35 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
     const at = firstInexactNumber(bytes);
     if (at >= 0) return fail('COLLECTOR_ERR_INEXACT_NUMBER', inexactMessage(numberText(bytes, at)), batchId);
   }
-  return { ok: true, batch: verdicts(events, batchId, input, bytes, spans) };
+  return { ok: true, batch: verdicts(events.length, (i) => events[i], batchId, input, bytes, spans, 1, 3, false) };
+}
+
+/**
+ * The body without JSON.parse: the C scanner checked its grammar, found its events and validated
+ * each envelope; JavaScript parses only the events it cannot forward as they are. null: a body
+ * the scanner cannot map (not UTF-8, not strict JSON, an ambiguous events array or batch_id),
+ * for the old path to judge and name exactly as before.
+ */
+function decodeByEnvelope(bytes: Uint8Array, input: DecodeInput): DecodeOutcome | null {
+  if (!isUtf8(bytes)) return null;
+  const scan = scanEnvelope(bytes);
+  if (scan === null) return null;
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let batchId: string | undefined;
+  if (scan[1] === 1) {
+    batchId = buf.toString('utf8', scan[2], scan[3]);
+    if (batchId.length === 0 || batchId.length > 128) return fail('COLLECTOR_ERR_BATCH_SHAPE', 'batch_id must be a string of 1 to 128 characters');
+  }
+  batchId ??= randomUUID();
+  const n = scan[0]!;
+  if (n === 0) return fail('COLLECTOR_ERR_EMPTY_BATCH', 'the batch holds 0 events', batchId);
+  if (n > input.limits.maxEvents) return fail('COLLECTOR_ERR_TOO_MANY_EVENTS', `${n} events; the limit is ${input.limits.maxEvents}`, batchId);
+  // A sub-range of strict JSON that is one whole value parses to what JSON.parse of the body held there.
+  const eventAt = (i: number): unknown => {
+    const w = ENVELOPE_HEAD + ENVELOPE_WORDS * i;
+    return JSON.parse(buf.toString('utf8', scan[w]!, scan[w + 1]!));
+  };
+  return { ok: true, batch: verdicts(n, eventAt, batchId, input, bytes, scan, ENVELOPE_HEAD, ENVELOPE_WORDS, true) };
 }
 
 /**
@@ -175,7 +218,16 @@ function inexactError(bytes: Uint8Array, start: number, flags: number): EventErr
   return { code: 'inexact_number', path: pointerAt(bytes, start, at), message: inexactMessage(numberText(bytes, at)) };
 }
 
-function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes: Uint8Array, spans: Int32Array | null): DecodedBatch {
+/**
+ * Per event: the main-topic record or the dead letter. `spans` holds, from `head`, `stride` words
+ * per event: start, end, flags (spans.c), and with `envelope` the C verdict, the presence mask and
+ * the captured strings (envelope.c); an event the C side validated, forwardable as sent, needs no
+ * JavaScript object, the others are read with `eventAt` and judged as they always were.
+ */
+function verdicts(
+  count: number, eventAt: (i: number) => unknown, batchId: string, input: DecodeInput, bytes: Uint8Array,
+  spans: Int32Array | null, head: number, stride: number, envelope: boolean,
+): DecodedBatch {
   const receivedAt = new Date(input.receivedAt).toISOString();
   const accepted = new PackedBuilder();
   const dead = new PackedBuilder();
@@ -198,17 +250,58 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
   };
 
   const allowed = input.tenants === undefined ? null : new Set(input.tenants);
-  for (let i = 0; i < events.length; i++) {
-    const ev = events[i];
-    const flags = spans ? spans[3 * i + 3]! : 0;
+  const buf = envelope ? (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) : null;
+  const text = (w: number, at: number) => buf!.toString('utf8', spans![w + at]!, spans![w + at + 1]!);
+  let tenant = ''; // of element tenantOf, reused by the next when the C side saw the same bytes
+  let tenantOf = -1;
+  for (let i = 0; i < count; i++) {
+    const w = head + stride * i;
+    const flags = spans ? spans[w + 2]! : 0;
+    const verdictWord = envelope ? spans![w + 3]! : 0;
+    if (envelope && (verdictWord & (ENVELOPE_VALID | ENVELOPE_CAPTURED | ENVELOPE_UNKNOWN)) === (ENVELOPE_VALID | ENVELOPE_CAPTURED) &&
+      (flags & (FORWARDABLE | INEXACT_NUMBER)) === FORWARDABLE) {
+      // Valid as TypeBox would say, forwardable as sent, no unknown field to warn of: no event object is
+      // built; a payload schema gets event_data alone. Anything with something to say (a payload
+      // failure, the tenant check, the size limit) goes down the old path below, which says it.
+      const present = spans![w + 4]!;
+      const type = EVENT_TYPE_VALUES[((verdictWord >>> ENVELOPE_ENUM_SHIFT) & 0xff) - 1]!;
+      const start = spans![w]!;
+      const end = spans![w + 1]! - 1;
+      const tail = TAILS[((present & PRESENT.priority) === 0 ? 1 : 0) | ((present & PRESENT.metadata) === 0 ? 2 : 0)]!;
+      if (tenantOf !== i - 1 || ((verdictWord >>> (ENVELOPE_SAME_SHIFT + TENANT_CAPTURE)) & 1) === 0) tenant = text(w, CAPTURE.tenant_id);
+      tenantOf = i;
+      let pass: PayloadPass | null = null;
+      if (payload !== undefined) {
+        if ((present & PRESENT.schema_version) === 0 && !payload.hasSchemas(type)) pass = payload.judgeUnversioned(type);
+        else {
+          const verdict = payload.judge({
+            event_type: type,
+            // A plain integer: the C side leaves 1.0 and 1e3 undecided.
+            schema_version: (present & PRESENT.schema_version) === 0 ? undefined : Number(text(w, CAPTURE.schema_version)),
+            event_data: JSON.parse(text(w, CAPTURE.event_data)),
+          });
+          if (verdict.ok) pass = verdict;
+        }
+      }
+      if ((payload === undefined || pass !== null) && (allowed === null || allowed.has(tenant)) && end - start + tail.length <= input.limits.maxEventBytes) {
+        const headers = [tenant, type, batchId, receivedAt];
+        if (pass !== null) {
+          use(pass.validKey);
+          for (const h of pass.headers) headers.push(h);
+        }
+        accepted.addRaw(bytes, start, end, tail, text(w, CAPTURE.learner_id), headers, text(w, CAPTURE.event_id), i);
+        continue;
+      }
+    }
+    const ev = eventAt(i);
     if (!isValidEvent(ev)) {
       const errors = eventErrors(ev);
-      if ((flags & INEXACT_NUMBER) !== 0) errors.push(inexactError(bytes, spans![3 * i + 1]!, flags));
+      if ((flags & INEXACT_NUMBER) !== 0) errors.push(inexactError(bytes, spans![w]!, flags));
       reject(i, ev, 'validation', errors);
       continue;
     }
     if ((flags & INEXACT_NUMBER) !== 0) {
-      reject(i, ev, 'validation', [inexactError(bytes, spans![3 * i + 1]!, flags)]);
+      reject(i, ev, 'validation', [inexactError(bytes, spans![w]!, flags)]);
       continue;
     }
     const e = ev as Record<string, unknown>;
@@ -242,8 +335,8 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
     for (const k in e) if (!KNOWN_EVENT_FIELDS.has(k)) unknownFields.set(k, (unknownFields.get(k) ?? 0) + 1);
     if (spans && (flags & FORWARDABLE) !== 0 && !upcasted) {
       // The client's bytes, minus the closing brace, plus the tail: no JSON.stringify, no UTF-8 encoding.
-      const start = spans[3 * i + 1]!;
-      const end = spans[3 * i + 2]! - 1;
+      const start = spans[w]!;
+      const end = spans[w + 1]! - 1;
       if (end - start + tail.length > input.limits.maxEventBytes) {
         reject(i, ev, 'too_large', [tooLarge(input.limits.maxEventBytes)]);
         continue;
@@ -272,5 +365,5 @@ function verdicts(events: unknown[], batchId: string, input: DecodeInput, bytes:
     warnings.push(`unknown field '${field}' on ${n} event(s): kept and forwarded unchanged`);
     if (warnings.length >= 20) break;
   }
-  return { batchId, total: events.length, accepted: accepted.build(), dead: dead.build(), rejected, warnings, schemaUse };
+  return { batchId, total: count, accepted: accepted.build(), dead: dead.build(), rejected, warnings, schemaUse };
 }

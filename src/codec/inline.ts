@@ -14,7 +14,7 @@ import { decodeBatch, type DecodeLimits, type DecodeOutcome } from './decode.js'
 import type { PayloadValidators } from './payload.js';
 
 export function decodeLimits(config: Readonly<Config>): DecodeLimits {
-  return { maxDecodedBytes: config.MAX_DECODED_BYTES, maxEvents: config.MAX_EVENTS_PER_BATCH, maxEventBytes: config.MAX_EVENT_BYTES, maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES };
+  return { maxDecodedBytes: config.MAX_DECODED_BYTES, maxEvents: config.MAX_EVENTS_PER_BATCH, maxEventBytes: config.MAX_EVENT_BYTES, maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES, nativeEnvelope: config.CODEC_NATIVE_ENVELOPE };
 }
 
 let limitsOf: { config: Readonly<Config>; limits: DecodeLimits } | undefined;

@@ -128,17 +128,25 @@ export class PayloadValidators {
     return this.types.size === 0;
   }
 
+  /** Whether events of this type have payload schemas (judge() then needs their event_data). */
+  hasSchemas(type: string): boolean {
+    return this.types.has(type);
+  }
+
+  /** judge() of an event of a type without schemas and without schema_version: no object needed. */
+  judgeUnversioned(type: string): PayloadPass {
+    let p = NO_SCHEMA.get(type);
+    if (p === undefined) NO_SCHEMA.set(type, (p = pass(type, null, null)));
+    return p;
+  }
+
   /** `e` has passed the envelope schema: event_type is known, schema_version absent or an integer. */
   judge(e: Record<string, unknown>): PayloadVerdict {
     const type = e.event_type as string;
     const asked = e.schema_version as number | undefined;
     const t = this.types.get(type);
     if (t === undefined) {
-      if (asked === undefined) {
-        let p = NO_SCHEMA.get(type);
-        if (p === undefined) NO_SCHEMA.set(type, (p = pass(type, null, null)));
-        return p;
-      }
+      if (asked === undefined) return this.judgeUnversioned(type);
       return { ok: false, version: null, invalidKey: `${type}|unknown|invalid`, errors: [unknownVersion(asked, `event_type ${type} has no registered payload schema`)] };
     }
     const v = t.versions.get(asked ?? t.defaultVersion);

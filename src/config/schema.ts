@@ -72,6 +72,10 @@ export const ConfigSchema = Type.Object(
       268_435_456,
       'Bodies up to this size (decompressed) are decoded on the main thread: for 100-event batches the hop to a worker and back cost more CPU than the decode (measured 42–45 → 25–28 ms per 1k events). 0: every body goes to a worker',
     ),
+    CODEC_NATIVE_ENVELOPE: Bool(
+      true,
+      'The C scanner validates each event envelope (rules generated at build time from the TypeBox schema) and JavaScript parses only what it must: event_data for payload schemas, events that fail (to name the error), unknown fields, bodies the scanner cannot map. Same answers and records either way (native/codec/README.md); false: JSON.parse and TypeBox for every body',
+    ),
     RING_SLOTS: Int(64, 2, 4096, 'Request slots in the shared-memory ring, per process (in-flight requests)'),
     MAX_BODY_BYTES: Int(1_048_576, 1024, 67_108_864, 'Largest request body on the wire (compressed); also the slot size'),
     MAX_DECODED_BYTES: Int(4_194_304, 1024, 268_435_456, 'Largest body after gunzip'),

@@ -36,39 +36,34 @@
 #include <string.h>
 
 #include "napi_util.h"
+#include "codec.h"
 
 #define FORWARDABLE 1
 #define INEXACT_NUMBER 2
 #define AT_SHIFT 2 /* flags >> AT_SHIFT: offset of the first inexact number from the element's start */
 #define AT_MAX ((1u << 29) - 1)
-#define MAX_DEPTH 64
-#define MAX_KEYS 64
+#define MAX_DEPTH CODEC_MAX_DEPTH
+#define MAX_KEYS CODEC_MAX_KEYS
 
 static void throw_last(napi_env env, const char *what) {
   napi_util_throw_last(env, "codec", "ERR_CODEC_NAPI", what);
 }
 
-typedef struct {
-  const uint8_t *p;
-  size_t n;
-} body_t;
-
 static int is_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static size_t skip_ws(const body_t *b, size_t i) {
+size_t codec_skip_ws(const body_t *b, size_t i) {
   while (i < b->n && is_ws(b->p[i])) i++;
   return i;
 }
 
 /* i at the opening quote; returns the index after the closing quote. */
-static size_t scan_string(const body_t *b, size_t i, int *escaped) {
+size_t codec_scan_string(const body_t *b, size_t i, int *escaped) {
   for (i++; i < b->n; i++) {
-    uint8_t c = b->p[i];
-    if (c == '"') return i + 1;
-    if (c == '\\') {
-      *escaped = 1;
-      i++;
-    }
+    i = codec_find_special(b->p, i, b->n, 0);
+    if (i >= b->n) break;
+    if (b->p[i] == '"') return i + 1;
+    *escaped = 1; /* a backslash: skip what it escapes */
+    i++;
   }
   return b->n;
 }
@@ -181,13 +176,13 @@ static size_t scan_number(const body_t *b, size_t i, int *safe) {
 }
 
 /* Skips any value without checks (a depth counter only: no limit, no stack). */
-static size_t skip_value(const body_t *b, size_t i) {
+size_t codec_skip_value(const body_t *b, size_t i) {
   long depth = 0;
   int esc = 0;
   while (i < b->n) {
     uint8_t c = b->p[i];
     if (c == '"') {
-      i = scan_string(b, i, &esc);
+      i = codec_scan_string(b, i, &esc);
       if (depth == 0) return i;
       continue;
     }
@@ -204,19 +199,15 @@ static size_t skip_value(const body_t *b, size_t i) {
   return i;
 }
 
-typedef struct {
-  uint32_t start, len;
-} span_key_t;
-
 /*
  * One element of the events array, from i; returns the index after it. *flags gets
  * FORWARDABLE when the element passes every check above. keys is scratch space for
  * MAX_DEPTH × MAX_KEYS keys. Past MAX_DEPTH only the depth is counted (no stack).
  */
-static size_t scan_event(const body_t *b, size_t i, int *flags, span_key_t *keys) {
+size_t codec_scan_event(const body_t *b, size_t i, int *flags, span_key_t *keys) {
   if (i >= b->n || b->p[i] != '{') {
     *flags = 0;
-    return skip_value(b, i);
+    return codec_skip_value(b, i);
   }
   int safe = 1;
   size_t first = i;
@@ -247,7 +238,7 @@ static size_t scan_event(const body_t *b, size_t i, int *flags, span_key_t *keys
       case '"': {
         int esc = 0;
         size_t start = i;
-        i = scan_string(b, i, &esc);
+        i = codec_scan_string(b, i, &esc);
         /* a key is a string in an object followed by ':' (no whitespace in a forwardable event) */
         if (safe && base[depth] != UINT32_MAX && i < b->n && b->p[i] == ':') {
           uint32_t len = (uint32_t)(i - start), first = base[depth];
@@ -298,13 +289,13 @@ static long scan_events(const body_t *b, size_t i, int32_t **out, size_t *cap) {
   span_key_t *keys = malloc(sizeof(span_key_t) * MAX_DEPTH * MAX_KEYS);
   if (!keys) return -1;
   long n = 0;
-  i = skip_ws(b, i + 1);
+  i = codec_skip_ws(b, i + 1);
   if (i < b->n && b->p[i] == ']') {
     free(keys);
     return 0;
   }
   while (i < b->n) {
-    i = skip_ws(b, i);
+    i = codec_skip_ws(b, i);
     if ((size_t)(1 + 3 * (n + 1)) > *cap) {
       size_t cap2 = *cap * 2 + 64;
       int32_t *next = realloc(*out, cap2 * sizeof(int32_t));
@@ -317,12 +308,12 @@ static long scan_events(const body_t *b, size_t i, int32_t **out, size_t *cap) {
     }
     int flags = 0;
     size_t start = i;
-    i = scan_event(b, i, &flags, keys);
+    i = codec_scan_event(b, i, &flags, keys);
     (*out)[1 + 3 * n] = (int32_t)start;
     (*out)[2 + 3 * n] = (int32_t)i;
     (*out)[3 + 3 * n] = flags;
     n++;
-    i = skip_ws(b, i);
+    i = codec_skip_ws(b, i);
     if (i >= b->n || b->p[i] == ']') break;
     if (b->p[i] != ',') {
       free(keys);
@@ -338,46 +329,57 @@ static long scan_events(const body_t *b, size_t i, int32_t **out, size_t *cap) {
 static long find_events(const body_t *b) {
   size_t i = 0;
   if (b->n >= 3 && b->p[0] == 0xEF && b->p[1] == 0xBB && b->p[2] == 0xBF) i = 3; /* TextDecoder drops a BOM */
-  i = skip_ws(b, i);
+  i = codec_skip_ws(b, i);
   if (i >= b->n) return -1;
   if (b->p[i] == '[') return (long)i;
   if (b->p[i] != '{') return -1;
   long found = -1;
   int seen = 0;
-  i = skip_ws(b, i + 1);
+  i = codec_skip_ws(b, i + 1);
   while (i < b->n && b->p[i] == '"') {
     int esc = 0;
     size_t start = i;
-    i = scan_string(b, i, &esc);
+    i = codec_scan_string(b, i, &esc);
     if (esc) return -1; /* "\u0065vents" is events too */
     int is_events = i - start == 8 && memcmp(b->p + start, "\"events\"", 8) == 0;
-    i = skip_ws(b, i);
+    i = codec_skip_ws(b, i);
     if (i >= b->n || b->p[i] != ':') return -1;
-    i = skip_ws(b, i + 1);
+    i = codec_skip_ws(b, i + 1);
     if (is_events) {
       if (seen++) return -1; /* JSON.parse keeps the last */
       found = i < b->n && b->p[i] == '[' ? (long)i : -1;
     }
-    i = skip_ws(b, skip_value(b, i));
-    if (i < b->n && b->p[i] == ',') i = skip_ws(b, i + 1);
+    i = codec_skip_ws(b, codec_skip_value(b, i));
+    if (i < b->n && b->p[i] == ',') i = codec_skip_ws(b, i + 1);
   }
   return found;
 }
 
-static napi_value js_spans(napi_env env, napi_callback_info info) {
+/* The Uint8Array argument of an export: 1, or 0 with a TypeError pending. */
+int codec_body_arg(napi_env env, napi_callback_info info, const char *fn, body_t *b) {
   size_t argc = 1;
-  napi_value argv[1], nul;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  CHECK(napi_get_null(env, &nul));
+  napi_value argv[1];
   napi_typedarray_type t;
   size_t len;
   void *data;
-  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "codec: spans() takes a Uint8Array");
-    return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_typedarray_info(env, argv[0], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "codec: %s() takes a Uint8Array", fn);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
   }
-  if (len > INT32_MAX) return nul;
-  body_t b = {data, len};
+  b->p = data;
+  b->n = len;
+  return 1;
+}
+
+static napi_value js_spans(napi_env env, napi_callback_info info) {
+  napi_value nul;
+  body_t b;
+  if (!codec_body_arg(env, info, "spans", &b)) return NULL;
+  CHECK(napi_get_null(env, &nul));
+  if (b.n > INT32_MAX) return nul;
   long at = find_events(&b);
   if (at < 0) return nul;
   size_t cap = 0;
@@ -405,23 +407,15 @@ static napi_value js_spans(napi_env env, napi_callback_info info) {
 /* firstInexact(body) -> the offset of the first number anywhere in the body whose value
    JSON.stringify would change, or -1. For bodies spans() cannot map (it returned null). */
 static napi_value js_first_inexact(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_typedarray_type t;
-  size_t len;
-  void *data;
-  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "codec: firstInexact() takes a Uint8Array");
-    return NULL;
-  }
-  body_t b = {data, len};
+  napi_value out;
+  body_t b;
+  if (!codec_body_arg(env, info, "firstInexact", &b)) return NULL;
   double found = -1;
   int esc = 0;
   for (size_t i = 0; i < b.n;) {
     uint8_t c = b.p[i];
     if (c == '"') {
-      i = scan_string(&b, i, &esc);
+      i = codec_scan_string(&b, i, &esc);
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       size_t at = i;
       int ns = 1;
@@ -442,8 +436,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"spans", NULL, js_spans, NULL, NULL, NULL, napi_default, NULL},
     {"firstInexact", NULL, js_first_inexact, NULL, NULL, NULL, napi_default, NULL},
+    {"envelope", NULL, codec_js_envelope, NULL, NULL, NULL, napi_default, NULL},
+    {"envelopeLayout", NULL, codec_js_envelope_layout, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
 
