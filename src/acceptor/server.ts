@@ -17,6 +17,7 @@ import { contentTypeProblem, encodingOf } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
 import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
 import { clientKeyReader } from './client-key.js';
+import { threadSchedstat } from './cpu-contention.js';
 import { presentedKey } from '../auth/presented.js';
 import type { Keyring, Verdict } from '../auth/keyring.js';
 
@@ -93,8 +94,9 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     minLimit: Math.min(config.ADMISSION_MIN_IN_FLIGHT, slab.slots),
     clientMaxInFlight: config.CLIENT_MAX_IN_FLIGHT,
     clientRatePerS: config.CLIENT_RATE_LIMIT,
+    ...(config.ADMISSION_CPU_AWARE ? { cpu: threadSchedstat() } : {}),
   });
-  telemetry.watchAdmission(() => ({ limit: admission.limit, inFlight: admission.inFlight }));
+  telemetry.watchAdmission(() => ({ limit: admission.limit, inFlight: admission.inFlight, stretch: admission.stretch }));
   /** null when AUTH_MODE=none. Must run inside the handler: req is invalid after it returns. */
   const authenticate = (req: HttpRequest): Verdict | null =>
     deps.keyring ? deps.keyring.verify(presentedKey(req.getHeader('authorization'), req.getHeader('x-api-key'))) : null;
