@@ -99,7 +99,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     minLimit: Math.min(config.ADMISSION_MIN_IN_FLIGHT, slab.slots),
     clientMaxInFlight: config.CLIENT_MAX_IN_FLIGHT,
     clientRatePerS: config.CLIENT_RATE_LIMIT,
-    ...(config.ADMISSION_CPU_AWARE ? { cpu: threadSchedstat() } : {}),
+    ...(config.ADMISSION_STARVATION_AWARE ? { cpu: threadSchedstat() } : { holdStalls: false }),
   });
   telemetry.watchAdmission(() => ({ limit: admission.limit, inFlight: admission.inFlight, stretch: admission.stretch }));
   /** null when AUTH_MODE=none. Must run inside the handler: req is invalid after it returns. */

@@ -115,9 +115,9 @@ export const ConfigSchema = Type.Object(
       4096,
       'The adaptive limit never drops below this many batches in flight per process (16: on 2 shared cores a floor of 4 cut admitted throughput 2.6× under overload without lowering latency, which CPU starvation set, not our queue)',
     ),
-    ADMISSION_CPU_AWARE: Bool(
+    ADMISSION_STARVATION_AWARE: Bool(
       true,
-      "Admission judges service times net of CPU starvation (Linux: the main thread's run-queue wait), so a box busy with other work queues batches instead of refusing them; false: as measured",
+      "Admission tells starvation from queueing: service times are judged net of CPU starvation (Linux: the main thread's run-queue wait) and a window whose answer rate collapsed (a stall) is judged neither way, so a busy box queues batches instead of refusing them; false: as measured",
     ),
     CLIENT_MAX_IN_FLIGHT: Int(0, 0, 4096, 'Per client and process: requests in flight before 429 (0: no limit)'),
     CLIENT_RATE_LIMIT: Int(0, 0, 1_000_000, 'Per client and process: requests per second, bursts of one second\'s worth, before 429 (0: no limit)'),

@@ -213,6 +213,35 @@ t.test('CPU-aware: a box starved by others keeps the limit; the same batches jud
   t.ok(blind.a.limit <= 8, `as measured: shrank to ${blind.a.limit}, near the floor`);
 });
 
+t.test('a stall (answers at under half the recent rate, all late) is judged neither way; a lasting one is', async (t) => {
+  const { a, advance } = make();
+  // steady: a window of 16 fast batches every 100 ms, saturated
+  saturate(t, a, advance, null, 5, () => 5);
+  const before = a.limit;
+  // the broker pauses 450 ms: the batches in flight all come back late, at a quarter of the rate
+  {
+    const tickets = admitN(a, a.limit);
+    advance(600);
+    tickets.forEach((tk) => a.settle(tk, 450));
+  }
+  t.equal(a.limit, before, 'held through the stall');
+  // it lasts: the answer rate stays low, the smoothed rate follows it, and lateness counts again
+  for (let round = 0; round < 10; round++) {
+    const tickets = admitN(a, a.limit);
+    advance(600);
+    tickets.forEach((tk) => a.settle(tk, 450));
+  }
+  t.ok(a.limit < before, `a lasting slow-down shrinks it (${before} → ${a.limit})`);
+
+  const blind = make({ holdStalls: false });
+  saturate(t, blind.a, blind.advance, null, 5, () => 5);
+  const was = blind.a.limit;
+  const tickets = admitN(blind.a, blind.a.limit);
+  blind.advance(600);
+  tickets.forEach((tk) => blind.a.settle(tk, 450));
+  t.ok(blind.a.limit < was, `holdStalls false: the stall shrinks it (${was} → ${blind.a.limit})`);
+});
+
 t.test('a window closes early when its sample buffer is full (many small requests)', async (t) => {
   const { a, advance } = make({ maxLimit: 4096, minLimit: 4 });
   // 2,000 fast batches within 10 ms, one at a time: two windows of 1,024 judged, both fast.
