@@ -3,6 +3,7 @@
  * PM2 runs N of these on one port (SO_REUSEPORT); each owns its producer, its slab,
  * its decode workers and its spill directory BUFFER_DIR/<instance>.
  */
+import { startMallocTrim } from './lifecycle/malloc-trim.js';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
   replayer.start();
   const adoptTimer = setInterval(() => void spill.adopt().catch(() => undefined), 30_000).unref();
   host.spilling(); // fail at start, not on the first request, if the table cannot be read
+  const stopTrim = startMallocTrim(config.MALLOC_TRIM_INTERVAL_MS);
   const gaugeTimer = setInterval(() => {
     const s = spillSummary(spill);
     telemetry.spillState({ batches: s.batches, events: s.events, bytes: s.bytes, fillRatio: s.fillRatio }, circuit.state);
@@ -235,6 +237,7 @@ async function main(): Promise<void> {
     clearInterval(adoptTimer);
     clearInterval(peerTimer);
     clearInterval(gaugeTimer);
+    stopTrim();
     schemas.stop();
     // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
     await producer.flush(5000);

@@ -96,6 +96,12 @@ export const ConfigSchema = Type.Object(
       'Slots in the dedup table, a power of two; 26 B each (2 Mi = 52 MiB holds 5 min at 2,000 events/s at load 0.29)',
     ),
     DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<PORT>.dedup', {}),
+    MALLOC_TRIM_INTERVAL_MS: Int(
+      10_000,
+      0,
+      3_600_000,
+      "Every this often, malloc's free pages go back to the kernel (glibc malloc_trim: librdkafka's, uWS's and zlib's arenas keep them after large batches); 0: never",
+    ),
     REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000, 'Deadline for answering a request once its body is in'),
     BODY_TIMEOUT_MS: Int(
       10_000,

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { errnoCode } from './fsutil.js';
 import { loadNativeAddon } from '../native-addon.js';
 
-interface MappedAddon {
+interface MemoryAddon {
   mapShared(path: string, bytes: number): ArrayBuffer;
 }
 
@@ -67,7 +67,7 @@ export function before(keyA: number, slotA: number, keyB: number, slotB: number)
 
 function mapTable(file: string): Float64Array | null {
   try {
-    return new Float64Array(loadNativeAddon<MappedAddon>('mapped').mapShared(file, SLOTS * 8), 0, SLOTS);
+    return new Float64Array(loadNativeAddon<MemoryAddon>('memory').mapShared(file, SLOTS * 8), 0, SLOTS);
   } catch {
     return null;
   }
@@ -79,7 +79,7 @@ export class HostTable {
   private readonly view = new Float64Array(this.buf.buffer, this.buf.byteOffset, SLOTS);
   private readonly one = Buffer.alloc(8);
   /**
-   * The same table mapped shared (native/mapped): what spilling() scans on every batch, without
+   * The same table mapped shared (native/memory): what spilling() scans on every batch, without
    * the pread (a system call per request, ~15 % of the main thread with 1-event requests). A
    * pwrite by any process lands in the same page-cache page, and an aligned 8-byte load sees the
    * old or the new value, as a pread did. null when the mapping failed: pread as before.

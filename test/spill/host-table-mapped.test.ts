@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { HostTable, SLOTS } from '../../src/spill/host-table.js';
 import { loadNativeAddon } from '../../src/native-addon.js';
 
-const mapped = loadNativeAddon<{ mapShared(path: string, bytes: number): ArrayBuffer }>('mapped');
+const mapped = loadNativeAddon<{ mapShared(path: string, bytes: number): ArrayBuffer }>('memory');
 
 t.test('mapShared refuses what it cannot map: a missing file, a file shorter than asked, a size ≤ 0', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mapped-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  t.throws(() => mapped.mapShared(join(dir, 'nope'), 8), { code: 'MAPPED_FAILED' });
+  t.throws(() => mapped.mapShared(join(dir, 'nope'), 8), { code: 'MEMORY_MAP_FAILED' });
   const short = join(dir, 'short');
   writeFileSync(short, Buffer.alloc(8));
-  t.throws(() => mapped.mapShared(short, 16), { code: 'MAPPED_FAILED' }, 'past the end would fault on access');
+  t.throws(() => mapped.mapShared(short, 16), { code: 'MEMORY_MAP_FAILED' }, 'past the end would fault on access');
   t.throws(() => mapped.mapShared(short, 0), RangeError);
 });
 
