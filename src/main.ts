@@ -3,13 +3,13 @@
  * PM2 runs N of these on one port (SO_REUSEPORT); each owns its producer, its slab,
  * its decode workers and its spill directory BUFFER_DIR/<instance>.
  */
-import { startMallocTrim } from './lifecycle/malloc-trim.js';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import pino from 'pino';
 import { loadConfig, describeConfig } from './config/load.js';
 import { Slab } from './ring/slab.js';
+import { startMallocTrim } from './lifecycle/malloc-trim.js';
 import { EventProducer } from './producer/producer.js';
 import { Circuit } from './producer/circuit.js';
 import { meansBrokersDown } from './producer/classify.js';
