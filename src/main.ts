@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import pino from 'pino';
 import { loadConfig, describeConfig } from './config/load.js';
 import { Slab } from './ring/slab.js';
+import { startMallocTrim } from './lifecycle/malloc-trim.js';
 import { EventProducer } from './producer/producer.js';
 import { Circuit } from './producer/circuit.js';
 import { meansBrokersDown } from './producer/classify.js';
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
   replayer.start();
   const adoptTimer = setInterval(() => void spill.adopt().catch(() => undefined), 30_000).unref();
   host.spilling(); // fail at start, not on the first request, if the table cannot be read
+  const stopTrim = startMallocTrim(config.MALLOC_TRIM_INTERVAL_MS);
   const gaugeTimer = setInterval(() => {
     const s = spillSummary(spill);
     telemetry.spillState({ batches: s.batches, events: s.events, bytes: s.bytes, fillRatio: s.fillRatio }, circuit.state);
@@ -238,6 +240,7 @@ async function main(): Promise<void> {
     clearInterval(adoptTimer);
     clearInterval(peerTimer);
     clearInterval(gaugeTimer);
+    stopTrim();
     schemas.stop();
     // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
     await producer.flush(5000);

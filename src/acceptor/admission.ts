@@ -16,7 +16,24 @@
  *
  * Service time is measured from the body being complete to the answer: a client that
  * uploads slowly must not shrink everybody's limit.
+ *
+ * CPU starvation is not queueing. On a shared box every batch can take 5× its no-load time
+ * while only a few are in flight: the cores are busy with other processes (or our own worker
+ * and librdkafka threads), and a smaller limit only refuses requests without making the admitted
+ * faster (issue #15: at max-100, 4,021 refusals for the same p99 as no limit). So each service
+ * time is divided by the main thread's CPU stretch over its window (run + run-queue wait over
+ * run, src/acceptor/cpu-contention.ts) before it is judged: what is left is the time
+ * the batch would have taken with a core always free, and it grows with our own queue (each
+ * batch waits for the work of those ahead of it) but not with the neighbours' load. The
+ * baseline is kept in the same units.
+ *
+ * Nor is a stall. When the broker or the whole box pauses (a GC, a descheduled process), every
+ * batch in flight is late at once while the answer rate collapses; our own queue delays batches
+ * while answers keep coming at capacity. A window answering at under half the recent rate is
+ * judged neither way (measured with 1-event requests: 400 ms stalls cut the limit from ~55 to
+ * 16 several times a run, and 64 connections then met two refusals per answer).
  */
+import { stretchBetween, type CpuCounterSource, type CpuCounters } from './cpu-contention.js';
 
 export interface AdmissionOptions {
   /** service time the limit steers to (ms) */
@@ -32,6 +49,10 @@ export interface AdmissionOptions {
   /** clients remembered at most; the idle ones are forgotten first */
   maxClients?: number;
   now?: () => number;
+  /** the main thread's scheduler counters; absent: service times are judged as measured (stretch 1) */
+  cpu?: CpuCounterSource;
+  /** judge stalled windows neither way (default true) */
+  holdStalls?: boolean;
 }
 
 export type Refusal = { reason: 'overloaded' | 'producer_queue' | 'client_in_flight' | 'client_rate'; retryAfterS: number };
@@ -49,10 +70,13 @@ interface ClientState {
 
 const WINDOW_MIN_MS = 100;
 const WINDOW_MIN_SAMPLES = 10;
+const WINDOW_MAX_SAMPLES = 1024;
 const BASELINE_WINDOWS = 20;
 const DECREASE = 0.75;
 /** more than this share of a window's batches over the target shrinks the limit */
 const LATE_SHARE = 0.1;
+/** a window answering at under this share of the smoothed answer rate is a stall, judged neither way */
+const STALL_SHARE = 0.5;
 
 export class Admission {
   private limitValue: number;
@@ -63,13 +87,16 @@ export class Admission {
   // the current window
   private windowStart: number;
   private samples = 0;
-  private late = 0;
-  private windowMinMs = Infinity;
+  /** the window's service times as measured (judged at its end, against its own CPU stretch) */
+  private readonly window = new Float64Array(WINDOW_MAX_SAMPLES);
   /** the lowest service time of each recent window: their minimum is the no-load service time */
   private readonly minima: number[] = [];
   private saturated = false;
   /** batches answered per second, smoothed over windows (for Retry-After) */
   private drainPerS = 0;
+  /** CPU stretch of the last window judged */
+  private stretchValue = 1;
+  private cpuAtWindowStart: CpuCounters | null = null;
 
   constructor(private readonly opts: AdmissionOptions) {
     if (opts.minLimit < 1 || opts.minLimit > opts.maxLimit) throw new RangeError('admission: need 1 ≤ minLimit ≤ maxLimit');
@@ -78,6 +105,7 @@ export class Admission {
     // Start in the middle: a cold process neither refuses its first burst nor queues 64 deep.
     this.limitValue = Math.max(opts.minLimit, Math.min(opts.maxLimit, 16));
     this.windowStart = this.now();
+    this.cpuAtWindowStart = opts.cpu?.() ?? null;
   }
 
   get limit(): number {
@@ -127,29 +155,53 @@ export class Admission {
     if (serviceMs !== undefined) this.observe(serviceMs);
   }
 
+  /** (run + wait) / run of the main thread over the last window: 1 on a quiet box (metrics, tests) */
+  get stretch(): number {
+    return this.stretchValue;
+  }
+
   private observe(ms: number): void {
-    this.samples++;
-    if (ms < this.windowMinMs) this.windowMinMs = ms;
-    if (ms > this.baselineMs + this.opts.targetMs) this.late++;
+    this.window[this.samples++] = ms;
     const now = this.now();
     const elapsed = now - this.windowStart;
     // A window is long enough to judge when it has both time and enough samples that one
-    // late batch (a GC pause, a noisy neighbour) is under LATE_SHARE of it.
-    if (elapsed < WINDOW_MIN_MS || this.samples < Math.max(WINDOW_MIN_SAMPLES, Math.min(this.limitValue, 32))) return;
-    const rate = (this.samples * 1000) / elapsed;
+    // late batch (a GC pause, a noisy neighbour) is under LATE_SHARE of it; a full sample
+    // buffer closes it early (tens of thousands of small requests per second).
+    const enough = this.samples >= Math.max(WINDOW_MIN_SAMPLES, Math.min(this.limitValue, 32));
+    if ((elapsed < WINDOW_MIN_MS || !enough) && this.samples < WINDOW_MAX_SAMPLES) return;
+    // The window's own stretch, read once at its end: samples are judged in CPU-free time.
+    if (this.opts.cpu) {
+      const cpu = this.opts.cpu();
+      this.stretchValue = stretchBetween(this.cpuAtWindowStart, cpu);
+      this.cpuAtWindowStart = cpu;
+    }
+    // late ⇔ measured / stretch > baseline + target; the baseline excludes this window (0 at first: a strict start)
+    const lateAbove = (this.baselineMs + this.opts.targetMs) * this.stretchValue;
+    let late = 0;
+    let fastest = Infinity;
+    for (let i = 0; i < this.samples; i++) {
+      const v = this.window[i]!;
+      if (v > lateAbove) late++;
+      if (v < fastest) fastest = v;
+    }
+    const rate = (this.samples * 1000) / Math.max(1, elapsed);
+    // A stall, not a queue: answers came at under half the recent rate (the broker or the whole box
+    // paused — a GC, a descheduled process). Our own queue keeps the answer rate at capacity while it
+    // delays them; when the rate collapses, a smaller limit would not make the stalled work faster.
+    const stalled = this.opts.holdStalls !== false && this.drainPerS > 0 && rate < this.drainPerS * STALL_SHARE;
     this.drainPerS = this.drainPerS === 0 ? rate : this.drainPerS * 0.7 + rate * 0.3;
-    if (this.late > this.samples * LATE_SHARE) {
+    if (stalled) {
+      // hold: neither shrink nor grow on a window that says nothing about our queue
+    } else if (late > this.samples * LATE_SHARE) {
       this.limitValue = Math.max(this.opts.minLimit, Math.floor(this.limitValue * DECREASE));
     } else if (this.saturated) {
       // Only grow while the limit is what holds requests back: an idle process keeps its limit.
       this.limitValue = Math.min(this.opts.maxLimit, this.limitValue + 1);
     }
-    this.minima.push(this.windowMinMs);
+    this.minima.push(fastest / this.stretchValue);
     if (this.minima.length > BASELINE_WINDOWS) this.minima.shift();
     this.windowStart = now;
-    this.windowMinMs = Infinity;
     this.samples = 0;
-    this.late = 0;
     this.saturated = this.inFlightValue >= this.limitValue;
   }
 

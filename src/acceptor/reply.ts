@@ -35,6 +35,8 @@ function statusLine(status: number): string {
 export interface ReplyOptions {
   contentType?: string;
   headers?: Record<string, string>;
+  /** seconds, as a Retry-After header */
+  retryAfter?: number;
   /** close the connection after the answer (the body was not read) */
   close?: boolean;
   /**
@@ -51,15 +53,32 @@ export interface ReplyOptions {
 export function reply(ex: Exchange, status: number, body: string | Buffer, opts: ReplyOptions = {}): boolean {
   if (ex.aborted || ex.answered) return false;
   ex.answered = true;
-  ex.res.cork(() => {
-    ex.res.writeStatus(statusLine(status)).writeHeader('Content-Type', opts.contentType ?? 'application/json');
-    if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) ex.res.writeHeader(k, v);
-    // uWS cannot close a socket once its answer is complete, nor half-close it: the declared length
-    // bounds what is read, and uWS's idle timeout (10 s) a client that stops sending without closing.
-    if (opts.linger) ex.res.writeHeader('Connection', 'close');
-    ex.res.end(body, !opts.linger && (opts.close ?? false));
-  });
+  // cork runs its callback at once: the answer goes through module state, not a closure per answer.
+  pending.status = status;
+  pending.body = body;
+  pending.opts = opts;
+  pending.res = ex.res;
+  try {
+    ex.res.cork(writeCorked);
+  } finally {
+    pending.res = null;
+    pending.body = '';
+  }
   return true;
+}
+
+const pending: { res: HttpResponse | null; status: number; body: string | Buffer; opts: ReplyOptions } = { res: null, status: 0, body: '', opts: {} };
+
+function writeCorked(): void {
+  const { res, status, body, opts } = pending;
+  if (!res) return;
+  res.writeStatus(statusLine(status)).writeHeader('Content-Type', opts.contentType ?? 'application/json');
+  if (opts.retryAfter !== undefined) res.writeHeader('Retry-After', String(opts.retryAfter));
+  if (opts.headers) for (const k in opts.headers) res.writeHeader(k, opts.headers[k]!);
+  // uWS cannot close a socket once its answer is complete, nor half-close it: the declared length
+  // bounds what is read, and uWS's idle timeout (10 s) a client that stops sending without closing.
+  if (opts.linger) res.writeHeader('Connection', 'close');
+  res.end(body, !opts.linger && (opts.close ?? false));
 }
 
 export function replyJson(ex: Exchange, status: number, body: unknown, opts: ReplyOptions = {}): boolean {
@@ -68,8 +87,6 @@ export function replyJson(ex: Exchange, status: number, body: unknown, opts: Rep
 
 /** An error answer from the registry; returns the status written. */
 export function sendError(ex: Exchange, code: ErrorCode, detail?: string, opts: { close?: boolean; linger?: boolean; retryAfter?: number } = {}): number {
-  const headers: Record<string, string> = {};
-  if (opts.retryAfter !== undefined) headers['Retry-After'] = String(opts.retryAfter);
-  replyJson(ex, ERRORS[code].status, errorBody(code, detail), { headers, close: opts.close ?? false, linger: opts.linger ?? false });
+  replyJson(ex, ERRORS[code].status, errorBody(code, detail), opts);
   return ERRORS[code].status;
 }

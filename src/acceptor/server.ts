@@ -12,11 +12,14 @@ import type { Slab } from '../ring/slab.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { syntheticBatch } from '../pipeline/synthetic.js';
 import { readIntoSlot } from './body.js';
-import { exchange, replyJson, sendError, type Exchange } from './reply.js';
+import { exchange, reply, replyJson, sendError, type Exchange, type ReplyOptions } from './reply.js';
+import { DeadlineQueue } from '../pipeline/deadlines.js';
+import { answerJson } from '../pipeline/answer.js';
 import { contentTypeProblem, encodingOf } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
 import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
 import { clientKeyReader } from './client-key.js';
+import { threadSchedstat } from './cpu-contention.js';
 import { presentedKey } from '../auth/presented.js';
 import type { Keyring, Verdict } from '../auth/keyring.js';
 
@@ -79,10 +82,13 @@ export function assertNativeUws(): void {
 }
 
 function sendAnswer(ex: Exchange, a: CollectAnswer, close: boolean): void {
-  const headers: Record<string, string> = {};
-  if (a.retryAfter !== undefined) headers['Retry-After'] = String(a.retryAfter);
-  replyJson(ex, a.status, a.body, { headers, close });
+  reply(ex, a.status, answerJson(a.body), a.retryAfter === undefined ? (close ? CLOSE : NONE) : { retryAfter: a.retryAfter, close });
 }
+
+const NONE: ReplyOptions = Object.freeze({});
+const CLOSE: ReplyOptions = Object.freeze({ close: true });
+
+const runExpiry = (expire: () => void) => expire();
 
 export function startServer(deps: ServerDeps): Promise<Server> {
   const { config, slab, collector, telemetry } = deps;
@@ -93,11 +99,15 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     minLimit: Math.min(config.ADMISSION_MIN_IN_FLIGHT, slab.slots),
     clientMaxInFlight: config.CLIENT_MAX_IN_FLIGHT,
     clientRatePerS: config.CLIENT_RATE_LIMIT,
+    ...(config.ADMISSION_STARVATION_AWARE ? { cpu: threadSchedstat() } : { holdStalls: false }),
   });
-  telemetry.watchAdmission(() => ({ limit: admission.limit, inFlight: admission.inFlight }));
+  telemetry.watchAdmission(() => ({ limit: admission.limit, inFlight: admission.inFlight, stretch: admission.stretch }));
   /** null when AUTH_MODE=none. Must run inside the handler: req is invalid after it returns. */
   const authenticate = (req: HttpRequest): Verdict | null =>
     deps.keyring ? deps.keyring.verify(presentedKey(req.getHeader('authorization'), req.getHeader('x-api-key'))) : null;
+  // One timer per kind of deadline, not one per request (src/pipeline/deadlines.ts).
+  const answerDeadlines = new DeadlineQueue<() => void>(config.REQUEST_TIMEOUT_MS, runExpiry);
+  const bodyDeadlines = new DeadlineQueue<() => void>(config.BODY_TIMEOUT_MS, runExpiry);
   const clientKey = clientKeyReader(config.CLIENT_ID_HEADER, config.CLIENT_MAX_IN_FLIGHT > 0 || config.CLIENT_RATE_LIMIT > 0);
 
   /**
@@ -111,25 +121,30 @@ export function startServer(deps: ServerDeps): Promise<Server> {
   ) => {
     const receivedAt = Date.now();
     const bodyDoneAt = performance.now();
-    const deadline = setTimeout(() => {
+    const deadline = answerDeadlines.arm(() => {
       sendError(ex, 'COLLECTOR_ERR_DEADLINE', `no answer within ${config.REQUEST_TIMEOUT_MS} ms`, { retryAfter: 1 });
       telemetry.requestAnswered(route, 503, performance.now() - startedAt);
-    }, config.REQUEST_TIMEOUT_MS);
-    collector
-      .collect({ slot, token, length, gzip, receivedAt, tenants }, startedAt)
-      .then((answer) => {
-        if (ex.answered) return;
-        sendAnswer(ex, answer, deps.draining());
-        telemetry.requestAnswered(route, answer.status, performance.now() - startedAt);
-      })
-      .catch((err: unknown) => {
-        sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message);
+    });
+    // One promise reaction for both outcomes (not then/catch/finally: three promises per request).
+    const finish = (answer: CollectAnswer | null, err: unknown) => {
+      answerDeadlines.cancel(deadline);
+      try {
+        if (answer === null) throw err;
+        if (!ex.answered) {
+          sendAnswer(ex, answer, deps.draining());
+          telemetry.requestAnswered(route, answer.status, performance.now() - startedAt);
+        }
+      } catch (e) {
+        sendError(ex, 'COLLECTOR_ERR_INTERNAL', (e as Error).message);
         telemetry.requestAnswered(route, 500, performance.now() - startedAt);
-      })
-      .finally(() => {
-        clearTimeout(deadline);
+      } finally {
         admission.settle(ticket, performance.now() - bodyDoneAt);
-      });
+      }
+    };
+    collector.collect({ slot, token, length, gzip, receivedAt, tenants }, startedAt).then(
+      (answer) => finish(answer, undefined),
+      (err: unknown) => finish(null, err),
+    );
   };
 
   /** Admission before any body byte is read; a refusal is answered here and counted. */
@@ -153,11 +168,11 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     const verdict = authenticate(req);
     let held: { slot: number; token: number } | null = null;
     let ticket: Ticket | null = null;
-    let bodyTimer: NodeJS.Timeout | undefined;
+    let bodyDeadline = 0;
     let stopBody: (() => void) | undefined;
     /** Gives back what a request holds before its body is complete (slot, admission ticket, timer). */
     const letGo = () => {
-      clearTimeout(bodyTimer);
+      bodyDeadlines.cancel(bodyDeadline);
       stopBody?.();
       if (held) slab.release(held.slot, held.token);
       held = null;
@@ -209,19 +224,19 @@ export function startServer(deps: ServerDeps): Promise<Server> {
         letGo();
         return refuse('COLLECTOR_ERR_INVALID_JSON', 'the body is empty');
       }
-      clearTimeout(bodyTimer);
+      bodyDeadlines.cancel(bodyDeadline);
       held = null; // from here the pipeline owns the slot and the ticket
       run(ex, admitted, slot, token, body.length, encoding === 'gzip', startedAt, 'collect', tenants);
     });
     if (held) {
       // Slowloris and trickled uploads: a body not complete in time loses its slot and its connection.
-      bodyTimer = setTimeout(() => {
+      bodyDeadline = bodyDeadlines.arm(() => {
         if (!held) return;
         letGo();
         const status = sendError(ex, 'COLLECTOR_ERR_BODY_TIMEOUT', `body not complete within ${config.BODY_TIMEOUT_MS} ms`, { close: true });
         telemetry.bodyTimedOut();
         telemetry.requestAnswered('collect', status, performance.now() - startedAt);
-      }, config.BODY_TIMEOUT_MS);
+      });
     }
   });
 

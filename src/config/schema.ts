@@ -100,6 +100,12 @@ export const ConfigSchema = Type.Object(
       'Slots in the dedup table, a power of two; 26 B each (2 Mi = 52 MiB holds 5 min at 2,000 events/s at load 0.29)',
     ),
     DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<PORT>.dedup', {}),
+    MALLOC_TRIM_INTERVAL_MS: Int(
+      10_000,
+      0,
+      3_600_000,
+      "Every this often, malloc's free pages go back to the kernel (glibc malloc_trim: librdkafka's, uWS's and zlib's arenas keep them after large batches); 0: never",
+    ),
     REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000, 'Deadline for answering a request once its body is in'),
     BODY_TIMEOUT_MS: Int(
       10_000,
@@ -118,6 +124,10 @@ export const ConfigSchema = Type.Object(
       1,
       4096,
       'The adaptive limit never drops below this many batches in flight per process (16: on 2 shared cores a floor of 4 cut admitted throughput 2.6× under overload without lowering latency, which CPU starvation set, not our queue)',
+    ),
+    ADMISSION_STARVATION_AWARE: Bool(
+      true,
+      "Admission tells starvation from queueing: service times are judged net of CPU starvation (Linux: the main thread's run-queue wait) and a window whose answer rate collapsed (a stall) is judged neither way, so a busy box queues batches instead of refusing them; false: as measured",
     ),
     CLIENT_MAX_IN_FLIGHT: Int(0, 0, 4096, 'Per client and process: requests in flight before 429 (0: no limit)'),
     CLIENT_RATE_LIMIT: Int(0, 0, 1_000_000, 'Per client and process: requests per second, bursts of one second\'s worth, before 429 (0: no limit)'),

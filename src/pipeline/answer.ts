@@ -66,3 +66,24 @@ export function batchAnswer(
   }
   return { status, body };
 }
+
+/**
+ * The answer's JSON. The common answer — everything accepted, nothing to list — is written
+ * from a template (JSON.stringify walks the object and its empty arrays, for ~1 µs of every
+ * 1-event request); anything else goes through JSON.stringify. Both give the same text,
+ * byte for byte (test/pipeline/answer.test.ts).
+ */
+export function answerJson(body: CollectBody | ErrorBody): string {
+  if (!('accepted_count' in body)) return JSON.stringify(body);
+  const b = body;
+  if (b.error !== undefined || b.dlq_events.length > 0 || b.warnings.length > 0 || (b.duplicates !== undefined && b.duplicates.length > 0)) {
+    return JSON.stringify(body);
+  }
+  if (b.duplicates === undefined && (b.buffered !== undefined || b.duplicate_count !== undefined)) return JSON.stringify(body);
+  if (b.duplicates !== undefined && (b.buffered === undefined || b.duplicate_count === undefined)) return JSON.stringify(body);
+  if (!Number.isFinite(b.processing_time_ms)) return JSON.stringify(body);
+  let partitions = '';
+  for (let i = 0; i < b.kafka_partitions.length; i++) partitions += (i > 0 ? ',' : '') + b.kafka_partitions[i];
+  const tail = b.duplicates === undefined ? '' : `,"buffered":${b.buffered},"duplicate_count":${b.duplicate_count},"duplicates":[]`;
+  return `{"batch_id":${JSON.stringify(b.batch_id)},"accepted_count":${b.accepted_count},"rejected_count":${b.rejected_count},"processing_time_ms":${b.processing_time_ms},"kafka_partition":${b.kafka_partition},"kafka_partitions":[${partitions}],"dlq_events":[],"warnings":[]${tail}}`;
+}

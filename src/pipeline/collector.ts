@@ -125,11 +125,12 @@ export class Collector {
     if (claim.duplicates.length) telemetry.duplicatesSkipped(claim.duplicates.length);
     if (!result.ok) return errorAnswer(result.code, result.detail, batch.batchId, result.retryAfter);
 
-    const rejected = [...batch.rejected, ...result.poisoned].sort((a, b) => a.index - b.index);
+    // Nothing to merge or order in the common answer: no copy.
+    const rejected = result.poisoned.length === 0 && batch.rejected.length <= 1 ? batch.rejected : [...batch.rejected, ...result.poisoned].sort((a, b) => a.index - b.index);
     const accepted = batch.accepted.count - result.poisoned.length;
     telemetry.batchSettled(accepted, rejected.length);
     this.countTenants(batch.accepted, batch.dead, result.poisoned);
-    const warnings = [...batch.warnings];
+    const warnings = result.spilled > 0 || claim.duplicates.length > 0 ? [...batch.warnings] : batch.warnings;
     if (result.spilled > 0) {
       warnings.push(`${result.spilled} record(s) buffered on disk: Kafka is unavailable; they will be delivered in order when it returns`);
     }

@@ -35,6 +35,7 @@ import { shrunkDeadLetter } from '../codec/dead-letter.js';
 import { PackedBuilder, recordValue, type PackedRecords as Records } from '../codec/packed.js';
 import type { OrderHeads } from '../spill/heads.js';
 import type { HostTable, OrderStamp } from '../spill/host-table.js';
+import { DeadlineQueue } from './deadlines.js';
 
 export interface Part {
   topic: string;
@@ -87,8 +88,17 @@ export interface DelivererDeps {
 
 type Race = { kind: 'done'; results: BatchDelivery[] } | { kind: 'open' } | { kind: 'slow' };
 
+const SLOW: Race = { kind: 'slow' };
+const OPEN: Race = { kind: 'open' };
+
 export class Deliverer {
-  constructor(private readonly d: DelivererDeps) {}
+  /** batches waiting for their reports, each due to be spilled SPILL_AFTER_MS after it was produced */
+  private readonly slow: DeadlineQueue<(r: Race) => void>;
+
+  constructor(private readonly d: DelivererDeps) {
+    this.slow = new DeadlineQueue(d.spillAfterMs, (finish) => finish(SLOW));
+    d.circuit.onOpen(() => this.slow.expireAll((finish) => finish(OPEN)));
+  }
 
   async deliver(parts: Part[], batchId: string): Promise<Delivered | Undeliverable> {
     const { producer, circuit, spill } = this.d;
@@ -221,16 +231,15 @@ export class Deliverer {
 
   private raceDelivery(all: Promise<BatchDelivery[]>): Promise<Race> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => finish({ kind: 'slow' }), this.d.spillAfterMs);
-      const unsubscribe = this.d.circuit.onOpen(() => finish({ kind: 'open' }));
       let settled = false;
       const finish = (r: Race) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
-        unsubscribe();
+        this.slow.cancel(ticket);
         resolve(r);
       };
+      // Too slow or the circuit opened, whichever first: one timer and one circuit listener for all batches.
+      const ticket = this.slow.arm(finish);
       void all.then((results) => finish({ kind: 'done', results }));
     });
   }

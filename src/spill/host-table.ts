@@ -20,6 +20,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode } from './fsutil.js';
+import { loadNativeAddon } from '../native-addon.js';
+
+interface MemoryAddon {
+  mapShared(path: string, bytes: number): ArrayBuffer;
+}
 
 export const ORDER_DIR = '.order';
 export const SLOTS = 256;
@@ -60,11 +65,26 @@ export function before(keyA: number, slotA: number, keyB: number, slotB: number)
   return keyA < keyB || (keyA === keyB && slotA < slotB);
 }
 
+function mapTable(file: string): Float64Array | null {
+  try {
+    return new Float64Array(loadNativeAddon<MemoryAddon>('memory').mapShared(file, SLOTS * 8), 0, SLOTS);
+  } catch {
+    return null;
+  }
+}
+
 export class HostTable {
   private readonly fd: number;
   private readonly buf = Buffer.alloc(SLOTS * 8);
   private readonly view = new Float64Array(this.buf.buffer, this.buf.byteOffset, SLOTS);
   private readonly one = Buffer.alloc(8);
+  /**
+   * The same table mapped shared (native/memory): what spilling() scans on every batch, without
+   * the pread (a system call per request, ~15 % of the main thread with 1-event requests). A
+   * pwrite by any process lands in the same page-cache page, and an aligned 8-byte load sees the
+   * old or the new value, as a pread did. null when the mapping failed: pread as before.
+   */
+  private readonly mapped: Float64Array | null;
   readonly dir: string;
 
   private constructor(baseDir: string) {
@@ -78,6 +98,7 @@ export class HostTable {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
     this.fd = fs.openSync(file, 'r+');
+    this.mapped = mapTable(file);
   }
 
   static open(baseDir: string): HostTable {
@@ -133,9 +154,14 @@ export class HostTable {
     return this.view;
   }
 
+  /** Whether spilling() reads the shared mapping (true) or preads (false: the mapping failed). */
+  get isMapped(): boolean {
+    return this.mapped !== null;
+  }
+
   /** Whether any log of the host owes Kafka a batch: then every process spills (one order). */
   spilling(): boolean {
-    const v = this.read();
+    const v = this.mapped ?? this.read();
     for (let i = 0; i < SLOTS; i++) if (v[i]! > 0) return true;
     return false;
   }

@@ -134,7 +134,7 @@ export class Telemetry {
   private readonly ingressBatches: client.Counter<'ingress' | 'method' | 'code'>;
   private readonly ingressLatency: client.Histogram<'ingress'>;
   private readonly streamsGauge: client.Gauge;
-  private admissionSource: (() => { limit: number; inFlight: number }) | undefined;
+  private admissionSource: (() => { limit: number; inFlight: number; stretch?: number }) | undefined;
   private replayWindow: { at: number; n: number }[] = [];
   private readonly window = new SlidingHistogram();
   // Per door, so an operator sees whether gRPC or HTTP is slow or failing: the spec's window mixes both.
@@ -287,6 +287,15 @@ export class Telemetry {
       },
     });
     new client.Gauge({
+      name: 'collector_admission_cpu_stretch',
+      help: "The main thread's (run + run-queue wait) / run over admission's last window: service times are divided by it (1 = a core was always free)",
+      registers: [this.registry],
+      collect() {
+        const a = admission();
+        if (a?.stretch !== undefined) this.set(a.stretch);
+      },
+    });
+    new client.Gauge({
       name: 'collector_requests_in_flight',
       help: 'Admitted batches not yet done (body being read, decoded or delivered)',
       registers: [this.registry],
@@ -363,7 +372,7 @@ export class Telemetry {
   }
 
   /** The acceptor's admission state, read when metrics are collected. */
-  watchAdmission(source: () => { limit: number; inFlight: number }): void {
+  watchAdmission(source: () => { limit: number; inFlight: number; stretch?: number }): void {
     this.admissionSource = source;
   }
 

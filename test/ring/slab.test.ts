@@ -34,6 +34,22 @@ t.test('bytes written on one side are seen through another view of the same memo
   t.equal(slab.inUse(), 0);
 });
 
+t.test('the lowest free slot is taken: a few in flight at a time reuse the same few slots (their pages)', async (t) => {
+  const slab = new Slab({ slots: 64, slotBytes: 8 });
+  const used = new Set<number>();
+  for (let round = 0; round < 1000; round++) {
+    const a = slab.take()!;
+    const b = slab.take()!;
+    used.add(a.slot).add(b.slot);
+    slab.release(b.slot, b.token);
+    slab.release(a.slot, a.token);
+  }
+  t.same([...used].sort(), [0, 1], 'two slots in flight → slots 0 and 1 only');
+  const held = [slab.take()!, slab.take()!, slab.take()!];
+  slab.release(held[1]!.slot, held[1]!.token);
+  t.equal(slab.take()!.slot, 1, 'a hole is filled first');
+});
+
 t.test('shape mismatch is refused', async (t) => {
   const slab = new Slab({ slots: 2, slotBytes: 8 });
   t.throws(() => new Slab({ slots: 3, slotBytes: 8 }, slab.sab), RangeError);

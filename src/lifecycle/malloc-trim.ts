@@ -1,0 +1,19 @@
+/**
+ * Hands malloc's free pages back to the kernel every MALLOC_TRIM_INTERVAL_MS (native/memory:
+ * malloc_trim(0)). librdkafka, uWS and zlib allocate from several threads, and glibc keeps what
+ * their arenas freed resident after a burst of large batches: RSS that the V8 heap limits and
+ * the memory formula (README "Memory") do not see. One call walks every arena of the process.
+ */
+import { loadNativeAddon } from '../native-addon.js';
+
+interface MemoryAddon {
+  trim(): boolean;
+}
+
+/** Starts the periodic trim; 0 = never. Returns the stop function. */
+export function startMallocTrim(intervalMs: number): () => void {
+  if (intervalMs <= 0) return () => {};
+  const addon = loadNativeAddon<MemoryAddon>('memory');
+  const timer = setInterval(() => addon.trim(), intervalMs).unref();
+  return () => clearInterval(timer);
+}
