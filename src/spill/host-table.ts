@@ -5,6 +5,8 @@
  *
  *   heads = SLOTS × f64      slot k = the order key of the oldest batch its spill log still owes
  *                             (or of an append/in-flight first copy it is about to owe); 0 = owes nothing
+ *   holds = SLOTS × f64      slot k = the smallest key its log may still add or pin that the replay leader
+ *                             cannot read yet: an append in progress, a pinned first copy; 0 = none (#14)
  *   slot-<k> -> <log dir>    symlink: which log directory slot k belongs to (created atomically, never reused)
  *
  * Writers: a slot is written only by the process that holds its log's LOCK (lock.ts), so each
@@ -24,6 +26,7 @@ import { errnoCode } from './fsutil.js';
 export const ORDER_DIR = '.order';
 export const SLOTS = 256;
 const HEADS_FILE = 'heads';
+const HOLDS_FILE = 'holds';
 const BOOT_OFFSET = 2 ** 52;
 
 let bootId: string | undefined;
@@ -62,22 +65,19 @@ export function before(keyA: number, slotA: number, keyB: number, slotB: number)
 
 export class HostTable {
   private readonly fd: number;
+  private readonly holdsFd: number;
   private readonly buf = Buffer.alloc(SLOTS * 8);
   private readonly view = new Float64Array(this.buf.buffer, this.buf.byteOffset, SLOTS);
+  private readonly holdsBuf = Buffer.alloc(SLOTS * 8);
+  private readonly holdsView = new Float64Array(this.holdsBuf.buffer, this.holdsBuf.byteOffset, SLOTS);
   private readonly one = Buffer.alloc(8);
   readonly dir: string;
 
   private constructor(baseDir: string) {
     this.dir = path.join(baseDir, ORDER_DIR);
     fs.mkdirSync(this.dir, { recursive: true });
-    const file = path.join(this.dir, HEADS_FILE);
-    try {
-      // Born at full size so a reader never gets a short read.
-      fs.writeFileSync(file, Buffer.alloc(SLOTS * 8), { flag: 'wx' });
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
-    }
-    this.fd = fs.openSync(file, 'r+');
+    this.fd = openSlots(path.join(this.dir, HEADS_FILE));
+    this.holdsFd = openSlots(path.join(this.dir, HOLDS_FILE));
   }
 
   static open(baseDir: string): HostTable {
@@ -133,6 +133,17 @@ export class HostTable {
     return this.view;
   }
 
+  writeHold(slot: number, key: number): void {
+    this.one.writeDoubleLE(key, 0);
+    fs.writeSync(this.holdsFd, this.one, 0, 8, slot * 8);
+  }
+
+  /** Every slot's hold as of now (a view that the next readHolds overwrites). */
+  readHolds(): Float64Array {
+    fs.readSync(this.holdsFd, this.holdsBuf, 0, this.holdsBuf.length, 0);
+    return this.holdsView;
+  }
+
   /** Whether any log of the host owes Kafka a batch: then every process spills (one order). */
   spilling(): boolean {
     const v = this.read();
@@ -141,10 +152,22 @@ export class HostTable {
   }
 
   close(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
+    for (const fd of [this.fd, this.holdsFd]) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed
+      }
     }
   }
+}
+
+function openSlots(file: string): number {
+  try {
+    // Born at full size so a reader never gets a short read.
+    fs.writeFileSync(file, Buffer.alloc(SLOTS * 8), { flag: 'wx' });
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+  }
+  return fs.openSync(file, 'r+');
 }
