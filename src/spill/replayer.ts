@@ -66,8 +66,10 @@ const RETRY_MS = 250;
 const LEADER_IDLE_MS = 20;
 // Waiting on an append in progress or a pinned first copy elsewhere in the host, or on the owners' acks.
 const BLOCKED_POLL_MS = 1;
-// An owner whose log owes applies the leader's markers this often: its slot drops to 0 only then.
+// An owner whose log owes applies the leader's markers this often while they move (its slot drops to 0 only
+// then), backing off to SETTLE_IDLE_MS while they do not (an outage: nothing is replayed for minutes).
 const SETTLE_POLL_MS = 2;
+const SETTLE_IDLE_MS = 250;
 const ACQUIRE_EVERY_MS = 250;
 const SWEEP_EVERY_MS = 1000;
 const ADOPT_WHEN_BLOCKED_MS = 2000;
@@ -101,6 +103,7 @@ export class Replayer {
   private blockedSince = 0;
   private errorBackoff = 0;
   private lastAcquire = 0;
+  private settleDelay = SETTLE_POLL_MS;
   private lastSweep = 0;
   /** leader: per slot */
   private readonly cursors = new Map<number, Cursor>();
@@ -179,7 +182,7 @@ export class Replayer {
       }
     }
     if (this.d.leadership.held) return this.lead();
-    await this.sleep(owes ? SETTLE_POLL_MS : IDLE_MS);
+    await this.sleep(owes ? this.settleDelay : IDLE_MS);
   }
 
   /**
@@ -191,6 +194,7 @@ export class Replayer {
     this.track();
     if (spill.sources.some((s) => s.records > 0)) {
       const moved = await spill.settle();
+      this.settleDelay = moved ? SETTLE_POLL_MS : Math.min(SETTLE_IDLE_MS, this.settleDelay * 2);
       // Kafka took records of ours through the leader: it is back for us too.
       if (moved && !this.d.leadership.held && circuit.state !== 'closed') {
         circuit.succeeded();
