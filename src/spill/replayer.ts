@@ -69,7 +69,7 @@ const BLOCKED_POLL_MS = 1;
 // An owner whose log owes applies the leader's markers this often while they move (its slot drops to 0 only
 // then), backing off to SETTLE_IDLE_MS while they do not (an outage: nothing is replayed for minutes).
 const SETTLE_POLL_MS = 2;
-const SETTLE_IDLE_MS = 250;
+const SETTLE_IDLE_MS = 50;
 const ACQUIRE_EVERY_MS = 250;
 const SWEEP_EVERY_MS = 1000;
 const ADOPT_WHEN_BLOCKED_MS = 2000;
