@@ -272,7 +272,7 @@ export class Replayer {
       c.end = got.end;
       if (got.lost.length) {
         this.d.telemetry.spillCorrupt(got.lost.length);
-        this.d.log.error({ dir: c.dir, lost: got.lost }, 'SPILL LOG DAMAGE: records of a sibling log failed their checksum; copies in its quarantine/ folder, replay goes on after them');
+        this.d.log.error({ dir: c.dir, lost: got.lost }, 'spill log: a corrupt record was quarantined (SPILL LOG DAMAGE: a copy of its segment is in the log\'s quarantine/ folder); replay goes on after it');
       }
     }
     this.afterCrash = false;
