@@ -70,6 +70,8 @@ async function main(): Promise<void> {
   const host = HostTable.open(resolve(config.BUFFER_DIR));
   const heads = new OrderHeads(host, hello.sources[0]!.dir);
   for (const s of hello.sources) heads.track(s.dir, s.records > 0);
+  // The replay leader reads the own log below this only (appends move it); adopted logs: no limit.
+  for (const s of hello.sources) heads.setDurable(s.dir, s.dir === heads.ownDir ? s.nextSeq : 0);
 
   // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
   const schemaMetrics = new SchemaMetrics(telemetry.registry);

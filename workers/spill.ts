@@ -200,7 +200,7 @@ port.on('message', (req: SpillRequest) => {
         const dir = join(data.baseDir, req.dir);
         // From 0: where the log stands for the host (its checkpoint or the leader's marker, whichever is further).
         const from = req.fromSeq > 0 ? req.fromSeq : Math.max(readCheckpoint(dir).ackedSeq ?? 0, readReplayed(dir)) + 1;
-        const got = siblings.peek(dir, from, req.maxRecords, req.maxBytes);
+        const got = siblings.peek(dir, from, req.maxRecords, req.maxBytes, req.belowSeq);
         const records = got.records.map((r) => ({ seq: r.seq, events: r.events, payload: new Uint8Array(r.payload) }));
         return reply({ id: req.id, ok: true, records, end: got.end, lost: got.lost, from }, records.map((r) => r.payload.buffer as ArrayBuffer));
       }

@@ -102,9 +102,9 @@ export class SpillClient {
     await this.call({ op: 'release', source });
   }
 
-  /** Read-only records of any log of the host (by its directory name), from `fromSeq` (0: from where it stands). */
-  async peek(dir: string, fromSeq: number, maxRecords: number, maxBytes: number): Promise<{ records: SpillWireRecord[]; end: boolean; lost: { from: number; to: number }[]; from: number }> {
-    const r = await this.call({ op: 'peek', dir, fromSeq, maxRecords, maxBytes });
+  /** Read-only records of any log of the host (by its directory name), from `fromSeq` (0: from where it stands), below `belowSeq` (0: all). */
+  async peek(dir: string, fromSeq: number, maxRecords: number, maxBytes: number, belowSeq = 0): Promise<{ records: SpillWireRecord[]; end: boolean; lost: { from: number; to: number }[]; from: number }> {
+    const r = await this.call({ op: 'peek', dir, fromSeq, maxRecords, maxBytes, belowSeq });
     return { records: r.records ?? [], end: r.end ?? true, lost: r.lost ?? [], from: r.from ?? fromSeq };
   }
 

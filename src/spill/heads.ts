@@ -143,6 +143,15 @@ export class OrderHeads {
     return v;
   }
 
+  /**
+   * The first seq of a log not yet durable (0: no limit). Published after an append is answered and BEFORE its
+   * hold is dropped (endAppend): a leader that sees no hold sees the new limit.
+   */
+  setDurable(dir: string, nextSeq: number): void {
+    const h = this.heads.get(dir);
+    if (h) this.table.writeDurable(h.slot, nextSeq);
+  }
+
   /** What the replay leader cannot read in the log yet: appends in progress and pins (0: none). */
   hold(dir: string): number {
     const h = this.heads.get(dir);

@@ -7,6 +7,9 @@
  *                             (or of an append/in-flight first copy it is about to owe); 0 = owes nothing
  *   holds = SLOTS × f64      slot k = the smallest key its log may still add or pin that the replay leader
  *                             cannot read yet: an append in progress, a pinned first copy; 0 = none (#14)
+ *   durable = SLOTS × f64    slot k = the first seq of its log not yet durable (fsynced and answered); the leader
+ *                             reads frames below it only, so a frame whose write failed and was cut back (its seq
+ *                             then reused) is never sent; 0 = no limit (a log no live process appends to)
  *   slot-<k> -> <log dir>    symlink: which log directory slot k belongs to (created atomically, never reused)
  *
  * Writers: a slot is written only by the process that holds its log's LOCK (lock.ts), so each
@@ -27,6 +30,7 @@ export const ORDER_DIR = '.order';
 export const SLOTS = 256;
 const HEADS_FILE = 'heads';
 const HOLDS_FILE = 'holds';
+const DURABLE_FILE = 'durable';
 const BOOT_OFFSET = 2 ** 52;
 
 let bootId: string | undefined;
@@ -66,6 +70,9 @@ export function before(keyA: number, slotA: number, keyB: number, slotB: number)
 export class HostTable {
   private readonly fd: number;
   private readonly holdsFd: number;
+  private readonly durableFd: number;
+  private readonly durableBuf = Buffer.alloc(SLOTS * 8);
+  private readonly durableView = new Float64Array(this.durableBuf.buffer, this.durableBuf.byteOffset, SLOTS);
   private readonly buf = Buffer.alloc(SLOTS * 8);
   private readonly view = new Float64Array(this.buf.buffer, this.buf.byteOffset, SLOTS);
   private readonly holdsBuf = Buffer.alloc(SLOTS * 8);
@@ -78,6 +85,7 @@ export class HostTable {
     fs.mkdirSync(this.dir, { recursive: true });
     this.fd = openSlots(path.join(this.dir, HEADS_FILE));
     this.holdsFd = openSlots(path.join(this.dir, HOLDS_FILE));
+    this.durableFd = openSlots(path.join(this.dir, DURABLE_FILE));
   }
 
   static open(baseDir: string): HostTable {
@@ -144,6 +152,17 @@ export class HostTable {
     return this.holdsView;
   }
 
+  writeDurable(slot: number, seq: number): void {
+    this.one.writeDoubleLE(seq, 0);
+    fs.writeSync(this.durableFd, this.one, 0, 8, slot * 8);
+  }
+
+  /** Every slot's durable limit as of now (a view that the next readDurable overwrites). */
+  readDurable(): Float64Array {
+    fs.readSync(this.durableFd, this.durableBuf, 0, this.durableBuf.length, 0);
+    return this.durableView;
+  }
+
   /** Whether any log of the host owes Kafka a batch: then every process spills (one order). */
   spilling(): boolean {
     const v = this.read();
@@ -152,7 +171,7 @@ export class HostTable {
   }
 
   close(): void {
-    for (const fd of [this.fd, this.holdsFd]) {
+    for (const fd of [this.fd, this.holdsFd, this.durableFd]) {
       try {
         fs.closeSync(fd);
       } catch {

@@ -26,7 +26,7 @@ export type SpillRequest =
   | { id: number; op: 'adopt' }
   | { id: number; op: 'release'; source: string }
   /** read-only read of any log of the host (the replay leader; sibling-reader.ts) */
-  | { id: number; op: 'peek'; dir: string; fromSeq: number; maxRecords: number; maxBytes: number }
+  | { id: number; op: 'peek'; dir: string; fromSeq: number; maxRecords: number; maxBytes: number; belowSeq: number }
   /** the leader's replay marker for a log (replayed.ts) */
   | { id: number; op: 'mark'; dir: string; seq: number }
   /** the owner turns the markers of the logs it holds into acks */

@@ -167,7 +167,12 @@ export class Replayer {
 
   private track(): void {
     const { spill, heads } = this.d;
-    for (const s of spill.sources) if (!heads.tracked(s.dir)) heads.track(s.dir, s.records > 0);
+    for (const s of spill.sources) {
+      if (heads.tracked(s.dir)) continue;
+      heads.track(s.dir, s.records > 0);
+      // An adopted log takes no appends: everything in it is as durable as it gets.
+      if (s.dir !== heads.ownDir) heads.setDurable(s.dir, 0);
+    }
   }
 
   private async step(): Promise<void> {
@@ -244,6 +249,7 @@ export class Replayer {
     // (its hold was published before its stamp was taken) or complete in its log when it is read.
     const horizon = orderKey(stampNow());
     const holds = Float64Array.from(table.readHolds());
+    const durable = Float64Array.from(table.readDurable());
     const values = Float64Array.from(table.read());
     for (let j = 0; j < SLOTS; j++) {
       if (!(values[j]! > 0) && !this.cursors.get(j)?.buf.length) {
@@ -263,7 +269,7 @@ export class Replayer {
       }
       // Read when nothing is buffered, or when the buffer reached the end of the log (more may be there now).
       if (c.buf.length > 0 && !(c.end && c.buf.length < CHUNK_RECORDS)) continue;
-      const got = await spill.peek(c.dir, c.next, CHUNK_RECORDS - c.buf.length, CHUNK_BYTES);
+      const got = await spill.peek(c.dir, c.next, CHUNK_RECORDS - c.buf.length, CHUNK_BYTES, durable[j]!);
       for (const r of got.records) {
         const batch = decodeSpilledBatch(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength));
         c.buf.push({ seq: r.seq, events: r.events, key: orderKey(batch.stamp), batch });
@@ -271,7 +277,7 @@ export class Replayer {
       c.next = got.records.length ? got.records[got.records.length - 1]!.seq + 1 : got.from;
       c.end = got.end;
       if (got.lost.length) {
-        this.d.telemetry.spillCorrupt(got.lost.length);
+        this.d.telemetry.spillCorrupt(got.lost.reduce((a, l) => a + l.to - l.from + 1, 0));
         this.d.log.error({ dir: c.dir, lost: got.lost }, 'spill log: a corrupt record was quarantined (SPILL LOG DAMAGE: a copy of its segment is in the log\'s quarantine/ folder); replay goes on after it');
       }
     }

@@ -52,8 +52,8 @@ export class SiblingReader {
     this.pos.delete(dir);
   }
 
-  /** Complete records with seq >= fromSeq, in log order, at most maxRecords and (but for the first) maxBytes raw bytes. */
-  peek(dir: string, fromSeq: number, maxRecords: number, maxBytes: number): Peek {
+  /** Complete records with fromSeq <= seq < belowSeq (0: no bound), in log order, at most maxRecords and (but for the first) maxBytes raw bytes. */
+  peek(dir: string, fromSeq: number, maxRecords: number, maxBytes: number, belowSeq = 0): Peek {
     const out: SpillRecord[] = [];
     const lost: Peek['lost'] = [];
     let segs: { firstSeq: number; path: string }[];
@@ -124,6 +124,11 @@ export class SiblingReader {
             off = next.start;
             seq = next.firstSeq;
             continue;
+          }
+          // Not yet answered by its owner (host-table.ts `durable`): as if not written yet.
+          if (belowSeq > 0 && seq >= belowSeq) {
+            this.pos.set(dir, { file: s.path, ino: st.ino, off, seq });
+            return { records: out, end: true, lost };
           }
           if (seq >= want) {
             if (out.length >= maxRecords || (out.length > 0 && bytes + c.rawLen > maxBytes)) {

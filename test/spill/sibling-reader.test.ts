@@ -40,6 +40,26 @@ t.test('a torn last record (the owner mid-append) is not returned until it is co
   log._abandon();
 });
 
+t.test('a frame its owner has not answered yet (its write may still fail and be cut back) is not read', async (t) => {
+  const dir = tmpDir('sib-durable');
+  const log = open(dir, { compress: false });
+  log.append([body(1), body(2)], [1, 1]);
+  const seg = segFiles(dir).at(-1)!;
+  const size = fs.statSync(seg).size;
+  // seq 3 written, its fsync not yet done (the owner's durable limit is still 3)
+  fs.appendFileSync(seg, encodeBatch([Buffer.from('doomed')], 3, [1], false).buf);
+  const reader = new SiblingReader();
+  const got = reader.peek(dir, 1, 100, Infinity, 3);
+  t.same(got.records.map((r) => r.seq), [1, 2], 'below the limit only');
+  t.equal(got.end, true, 'the rest is "not there yet", like a torn tail');
+  // the write failed: cut back, and seq 3 is used again by the next append
+  fs.truncateSync(seg, size);
+  fs.appendFileSync(seg, encodeBatch([Buffer.from('kept')], 3, [1], false).buf);
+  const again = reader.peek(dir, 3, 100, Infinity, 4);
+  t.same(again.records.map((r) => r.payload.toString()), ['kept'], 'the record answered as stored is the one read');
+  log._abandon();
+});
+
 t.test('a segment the owner deletes (acked) between two reads is skipped, no error', async (t) => {
   const dir = tmpDir('sib-del');
   const log = open(dir, { segmentBytes: 200, compress: false });
