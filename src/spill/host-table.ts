@@ -67,25 +67,55 @@ export function before(keyA: number, slotA: number, keyB: number, slotB: number)
   return keyA < keyB || (keyA === keyB && slotA < slotB);
 }
 
-export class HostTable {
+/** One shared file of SLOTS f64 values: each slot one aligned 8-byte pwrite, the whole file one pread. */
+class SlotFile {
   private readonly fd: number;
-  private readonly holdsFd: number;
-  private readonly durableFd: number;
-  private readonly durableBuf = Buffer.alloc(SLOTS * 8);
-  private readonly durableView = new Float64Array(this.durableBuf.buffer, this.durableBuf.byteOffset, SLOTS);
   private readonly buf = Buffer.alloc(SLOTS * 8);
   private readonly view = new Float64Array(this.buf.buffer, this.buf.byteOffset, SLOTS);
-  private readonly holdsBuf = Buffer.alloc(SLOTS * 8);
-  private readonly holdsView = new Float64Array(this.holdsBuf.buffer, this.holdsBuf.byteOffset, SLOTS);
   private readonly one = Buffer.alloc(8);
+
+  constructor(file: string) {
+    try {
+      // Born at full size so a reader never gets a short read.
+      fs.writeFileSync(file, Buffer.alloc(SLOTS * 8), { flag: 'wx' });
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    this.fd = fs.openSync(file, 'r+');
+  }
+
+  write(slot: number, v: number): void {
+    this.one.writeDoubleLE(v, 0);
+    fs.writeSync(this.fd, this.one, 0, 8, slot * 8);
+  }
+
+  /** Every slot as of now (a view that the next read overwrites). */
+  read(): Float64Array {
+    fs.readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    return this.view;
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export class HostTable {
+  private readonly heads: SlotFile;
+  private readonly holds: SlotFile;
+  private readonly durable: SlotFile;
   readonly dir: string;
 
   private constructor(baseDir: string) {
     this.dir = path.join(baseDir, ORDER_DIR);
     fs.mkdirSync(this.dir, { recursive: true });
-    this.fd = openSlots(path.join(this.dir, HEADS_FILE));
-    this.holdsFd = openSlots(path.join(this.dir, HOLDS_FILE));
-    this.durableFd = openSlots(path.join(this.dir, DURABLE_FILE));
+    this.heads = new SlotFile(path.join(this.dir, HEADS_FILE));
+    this.holds = new SlotFile(path.join(this.dir, HOLDS_FILE));
+    this.durable = new SlotFile(path.join(this.dir, DURABLE_FILE));
   }
 
   static open(baseDir: string): HostTable {
@@ -131,36 +161,30 @@ export class HostTable {
   }
 
   write(slot: number, key: number): void {
-    this.one.writeDoubleLE(key, 0);
-    fs.writeSync(this.fd, this.one, 0, 8, slot * 8);
+    this.heads.write(slot, key);
   }
 
   /** Every slot as of now (a view that the next read overwrites). */
   read(): Float64Array {
-    fs.readSync(this.fd, this.buf, 0, this.buf.length, 0);
-    return this.view;
+    return this.heads.read();
   }
 
   writeHold(slot: number, key: number): void {
-    this.one.writeDoubleLE(key, 0);
-    fs.writeSync(this.holdsFd, this.one, 0, 8, slot * 8);
+    this.holds.write(slot, key);
   }
 
   /** Every slot's hold as of now (a view that the next readHolds overwrites). */
   readHolds(): Float64Array {
-    fs.readSync(this.holdsFd, this.holdsBuf, 0, this.holdsBuf.length, 0);
-    return this.holdsView;
+    return this.holds.read();
   }
 
   writeDurable(slot: number, seq: number): void {
-    this.one.writeDoubleLE(seq, 0);
-    fs.writeSync(this.durableFd, this.one, 0, 8, slot * 8);
+    this.durable.write(slot, seq);
   }
 
   /** Every slot's durable limit as of now (a view that the next readDurable overwrites). */
   readDurable(): Float64Array {
-    fs.readSync(this.durableFd, this.durableBuf, 0, this.durableBuf.length, 0);
-    return this.durableView;
+    return this.durable.read();
   }
 
   /** Whether any log of the host owes Kafka a batch: then every process spills (one order). */
@@ -171,22 +195,8 @@ export class HostTable {
   }
 
   close(): void {
-    for (const fd of [this.fd, this.holdsFd, this.durableFd]) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already closed
-      }
-    }
+    this.heads.close();
+    this.holds.close();
+    this.durable.close();
   }
-}
-
-function openSlots(file: string): number {
-  try {
-    // Born at full size so a reader never gets a short read.
-    fs.writeFileSync(file, Buffer.alloc(SLOTS * 8), { flag: 'wx' });
-  } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw err;
-  }
-  return fs.openSync(file, 'r+');
 }
