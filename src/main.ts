@@ -26,6 +26,7 @@ import { SpillClient } from './spill/client.js';
 import { Replayer } from './spill/replayer.js';
 import { HostTable } from './spill/host-table.js';
 import { OrderHeads } from './spill/heads.js';
+import { ReplayLeadership } from './spill/replay-lock.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
 import { decodeLimits } from './codec/inline.js';
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
   const host = HostTable.open(resolve(config.BUFFER_DIR));
   const heads = new OrderHeads(host, hello.sources[0]!.dir);
   for (const s of hello.sources) heads.track(s.dir, s.records > 0);
+  // The replay leader reads the own log below this only (appends move it); adopted logs: no limit.
+  for (const s of hello.sources) heads.setDurable(s.dir, s.dir === heads.ownDir ? s.nextSeq : 0);
 
   // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
   const schemaMetrics = new SchemaMetrics(telemetry.registry);
@@ -137,6 +140,8 @@ async function main(): Promise<void> {
     // Half the producer's queue: room is left for live batches and for the chunk after this one.
     queueBudget: Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES / 2),
     heads, baseDir: resolve(config.BUFFER_DIR),
+    // One replayer per host sends the merged order of every log of the host (#14).
+    leadership: new ReplayLeadership(resolve(config.BUFFER_DIR)),
   });
   replayer.start();
   const adoptTimer = setInterval(() => void spill.adopt().catch(() => undefined), 30_000).unref();

@@ -18,10 +18,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { basename, join } from 'node:path';
 import { adoptOrphans, SpillLog, isSpillError } from '../src/spill/index.js';
 import type { SourceStats, SpillHello, SpillReply, SpillRequest, SpillWorkerData } from '../src/spill/protocol.js';
+import { readCheckpoint } from '../src/spill/checkpoint.js';
+import { readReplayed, writeReplayed } from '../src/spill/replayed.js';
+import { SiblingReader } from '../src/spill/sibling-reader.js';
 
 const data = workerData as SpillWorkerData;
 const port = parentPort!;
 const logs = new Map<string, SpillLog>();
+const siblings = new SiblingReader();
 
 function open(dir: string, source: string): SpillLog {
   // stealOwnProcess: a restarted spill thread of this same process must get its lock back.
@@ -191,6 +195,30 @@ port.on('message', (req: SpillRequest) => {
           logs.delete(req.source);
         }
         return reply({ id: req.id, ok: true, sources: sources() });
+      }
+      case 'peek': {
+        const dir = join(data.baseDir, req.dir);
+        // From 0: where the log stands for the host (its checkpoint or the leader's marker, whichever is further).
+        const from = req.fromSeq > 0 ? req.fromSeq : Math.max(readCheckpoint(dir).ackedSeq ?? 0, readReplayed(dir)) + 1;
+        const got = siblings.peek(dir, from, req.maxRecords, req.maxBytes, req.belowSeq);
+        const records = got.records.map((r) => ({ seq: r.seq, events: r.events, payload: new Uint8Array(r.payload) }));
+        return reply({ id: req.id, ok: true, records, end: got.end, lost: got.lost, from }, records.map((r) => r.payload.buffer as ArrayBuffer));
+      }
+      case 'mark':
+        writeReplayed(join(data.baseDir, req.dir), req.seq);
+        return reply({ id: req.id, ok: true });
+      case 'settle': {
+        let settled = false;
+        for (const [source, log] of logs) {
+          if (source === data.instance && broken) continue;
+          try {
+            if (log.applyReplayed()) settled = true;
+          } catch (err) {
+            if (source === data.instance && isSpillError(err, 'COLLECTOR_ERR_SPILL_IO')) broken = { retryAt: Date.now() + BACKOFF_MIN_MS, backoffMs: BACKOFF_MIN_MS * 2 };
+            throw err;
+          }
+        }
+        return reply({ id: req.id, ok: true, settled, sources: sources() });
       }
       case 'stats':
         return reply({ id: req.id, ok: true, sources: sources() });

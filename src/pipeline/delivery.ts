@@ -250,7 +250,8 @@ export class Deliverer {
     const payloads = parts.map((p) => encodeSpilledBatch({ topic: p.topic, timestamp: p.timestamp, headerNames: [...p.headerNames], records: p.records, stamp, firstCopyOut: p.firstCopyOut === true }));
     const events = parts.map((p) => p.records.count);
     try {
-      await this.d.spill.append(payloads, events);
+      const { lastSeq } = await this.d.spill.append(payloads, events);
+      this.d.heads.setDurable(this.d.heads.ownDir, lastSeq + 1);
       onStored?.(stamp);
       this.d.heads.endAppend(stamp, true);
     } catch (err) {

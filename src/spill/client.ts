@@ -102,6 +102,22 @@ export class SpillClient {
     await this.call({ op: 'release', source });
   }
 
+  /** Read-only records of any log of the host (by its directory name), from `fromSeq` (0: from where it stands), below `belowSeq` (0: all). */
+  async peek(dir: string, fromSeq: number, maxRecords: number, maxBytes: number, belowSeq = 0): Promise<{ records: SpillWireRecord[]; end: boolean; lost: { from: number; to: number }[]; from: number }> {
+    const r = await this.call({ op: 'peek', dir, fromSeq, maxRecords, maxBytes, belowSeq });
+    return { records: r.records ?? [], end: r.end ?? true, lost: r.lost ?? [], from: r.from ?? fromSeq };
+  }
+
+  /** Tells a log's owner that Kafka acknowledged it up to `seq`. */
+  async mark(dir: string, seq: number): Promise<void> {
+    await this.call({ op: 'mark', dir, seq });
+  }
+
+  /** Acks, in the logs this process holds, what the replay leader marked; true when anything moved. */
+  async settle(): Promise<boolean> {
+    return (await this.call({ op: 'settle' })).settled ?? false;
+  }
+
   async refresh(): Promise<SourceStats[]> {
     return (await this.call({ op: 'stats' })).sources ?? [];
   }

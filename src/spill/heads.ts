@@ -11,6 +11,11 @@
  * A value is published (one 8-byte write) BEFORE the answer that depends on it is sent, and
  * lowered to 0 only when none of the three holds; so any process that reads the table after
  * a client got its answer sees that log as owing, and spills / waits.
+ *
+ * It also publishes the log's hold (host-table.ts `holds`): min(appends in progress, pins), what
+ * the host's replay leader cannot read in the log yet. An append's hold is published from a
+ * clock reading taken BEFORE its stamp: a leader that took its horizon T and then read the holds
+ * either sees the hold, or the append was stamped after T (replayer.ts, the merge).
  */
 import type { HostTable, OrderStamp } from './host-table.js';
 import { orderKey, stampNow } from './host-table.js';
@@ -20,7 +25,10 @@ interface Head {
   floor: number;
   pending: Map<number, number>;
   pins: Map<number, number>;
+  /** appends in progress, by the clock reading taken before their stamp */
+  holding: Map<number, number>;
   written: number;
+  holdWritten: number;
 }
 
 function add(m: Map<number, number>, k: number): void {
@@ -39,6 +47,7 @@ function minKey(m: Map<number, number>): number {
 
 export class OrderHeads {
   private readonly heads = new Map<string, Head>();
+  private readonly provisional = new WeakMap<OrderStamp, number>();
 
   constructor(
     readonly table: HostTable,
@@ -49,7 +58,7 @@ export class OrderHeads {
   /** Starts publishing for a log this process now holds. Unknown content counts as owing from key 1. */
   track(dir: string, owes: boolean): void {
     if (this.heads.has(dir)) return;
-    const h: Head = { slot: this.table.slotOf(dir), floor: owes ? 1 : 0, pending: new Map(), pins: new Map(), written: -1 };
+    const h: Head = { slot: this.table.slotOf(dir), floor: owes ? 1 : 0, pending: new Map(), pins: new Map(), holding: new Map(), written: -1, holdWritten: -1 };
     this.heads.set(dir, h);
     this.publish(dir);
   }
@@ -68,7 +77,11 @@ export class OrderHeads {
 
   /** Stamps a batch about to be appended to the own log; it owes from this moment. */
   beginAppend(): OrderStamp {
+    const held = orderKey(stampNow());
+    add(this.own().holding, held);
+    this.publish(this.ownDir);
     const stamp = stampNow();
+    this.provisional.set(stamp, held);
     add(this.own().pending, orderKey(stamp));
     this.publish(this.ownDir);
     return stamp;
@@ -78,6 +91,8 @@ export class OrderHeads {
     const h = this.own();
     const k = orderKey(stamp);
     drop(h.pending, k);
+    const held = this.provisional.get(stamp);
+    if (held !== undefined) drop(h.holding, held);
     if (stored && (h.floor === 0 || k < h.floor)) h.floor = k;
     this.publish(this.ownDir);
   }
@@ -112,6 +127,7 @@ export class OrderHeads {
     h.floor = 0;
     h.pending.clear();
     h.pins.clear();
+    h.holding.clear();
     this.publish(dir);
     this.heads.delete(dir);
   }
@@ -127,12 +143,36 @@ export class OrderHeads {
     return v;
   }
 
+  /**
+   * The first seq of a log not yet durable (0: no limit). Published after an append is answered and BEFORE its
+   * hold is dropped (endAppend): a leader that sees no hold sees the new limit.
+   */
+  setDurable(dir: string, nextSeq: number): void {
+    const h = this.heads.get(dir);
+    if (h) this.table.writeDurable(h.slot, nextSeq);
+  }
+
+  /** What the replay leader cannot read in the log yet: appends in progress and pins (0: none). */
+  hold(dir: string): number {
+    const h = this.heads.get(dir);
+    if (!h) return 0;
+    const a = minKey(h.holding);
+    const b = minKey(h.pins);
+    return a === 0 ? b : b === 0 ? a : Math.min(a, b);
+  }
+
   private own(): Head {
     return this.heads.get(this.ownDir)!;
   }
 
   private publish(dir: string): void {
     const h = this.heads.get(dir)!;
+    // The hold first: it is the lower bound of the value, and a reader must never miss an append in progress.
+    const hv = this.hold(dir);
+    if (hv !== h.holdWritten) {
+      this.table.writeHold(h.slot, hv);
+      h.holdWritten = hv;
+    }
     const v = this.value(dir);
     if (v === h.written) return;
     this.table.write(h.slot, v);
@@ -143,6 +183,7 @@ export class OrderHeads {
   republish(): void {
     for (const [dir, h] of this.heads) {
       h.written = -1;
+      h.holdWritten = -1;
       this.publish(dir);
     }
   }

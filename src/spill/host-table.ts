@@ -5,6 +5,11 @@
  *
  *   heads = SLOTS × f64      slot k = the order key of the oldest batch its spill log still owes
  *                             (or of an append/in-flight first copy it is about to owe); 0 = owes nothing
+ *   holds = SLOTS × f64      slot k = the smallest key its log may still add or pin that the replay leader
+ *                             cannot read yet: an append in progress, a pinned first copy; 0 = none (#14)
+ *   durable = SLOTS × f64    slot k = the first seq of its log not yet durable (fsynced and answered); the leader
+ *                             reads frames below it only, so a frame whose write failed and was cut back (its seq
+ *                             then reused) is never sent; 0 = no limit (a log no live process appends to)
  *   slot-<k> -> <log dir>    symlink: which log directory slot k belongs to (created atomically, never reused)
  *
  * Writers: a slot is written only by the process that holds its log's LOCK (lock.ts), so each
@@ -29,6 +34,8 @@ interface MemoryAddon {
 export const ORDER_DIR = '.order';
 export const SLOTS = 256;
 const HEADS_FILE = 'heads';
+const HOLDS_FILE = 'holds';
+const DURABLE_FILE = 'durable';
 const BOOT_OFFSET = 2 ** 52;
 
 let bootId: string | undefined;
@@ -73,24 +80,21 @@ function mapTable(file: string): Float64Array | null {
   }
 }
 
-export class HostTable {
+/** One shared file of SLOTS f64 values: each slot one aligned 8-byte pwrite, the whole file one pread. */
+class SlotFile {
   private readonly fd: number;
   private readonly buf = Buffer.alloc(SLOTS * 8);
   private readonly view = new Float64Array(this.buf.buffer, this.buf.byteOffset, SLOTS);
   private readonly one = Buffer.alloc(8);
   /**
-   * The same table mapped shared (native/memory): what spilling() scans on every batch, without
+   * The same file mapped shared (native/memory): what spilling() scans on every batch, without
    * the pread (a system call per request, ~15 % of the main thread with 1-event requests). A
    * pwrite by any process lands in the same page-cache page, and an aligned 8-byte load sees the
    * old or the new value, as a pread did. null when the mapping failed: pread as before.
    */
-  private readonly mapped: Float64Array | null;
-  readonly dir: string;
+  readonly mapped: Float64Array | null;
 
-  private constructor(baseDir: string) {
-    this.dir = path.join(baseDir, ORDER_DIR);
-    fs.mkdirSync(this.dir, { recursive: true });
-    const file = path.join(this.dir, HEADS_FILE);
+  constructor(file: string) {
     try {
       // Born at full size so a reader never gets a short read.
       fs.writeFileSync(file, Buffer.alloc(SLOTS * 8), { flag: 'wx' });
@@ -99,6 +103,45 @@ export class HostTable {
     }
     this.fd = fs.openSync(file, 'r+');
     this.mapped = mapTable(file);
+  }
+
+  write(slot: number, v: number): void {
+    this.one.writeDoubleLE(v, 0);
+    fs.writeSync(this.fd, this.one, 0, 8, slot * 8);
+  }
+
+  /** Every slot as of now (a view that the next read overwrites). */
+  read(): Float64Array {
+    fs.readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    return this.view;
+  }
+
+  /** Every slot as of now without a system call when mapped (the live mapping: do not keep it). */
+  live(): Float64Array {
+    return this.mapped ?? this.read();
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export class HostTable {
+  private readonly heads: SlotFile;
+  private readonly holds: SlotFile;
+  private readonly durable: SlotFile;
+  readonly dir: string;
+
+  private constructor(baseDir: string) {
+    this.dir = path.join(baseDir, ORDER_DIR);
+    fs.mkdirSync(this.dir, { recursive: true });
+    this.heads = new SlotFile(path.join(this.dir, HEADS_FILE));
+    this.holds = new SlotFile(path.join(this.dir, HOLDS_FILE));
+    this.durable = new SlotFile(path.join(this.dir, DURABLE_FILE));
   }
 
   static open(baseDir: string): HostTable {
@@ -144,33 +187,47 @@ export class HostTable {
   }
 
   write(slot: number, key: number): void {
-    this.one.writeDoubleLE(key, 0);
-    fs.writeSync(this.fd, this.one, 0, 8, slot * 8);
+    this.heads.write(slot, key);
   }
 
   /** Every slot as of now (a view that the next read overwrites). */
   read(): Float64Array {
-    fs.readSync(this.fd, this.buf, 0, this.buf.length, 0);
-    return this.view;
+    return this.heads.read();
+  }
+
+  writeHold(slot: number, key: number): void {
+    this.holds.write(slot, key);
+  }
+
+  /** Every slot's hold as of now (a view that the next readHolds overwrites). */
+  readHolds(): Float64Array {
+    return this.holds.read();
+  }
+
+  writeDurable(slot: number, seq: number): void {
+    this.durable.write(slot, seq);
+  }
+
+  /** Every slot's durable limit as of now (a view that the next readDurable overwrites). */
+  readDurable(): Float64Array {
+    return this.durable.read();
   }
 
   /** Whether spilling() reads the shared mapping (true) or preads (false: the mapping failed). */
   get isMapped(): boolean {
-    return this.mapped !== null;
+    return this.heads.mapped !== null;
   }
 
   /** Whether any log of the host owes Kafka a batch: then every process spills (one order). */
   spilling(): boolean {
-    const v = this.mapped ?? this.read();
+    const v = this.heads.live();
     for (let i = 0; i < SLOTS; i++) if (v[i]! > 0) return true;
     return false;
   }
 
   close(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+    this.heads.close();
+    this.holds.close();
+    this.durable.close();
   }
 }

@@ -56,6 +56,7 @@ import { fsyncDir } from './fsutil.js';
 import { abandonLock, acquireLock, releaseLock, type LockHandle } from './lock.js';
 import { readRecords, type SpillRecord } from './reader.js';
 import { recover, type RecoveryReport } from './recovery.js';
+import { readReplayed } from './replayed.js';
 import { lastSeqOf, segName, type Segment } from './segment.js';
 import type { SpillFaultPoint, SpillLogOptions, SpillStats } from './types.js';
 
@@ -123,6 +124,14 @@ export class SpillLog {
       if (tail && tail.bytes < this.segmentBytes && lastSeqOf(tail) === this.nextSeq - 1) {
         tail.fd = fs.openSync(tail.path, 'r+');
         this.active = tail;
+      }
+      // What the host's replay leader saw Kafka acknowledge while another process held the log
+      // (replayed.ts). A marker past the tail covers frames lost since (never fsynced, or cut back):
+      // they were sent, and their seqs must never be reused.
+      const marked = readReplayed(this.dir);
+      if (marked > this.ackedSeq) {
+        if (marked >= this.nextSeq) this.nextSeq = marked + 1;
+        this.ack(marked);
       }
     } catch (err) {
       releaseLock(this.lock);
@@ -225,6 +234,15 @@ export class SpillLog {
     } catch (err) {
       throw this.fail(err);
     }
+  }
+
+  /** Acks what the replay leader's marker covers (replayed.ts); true when that moved ackedSeq. */
+  applyReplayed(): boolean {
+    this.usable();
+    const upto = Math.min(readReplayed(this.dir), this.nextSeq - 1);
+    if (upto <= this.ackedSeq) return false;
+    this.ack(upto);
+    return true;
   }
 
   stats(): SpillStats {

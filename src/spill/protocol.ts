@@ -25,6 +25,12 @@ export type SpillRequest =
   | { id: number; op: 'stats' }
   | { id: number; op: 'adopt' }
   | { id: number; op: 'release'; source: string }
+  /** read-only read of any log of the host (the replay leader; sibling-reader.ts) */
+  | { id: number; op: 'peek'; dir: string; fromSeq: number; maxRecords: number; maxBytes: number; belowSeq: number }
+  /** the leader's replay marker for a log (replayed.ts) */
+  | { id: number; op: 'mark'; dir: string; seq: number }
+  /** the owner turns the markers of the logs it holds into acks */
+  | { id: number; op: 'settle' }
   | { id: number; op: 'close' };
 
 export interface SpillWireRecord {
@@ -34,7 +40,22 @@ export interface SpillWireRecord {
 }
 
 export type SpillReply =
-  | { id: number; ok: true; firstSeq?: number; lastSeq?: number; records?: SpillWireRecord[]; sources?: SourceStats[] }
+  | {
+      id: number;
+      ok: true;
+      firstSeq?: number;
+      lastSeq?: number;
+      records?: SpillWireRecord[];
+      sources?: SourceStats[];
+      /** peek: every complete record after these was returned */
+      end?: boolean;
+      /** peek: damaged seqs skipped */
+      lost?: { from: number; to: number }[];
+      /** peek: where the log stands (the first seq not known delivered: max of its checkpoint and marker, + 1) */
+      from?: number;
+      /** settle: some log's ackedSeq moved */
+      settled?: boolean;
+    }
   | { id: number; ok: false; code: string; message: string };
 
 /** The worker's own first message: the log is open (recovery done) and what recovery found. */

@@ -1,8 +1,18 @@
 /**
- * Drains the spill logs into Kafka, oldest first, while live traffic continues. It is
- * also the circuit's prober: when the circuit is open it sends one batch (half-open)
- * and, when Kafka acknowledges it, closes the circuit and drains at full speed.
+ * Drains the spill logs of the host into Kafka, oldest first, while live traffic continues.
  *
+ * Two roles (#14, docs/ARCHITECTURE.md "Host-wide order"):
+ *   - leader (one per host, replay-lock.ts): reads EVERY log of the host read-only through the
+ *     spill thread (sibling-reader.ts), merges them by stamp (merge.ts) and sends the merged
+ *     order through its one producer, a chunk at a time; after Kafka acknowledged a chunk it
+ *     writes each log's replay marker (replayed.ts). It is also the circuit's prober: when its
+ *     circuit is open it sends one batch (half-open) and, once Kafka acknowledges it, closes the
+ *     circuit and drains at full speed. It adopts the logs of dead processes (sweep.ts).
+ *   - owner (every process, the leader too): turns the markers of the logs it holds into its own
+ *     durable acks (segments truncated and deleted by their owner only), publishes whether they
+ *     still owe, and closes its circuit when the leader got its records into Kafka.
+ *
+
  * A chunk of records is acknowledged in the log (durably) only after Kafka has
  * acknowledged every record of it; a chunk that fails partly is re-read and re-sent
  * whole, so replay is at-least-once and the re-sent records are counted as possible
@@ -24,7 +34,9 @@ import { poisonDeadLetters } from '../pipeline/poison.js';
 import { decodeSpilledBatch, type SpilledBatch } from './batch-codec.js';
 import type { SpillClient } from './client.js';
 import type { OrderHeads } from './heads.js';
-import { before, orderKey, SLOTS } from './host-table.js';
+import { orderKey, SLOTS, stampNow } from './host-table.js';
+import { mergeChunk } from './merge.js';
+import type { ReplayLeadership } from './replay-lock.js';
 import { sweepStaleSlots } from './sweep.js';
 
 export interface ReplayerDeps {
@@ -42,14 +54,24 @@ export interface ReplayerDeps {
   /** the host order this process publishes in */
   heads: OrderHeads;
   baseDir: string;
+  /** the host-wide replay lock */
+  leadership: ReplayLeadership;
 }
 
 const CHUNK_RECORDS = 256;
 const CHUNK_BYTES = 16 << 20;
 const IDLE_MS = 1000;
 const RETRY_MS = 250;
-// Waiting on another log of the host is a hand-over between processes: poll the table (one pread) often.
+// The leader looks at the host table this often when no log owes (one pread): a sibling's spill does not wake it.
+const LEADER_IDLE_MS = 20;
+// Waiting on an append in progress or a pinned first copy elsewhere in the host, or on the owners' acks.
 const BLOCKED_POLL_MS = 1;
+// An owner whose log owes applies the leader's markers this often while they move (its slot drops to 0 only
+// then), backing off to SETTLE_IDLE_MS while they do not (an outage: nothing is replayed for minutes).
+const SETTLE_POLL_MS = 2;
+const SETTLE_IDLE_MS = 50;
+const ACQUIRE_EVERY_MS = 250;
+const SWEEP_EVERY_MS = 1000;
 const ADOPT_WHEN_BLOCKED_MS = 2000;
 const ERROR_BACKOFF_MAX_MS = 5000;
 
@@ -60,21 +82,34 @@ interface Pending {
   batch: SpilledBatch;
 }
 
+/** The leader's view of one log of the host. */
+interface Cursor {
+  dir: string;
+  slot: number;
+  /** next seq to read; 0: from where the log stands (its checkpoint or marker) */
+  next: number;
+  buf: Pending[];
+  end: boolean;
+  /** records still replayed "unsure" (a dead leader may have had them in Kafka without a marker) */
+  unsure: number;
+}
+
 export class Replayer {
   private stopped = false;
   private wake: (() => void) | undefined;
-  /** read, decoded, not yet acknowledged records per source, in log order */
-  private readonly buffered = new Map<string, Pending[]>();
-  /** failed attempts per "source/seq/record" while this process lives (answered failures only) */
+  /** failed attempts per "dir/seq/record" while this process lives (answered failures only) */
   private readonly attempts = new Map<string, number>();
   private loop: Promise<void> | undefined;
   private blockedSince = 0;
   private errorBackoff = 0;
-  /** logs this process has seen, and how many records of each are still replayed "unsure": a log found non-empty
-   *  (recovered at start, adopted from a dead sibling) may have had its holder's last chunk in Kafka, not yet acked
-   *  on disk; those records come again, so the first CHUNK_RECORDS of it are counted as possible duplicates */
-  private readonly seen = new Set<string>();
-  private readonly unsure = new Map<string, number>();
+  private lastAcquire = 0;
+  private settleDelay = SETTLE_POLL_MS;
+  private lastSweep = 0;
+  /** leader: per slot */
+  private readonly cursors = new Map<number, Cursor>();
+  private slotDirs = new Map<number, string>();
+  /** leader: took the lock over from a leader that died; logs first read now are "unsure" */
+  private afterCrash = false;
 
   constructor(private readonly d: ReplayerDeps) {}
 
@@ -87,10 +122,16 @@ export class Replayer {
     this.wake?.();
   }
 
+  get leading(): boolean {
+    return this.d.leadership.held;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.kick();
     await this.loop;
+    // Only after the last chunk's markers are written: the next leader starts from them.
+    this.d.leadership.release();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -115,7 +156,10 @@ export class Replayer {
         const code = (err as { code?: string }).code;
         if (code === 'COLLECTOR_ERR_SPILL_CORRUPT') this.d.telemetry.spillCorrupt(1);
         this.d.log.error({ err, code, retry_in_ms: this.errorBackoff }, code === 'COLLECTOR_ERR_SPILL_CORRUPT' ? 'spill log: a corrupt record was quarantined; replay goes on after it' : 'replay step failed; retrying');
-        this.buffered.clear();
+        for (const c of this.cursors.values()) {
+          c.buf = [];
+          c.next = 0;
+        }
         await this.sleep(this.errorBackoff);
       }
     }
@@ -124,119 +168,164 @@ export class Replayer {
   private track(): void {
     const { spill, heads } = this.d;
     for (const s of spill.sources) {
-      if (!heads.tracked(s.dir)) heads.track(s.dir, s.records > 0);
-      if (!this.seen.has(s.source)) {
-        this.seen.add(s.source);
-        if (s.records > 0) this.unsure.set(s.source, CHUNK_RECORDS);
-      }
+      if (heads.tracked(s.dir)) continue;
+      heads.track(s.dir, s.records > 0);
+      // An adopted log takes no appends: everything in it is as durable as it gets.
+      if (s.dir !== heads.ownDir) heads.setDurable(s.dir, 0);
     }
   }
 
   private async step(): Promise<void> {
-    const { spill, producer, circuit, heads } = this.d;
-    this.track();
-    const live = spill.sources.filter((s) => s.records > 0 || (this.buffered.get(s.source)?.length ?? 0) > 0);
-    for (const s of spill.sources) {
-      if (s.records === 0 && !this.buffered.get(s.source)?.length) {
-        heads.setFloor(s.dir, 0);
-        if (s.dir !== heads.ownDir) {
-          // drained adopted log: clear its slot first, then let its lock go
-          heads.release(s.dir);
-          await spill.release(s.source);
-        }
+    const owes = await this.own();
+    if (!this.d.leadership.held && Date.now() - this.lastAcquire >= ACQUIRE_EVERY_MS) {
+      this.lastAcquire = Date.now();
+      const got = this.d.leadership.tryAcquire();
+      if (got) {
+        this.afterCrash = got.afterCrash;
+        this.cursors.clear();
+        this.d.log.info({ after_crash: got.afterCrash }, 'this process replays the spill logs of the host');
       }
     }
-    if (live.length === 0) {
+    if (this.d.leadership.held) return this.lead();
+    await this.sleep(owes ? this.settleDelay : IDLE_MS);
+  }
+
+  /**
+   * Owner duties for the logs this process holds: the leader's markers become acks, the slots say
+   * whether they still owe, drained adopted logs are let go. True while some held log owes.
+   */
+  private async own(): Promise<boolean> {
+    const { spill, heads, circuit } = this.d;
+    this.track();
+    if (spill.sources.some((s) => s.records > 0)) {
+      const moved = await spill.settle();
+      this.settleDelay = moved ? SETTLE_POLL_MS : Math.min(SETTLE_IDLE_MS, this.settleDelay * 2);
+      // Kafka took records of ours through the leader: it is back for us too.
+      if (moved && !this.d.leadership.held && circuit.state !== 'closed') {
+        circuit.succeeded();
+        this.d.log.info('kafka is back (the host replay leader delivered our spilled records): circuit closed');
+      }
+    }
+    let owes = false;
+    for (const s of spill.sources) {
+      if (s.records > 0) {
+        owes = true;
+        // Owes: any positive value does (the leader reads the exact keys in the log itself).
+        if (heads.value(s.dir) === 0) heads.setFloor(s.dir, 1);
+        continue;
+      }
+      heads.setFloor(s.dir, 0);
+      if (s.dir !== heads.ownDir) {
+        // drained adopted log: clear its slot first, then let its lock go
+        heads.release(s.dir);
+        await spill.release(s.source);
+      }
+    }
+    return owes;
+  }
+
+  private async lead(): Promise<void> {
+    const { spill, producer, circuit, heads } = this.d;
+    const table = heads.table;
+    const owing = table.read();
+    let any = false;
+    for (let j = 0; j < SLOTS; j++) if (owing[j]! > 0) any = true;
+    for (const c of this.cursors.values()) if (c.buf.length) any = true;
+    if (!any) {
       this.blockedSince = 0;
-      await this.sleep(IDLE_MS);
-      if (!this.stopped) await spill.refresh();
-      await this.unblock();
+      this.cursors.clear();
+      await this.sleep(LEADER_IDLE_MS);
       return;
+    }
+    if (Date.now() - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.lastSweep = Date.now();
+      await this.unblock();
     }
     if (!producer.isConnected || !circuit.tryProbe()) {
       await this.sleep(RETRY_MS);
       return;
     }
-    // The head of every log this process holds, exact (read and decoded).
-    for (const s of live) {
-      let buf = this.buffered.get(s.source);
-      if (buf?.length) continue;
-      const records = await spill.read(s.source, s.ackedSeq + 1, CHUNK_RECORDS, CHUNK_BYTES);
-      if (records.length === 0) {
-        await spill.refresh();
-        return;
-      }
-      buf = records.map((r) => {
-        const batch = decodeSpilledBatch(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength));
-        return { seq: r.seq, events: r.events, key: orderKey(batch.stamp), batch };
-      });
-      this.buffered.set(s.source, buf);
-      heads.setFloor(s.dir, buf[0]!.key);
-    }
-    // The oldest of them, and the oldest head of every other log of the host.
-    let pick: (typeof live)[number] | undefined;
-    for (const s of live) {
-      const k = this.buffered.get(s.source)![0]!.key;
-      if (!pick || before(k, heads.slot(s.dir), this.buffered.get(pick.source)![0]!.key, heads.slot(pick.dir))) pick = s;
-    }
-    const source = pick!;
-    const mySlot = heads.slot(source.dir);
-    const table = heads.table.read();
-    let boundKey = Infinity;
-    let boundSlot = SLOTS;
+    // The horizon, then the holds, then the reads: an append stamped before the horizon is either held
+    // (its hold was published before its stamp was taken) or complete in its log when it is read.
+    const horizon = orderKey(stampNow());
+    const holds = Float64Array.from(table.readHolds());
+    const durable = Float64Array.from(table.readDurable());
+    const values = Float64Array.from(table.read());
     for (let j = 0; j < SLOTS; j++) {
-      const v = table[j]!;
-      if (j === mySlot || v <= 0) continue;
-      if (before(v, j, boundKey, boundSlot)) {
-        boundKey = v;
-        boundSlot = j;
+      if (!(values[j]! > 0) && !this.cursors.get(j)?.buf.length) {
+        this.cursors.delete(j);
+        continue;
+      }
+      let c = this.cursors.get(j);
+      if (!c) {
+        let dir = this.slotDirs.get(j);
+        if (dir === undefined) {
+          this.slotDirs = table.slotDirs();
+          dir = this.slotDirs.get(j);
+          if (dir === undefined) continue;
+        }
+        c = { dir, slot: j, next: 0, buf: [], end: true, unsure: this.afterCrash ? CHUNK_RECORDS : 0 };
+        this.cursors.set(j, c);
+      }
+      // Read when nothing is buffered, or when the buffer reached the end of the log (more may be there now).
+      if (c.buf.length > 0 && !(c.end && c.buf.length < CHUNK_RECORDS)) continue;
+      const got = await spill.peek(c.dir, c.next, CHUNK_RECORDS - c.buf.length, CHUNK_BYTES, durable[j]!);
+      for (const r of got.records) {
+        const batch = decodeSpilledBatch(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength));
+        c.buf.push({ seq: r.seq, events: r.events, key: orderKey(batch.stamp), batch });
+      }
+      c.next = got.records.length ? got.records[got.records.length - 1]!.seq + 1 : got.from;
+      c.end = got.end;
+      if (got.lost.length) {
+        this.d.telemetry.spillCorrupt(got.lost.reduce((a, l) => a + l.to - l.from + 1, 0));
+        this.d.log.error({ dir: c.dir, lost: got.lost }, 'spill log: a corrupt record was quarantined (SPILL LOG DAMAGE: a copy of its segment is in the log\'s quarantine/ folder); replay goes on after it');
       }
     }
-    // The log's own pinned first copies (spilled while still in flight) also bound it.
-    const pin = heads.pinned(source.dir);
-    const buf = this.buffered.get(source.source)!;
-    let n = 0;
-    while (n < buf.length && before(buf[n]!.key, mySlot, boundKey, boundSlot) && (pin === 0 || buf[n]!.key <= pin)) n++;
-    if (n === 0) {
-      // Another log of the host owes an older batch: wait for it (adopting it if its holder died).
-      if (this.blockedSince === 0) this.blockedSince = Date.now();
-      if (Date.now() - this.blockedSince > ADOPT_WHEN_BLOCKED_MS) {
-        this.blockedSince = Date.now();
-        await this.unblock();
+    this.afterCrash = false;
+    const logs = [...this.cursors.values()];
+    const probing = circuit.state === 'half_open';
+    const picks = mergeChunk(logs, holds, horizon, probing ? 1 : CHUNK_RECORDS, this.d.queueBudget - producer.queued);
+    if (picks.length === 0) {
+      // Blocked by an append in progress or a pinned first copy (adopting the log if its holder died),
+      // or everything is sent and the owners have yet to ack.
+      if (logs.some((l) => l.buf.length > 0)) {
+        if (this.blockedSince === 0) this.blockedSince = Date.now();
+        if (Date.now() - this.blockedSince > ADOPT_WHEN_BLOCKED_MS) {
+          this.blockedSince = Date.now();
+          await this.unblock();
+        }
       }
       await this.sleep(BLOCKED_POLL_MS);
       return;
     }
     this.blockedSince = 0;
-    const probing = circuit.state === 'half_open';
-    const candidates = buf.slice(0, probing ? 1 : n);
-    const chunk = candidates.slice(0, fitting(candidates, this.d.queueBudget - producer.queued));
-    const ok = await this.sendChunk(source.source, chunk);
-    if (ok) {
-      const last = chunk[chunk.length - 1]!;
-      buf.splice(0, chunk.length);
-      // Published as soon as Kafka has the chunk, before the (fsynced) log ack: the other logs of the host
-      // wait on this value, not on our disk. A crash in between only re-sends the chunk (duplicates).
-      // Until the next head is read, the key just delivered is its lower bound.
-      heads.setFloor(source.dir, buf[0]?.key ?? last.key);
-      await spill.ack(source.source, last.seq);
-      if (!buf.length && !spill.sources.find((s) => s.source === source.source)?.records) heads.setFloor(source.dir, 0);
-      if (circuit.state !== 'closed') this.d.log.info({ source: source.source }, 'kafka is back: circuit closed, draining the spill log');
-      circuit.succeeded();
-      this.d.telemetry.replayed(chunk.reduce((a, r) => a + r.events, 0));
-    } else {
+    const chunk = picks.map(([i, k]) => ({ cursor: logs[i]!, rec: logs[i]!.buf[k]! }));
+    const ok = await this.sendChunk(chunk);
+    if (!ok) {
       circuit.trip();
       await this.sleep(RETRY_MS);
+      return;
     }
+    const sent = new Map<Cursor, number>();
+    for (const { cursor } of chunk) sent.set(cursor, (sent.get(cursor) ?? 0) + 1);
+    for (const [cursor, n] of sent) {
+      const last = cursor.buf[n - 1]!;
+      cursor.buf.splice(0, n);
+      await spill.mark(cursor.dir, last.seq);
+    }
+    if (circuit.state !== 'closed') this.d.log.info('kafka is back: circuit closed, draining the spill logs of the host');
+    circuit.succeeded();
+    this.d.telemetry.replayed(chunk.reduce((a, r) => a + r.rec.events, 0));
   }
 
   /** Adopts logs whose holder died and clears the slots of dead holders that owe nothing. */
   private async unblock(): Promise<void> {
     const { heads, spill } = this.d;
     const table = heads.table.read();
+    const holds = heads.table.readHolds();
     const owned = heads.ownedSlots();
     let stale = false;
-    for (let j = 0; j < SLOTS; j++) if (table[j]! > 0 && !owned.has(j)) stale = true;
+    for (let j = 0; j < SLOTS; j++) if ((table[j]! > 0 || holds[j]! > 0) && !owned.has(j)) stale = true;
     if (!stale) return;
     const toAdopt = sweepStaleSlots(this.d.baseDir, heads.table, owned);
     if (toAdopt) {
@@ -247,22 +336,23 @@ export class Replayer {
   }
 
   /** True when every record of the chunk is in Kafka (or quarantined). */
-  private async sendChunk(source: string, records: Pending[]): Promise<boolean> {
+  private async sendChunk(chunk: { cursor: Cursor; rec: Pending }[]): Promise<boolean> {
     const { producer, telemetry } = this.d;
-    const batches = records.map((r) => r.batch);
+    const batches = chunk.map((c) => c.rec.batch);
     // Produce calls are issued in log order, so per-partition order holds.
     const results = await Promise.all(batches.map((b) => producer.send(b.topic, b.records, b.headerNames, b.timestamp)));
     let complete = true;
     let delivered = 0;
-    let unsure = this.unsure.get(source) ?? 0;
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!;
       const r = results[i]!;
+      const cursor = chunk[i]!.cursor;
+      const source = cursor.dir;
       delivered += b.records.count - r.failures.length;
       // A second copy of a record whose first may be in Kafka: counted by whoever replays it (the spilling
       // process may be dead by now).
-      if (b.firstCopyOut || unsure > 0) telemetry.possibleDuplicates(b.records.count - r.failures.length);
-      if (unsure > 0) unsure--;
+      if (b.firstCopyOut || cursor.unsure > 0) telemetry.possibleDuplicates(b.records.count - r.failures.length);
+      if (cursor.unsure > 0) cursor.unsure--;
       telemetry.kafkaWritten(b.topic === this.d.dlqTopic ? 'dlq' : 'events', b.records.count - r.failures.length);
       const condemned: { record: number; message: string }[] = [];
       for (const f of r.failures) {
@@ -270,7 +360,7 @@ export class Replayer {
           complete = false;
           continue;
         }
-        const key = `${source}/${records[i]!.seq}/${f.record}`;
+        const key = `${source}/${chunk[i]!.rec.seq}/${f.record}`;
         // A broker that is away (timeout, transport, all down) says nothing about the record: not an attempt.
         const away = meansBrokerAway(f.code, f.message);
         const n = (this.attempts.get(key) ?? 0) + (away ? 0 : 1);
@@ -291,7 +381,7 @@ export class Replayer {
       }
       const { dead } = poisonDeadLetters({
         records: b.records, failed: condemned, batchId: b.records.headers[0]?.[b.headerNames.indexOf('batch_id')] ?? '',
-        instance: this.d.instance, retryCount: Math.max(...condemned.map((c) => this.attempts.get(`${source}/${records[i]!.seq}/${c.record}`) ?? 1)),
+        instance: this.d.instance, retryCount: Math.max(...condemned.map((c) => this.attempts.get(`${source}/${chunk[i]!.rec.seq}/${c.record}`) ?? 1)),
         tenantHeader: b.headerNames.indexOf('tenant_id'),
       });
       telemetry.poisoned(condemned.length);
@@ -299,10 +389,11 @@ export class Replayer {
       const dl = await producer.send(this.d.dlqTopic, dead, this.d.deadLetterHeaders, b.timestamp);
       if (dl.failures.length > 0) complete = false;
     }
-    if (unsure > 0) this.unsure.set(source, unsure);
-    else this.unsure.delete(source);
     if (!complete) telemetry.possibleDuplicates(delivered);
-    else for (const k of this.attempts.keys()) if (k.startsWith(`${source}/`)) this.attempts.delete(k);
+    else {
+      const done = new Set(chunk.map((c) => `${c.cursor.dir}/${c.rec.seq}/`));
+      for (const k of this.attempts.keys()) if (done.has(k.slice(0, k.lastIndexOf('/') + 1))) this.attempts.delete(k);
+    }
     return complete;
   }
 }

@@ -16,15 +16,20 @@ import { holdsUnacked } from './orphans.js';
 /** Clears what it can; returns true when some stale slot's log holds records and needs adopting. */
 export function sweepStaleSlots(baseDir: string, table: HostTable, owned: ReadonlySet<number>): boolean {
   const values = Float64Array.from(table.read());
+  const holds = Float64Array.from(table.readHolds());
   const dirs = table.slotDirs();
   let adopt = false;
+  const clear = (j: number) => {
+    table.writeHold(j, 0);
+    table.write(j, 0);
+  };
   for (let j = 0; j < SLOTS; j++) {
-    if (!(values[j]! > 0) || owned.has(j)) continue;
+    if (!(values[j]! > 0 || holds[j]! > 0) || owned.has(j)) continue;
     const name = dirs.get(j);
     if (name === undefined) continue;
     const dir = path.join(baseDir, name);
     if (!fs.existsSync(dir)) {
-      table.write(j, 0);
+      clear(j);
       continue;
     }
     try {
@@ -36,7 +41,7 @@ export function sweepStaleSlots(baseDir: string, table: HostTable, owned: Readon
       const lock = acquireLock(dir);
       try {
         if (holdsUnacked(dir)) adopt = true;
-        else table.write(j, 0);
+        else clear(j);
       } finally {
         releaseLock(lock);
       }

@@ -6,9 +6,9 @@
  * the broker back. Then: every acknowledged event in Kafka, no learner's events out of order
  * (first copies), and the copies in Kafka no more than the collectors counted as possible.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
@@ -79,7 +79,30 @@ function heads(bufferDir: string): number[] {
   return Array.from(new Float64Array(b.buffer, b.byteOffset, b.length / 8)).filter((v) => v > 0);
 }
 
-t.test('default cluster, broker and one collector SIGKILLed: 0 lost, 0 per-learner inversions', async (t) => {
+interface Phases {
+  name: string;
+  /** what happens between the broker's death and its return, and after it */
+  middle: (ctx: { bufferDir: string; pids: () => Promise<{ pid: number }[]>; at: (sent: number) => Promise<void>; broker: LocalBroker; t: Test }) => Promise<void>;
+}
+
+function leaderPid(bufferDir: string): number | null {
+  try {
+    return (JSON.parse(readFileSync(join(bufferDir, '.order', 'replayer', 'LOCK'), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return null;
+  }
+}
+
+/** Some log of the host has a replay marker: the leader has had at least one chunk acknowledged. */
+function replayBegun(bufferDir: string): boolean {
+  try {
+    return readdirSync(bufferDir).some((d) => existsSync(join(bufferDir, d, 'replayed')));
+  } catch {
+    return false;
+  }
+}
+
+async function scenario(t: Test, phases: Phases): Promise<void> {
   const broker = await LocalBroker.start({ heapMb: 384 });
   t.teardown(() => broker.destroy());
   const topic = `events-order-${randomUUID().slice(0, 8)}`;
@@ -117,11 +140,7 @@ t.test('default cluster, broker and one collector SIGKILLed: 0 lost, 0 per-learn
   };
   await at(40);
   await broker.kill();
-  await at(140);
-  process.kill(before[0]!.pid, 'SIGKILL');
-  await at(260);
-  await broker.restart();
-  await at(400);
+  await phases.middle({ bufferDir, pids, at, broker, t });
   stop = true;
   await loading;
 
@@ -143,4 +162,39 @@ t.test('default cluster, broker and one collector SIGKILLed: 0 lost, 0 per-learn
   const m = (await (await fetch(`${url}/api/v1/metrics`)).json()) as { possible_duplicates_total: number };
   const copies = records.length - found.size;
   t.ok(copies <= m.possible_duplicates_total, `copies in Kafka (${copies}) ≤ counted as possible duplicates (${m.possible_duplicates_total})`);
-});
+}
+
+t.test('the replay leader SIGKILLed mid-replay: a survivor takes over; 0 lost, 0 per-learner inversions', (t) =>
+  scenario(t, {
+    name: 'leader',
+    middle: async ({ bufferDir, at, broker, t }) => {
+      await at(240);
+      await broker.restart();
+      // Mid-replay: the first chunk is acknowledged (a marker exists) and the host still owes.
+      const end = Date.now() + 120_000;
+      while (!replayBegun(bufferDir) && Date.now() < end) await sleep(5);
+      const leader = leaderPid(bufferDir);
+      t.ok(leader !== null, `a replay leader holds the lock (pid ${leader})`);
+      t.ok(heads(bufferDir).length > 0, 'killed while the host still owes (mid-replay)');
+      process.kill(leader!, 'SIGKILL');
+      await at(380);
+      const handed = Date.now() + 120_000;
+      while ((leaderPid(bufferDir) === leader || leaderPid(bufferDir) === null) && Date.now() < handed) await sleep(100);
+      t.not(leaderPid(bufferDir), leader, 'another process leads the replay now');
+    },
+  }),
+);
+
+t.test('default cluster, broker and one collector SIGKILLed: 0 lost, 0 per-learner inversions', (t) =>
+  scenario(t, {
+    name: 'spilling',
+    middle: async ({ pids, at, broker }) => {
+      const before = await pids();
+      await at(140);
+      process.kill(before[0]!.pid, 'SIGKILL');
+      await at(260);
+      await broker.restart();
+      await at(400);
+    },
+  }),
+);
