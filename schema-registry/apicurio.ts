@@ -9,7 +9,7 @@
  * in memory: every start is an empty registry. The Confluent API is under /apis/ccompat/v7.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,18 +30,29 @@ export function apicurioDir(version = APICURIO_VERSION): string {
 export function ensureApicurio(version = APICURIO_VERSION): string {
   const dir = apicurioDir(version);
   if (existsSync(join(dir, 'quarkus-run.jar'))) return dir;
-  mkdirSync(dir, { recursive: true });
+  // Unpacked beside and renamed into place: a fetch killed half way leaves no folder that looks complete.
+  const staging = `${dir}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const download = join(staging, '.download');
+  mkdirSync(download, { recursive: true });
+  // dependency:copy, then tar: dependency:unpack keeps "already unpacked" markers under
+  // ${project.basedir} of the stub project (the working directory), so a second checkout on the
+  // same machine was told the app was unpacked and got an empty folder.
+  const file = `apicurio-registry-app-${version}-all.tar.gz`;
   const r = spawnSync(
     'mvn',
-    ['-B', '-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:unpack',
-      `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`, `-DoutputDirectory=${dir}`,
-      // Without it the plugin leaves a literal ${project.basedir}/ folder in the working directory.
-      `-DmarkersDirectory=${join(dir, '.markers')}`],
+    ['-B', '-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy',
+      `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`, `-DoutputDirectory=${download}`, '-Dmdep.overWriteReleases=true'],
     { encoding: 'utf8', timeout: 15 * 60_000 },
   );
-  if (r.status !== 0 || !existsSync(join(dir, 'quarkus-run.jar'))) {
-    throw new Error(`fetching Apicurio Registry ${version} with mvn failed (${r.status ?? r.signal}):\n${(r.stdout + r.stderr).slice(-4000)}`);
+  const x = r.status === 0 ? spawnSync('tar', ['-xzf', join(download, file), '-C', staging], { encoding: 'utf8' }) : r;
+  if (r.status !== 0 || x.status !== 0 || !existsSync(join(staging, 'quarkus-run.jar'))) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`fetching Apicurio Registry ${version} with mvn failed (${r.status ?? r.signal}):\n${(r.stdout + r.stderr + (x === r ? '' : x.stderr)).slice(-4000)}`);
   }
+  rmSync(download, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
   return dir;
 }
 
