@@ -18,7 +18,10 @@ import { join } from 'node:path';
 import { decodeBatch, type DecodeInput, type DecodeOutcome } from '../../src/codec/decode.js';
 import { recordValue, type PackedRecords } from '../../src/codec/packed.js';
 import { isValidEvent } from '../../src/codec/validator.js';
-import { CAPTURE, ENVELOPE_CAPTURED, ENVELOPE_HEAD, ENVELOPE_INVALID, ENVELOPE_UNKNOWN, ENVELOPE_VALID, ENVELOPE_WORDS, PRESENT, scanEnvelope } from '../../src/codec/envelope.js';
+import {
+  CAPTURE, ENVELOPE_CAPTURED, ENVELOPE_ENUM_SHIFT, ENVELOPE_HEAD, ENVELOPE_INVALID, ENVELOPE_SAME_SHIFT, ENVELOPE_UNKNOWN, ENVELOPE_VALID, ENVELOPE_WORDS, EVENT_TYPE_VALUES,
+  PRESENT, scanEnvelope, TENANT_CAPTURE,
+} from '../../src/codec/envelope.js';
 import { PayloadValidators } from '../../src/codec/payload.js';
 import { loadFolder } from '../../src/schema/payload/folder.js';
 import { EMPTY_SNAPSHOT } from '../../src/schema/payload/types.js';
@@ -261,6 +264,15 @@ t.test('C verdicts agree with TypeBox and JSON.parse; decodeBatch is the same wi
             for (const [name, b] of Object.entries(PRESENT)) if (((present & b) !== 0) !== Object.hasOwn(e, name)) problem(`element ${i}: presence of ${name}`, slice);
             const unknown = Object.keys(e).some((k) => !KNOWN_EVENT_FIELDS.has(k));
             if (((verdict & ENVELOPE_UNKNOWN) !== 0) !== unknown) problem(`element ${i}: unknown-field bit`, slice);
+            if ((verdict & 3) === ENVELOPE_VALID && EVENT_TYPE_VALUES[((verdict >>> ENVELOPE_ENUM_SHIFT) & 0xff) - 1] !== e.event_type) problem(`element ${i}: event_type index`, slice);
+            if (i > 0 && (verdict & ENVELOPE_CAPTURED) !== 0) {
+              // the same-bytes bit of tenant_id: set exactly when the previous element's tenant bytes are these
+              const p = w - ENVELOPE_WORDS;
+              const cur = body.subarray(scan[w + CAPTURE.tenant_id], scan[w + CAPTURE.tenant_id + 1]);
+              const prev = body.subarray(scan[p + CAPTURE.tenant_id], scan[p + CAPTURE.tenant_id + 1]);
+              const same = ((verdict >>> (ENVELOPE_SAME_SHIFT + TENANT_CAPTURE)) & 1) === 1;
+              if (same !== (cur.length > 0 && cur.equals(prev))) problem(`element ${i}: same-tenant bit`, slice);
+            }
             for (const [name, at] of Object.entries(CAPTURE)) {
               const bytes = body.toString('utf8', scan[w + at], scan[w + at + 1]);
               // event_data and schema_version: the whole value, when present and of the schema's type
