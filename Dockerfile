@@ -5,8 +5,6 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ libssl-dev libsasl2-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
-# .npmrc points node-gyp at the local Node headers (no header download at build time).
-RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ecosystem.config.js ./
 COPY src src
 COPY workers workers
@@ -16,6 +14,10 @@ COPY test test
 COPY bench bench
 COPY native native
 COPY schemas schemas
+# npm ci runs the package's install script (build:native): it needs native/ and src/schema/event.ts
+# (the C envelope check is generated from it), so the sources are in place first.
+# .npmrc points node-gyp at the local Node headers (no header download at build time).
+RUN npm ci --no-audit --no-fund
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
