@@ -152,13 +152,15 @@ async function main(): Promise<void> {
     telemetry.spillState({ batches: s.batches, events: s.events, bytes: s.bytes, fillRatio: s.fillRatio }, circuit.state);
   }, 1000).unref();
 
+  let hostReplayRate = () => telemetry.replayRate();
   const deliverer = new Deliverer({
     producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqTopic: config.DLQ_TOPIC,
     deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(), heads, host,
     maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES,
     retryAfterFull: () => {
       // Seconds until the replay frees room for a typical batch; 30 s when nothing drains (Kafka down).
-      const rate = telemetry.replayRate();
+      // The host's rate, not this process's: the one replay leader may be another process.
+      const rate = hostReplayRate();
       return rate > 0 ? Math.min(300, Math.max(1, Math.ceil(1000 / rate))) : 30;
     },
   });
@@ -178,6 +180,7 @@ async function main(): Promise<void> {
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
   const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
   const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas });
+  hostReplayRate = () => ops.cluster.hostReplayRate();
   // Only while batches go to the producer: with the circuit open they go to the spill log, whatever librdkafka holds.
   const producerBacklogged = () => circuit.state === 'closed' && producer.queued > producerHighWater;
   // Listening before the producer is connected would spill (and later replay) the first batches of every start and

@@ -255,6 +255,29 @@ export class ClusterView {
     }
   }
 
+  private replaySeen = { at: 0, rate: 0, refreshing: false };
+
+  /**
+   * Events/s the host replays from its spill logs: this process's own rate plus the others' from their files.
+   * One replay leader drains every log of the host, so a process's own rate is 0 while the leader frees its
+   * room. Never waits: the others' part is from the last refresh, started here at most once a second.
+   */
+  hostReplayRate(now = Date.now()): number {
+    if (!this.replaySeen.refreshing && now - this.replaySeen.at >= PUBLISH_EVERY_MS) {
+      this.replaySeen.refreshing = true;
+      void this.others(now)
+        .then((rs) => {
+          this.replaySeen.rate = rs.reduce((n, r) => n + (r.health?.buffer_status?.replay_events_per_second ?? 0), 0);
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          this.replaySeen.at = Date.now();
+          this.replaySeen.refreshing = false;
+        });
+    }
+    return this.o.telemetry.replayRate() + this.replaySeen.rate;
+  }
+
   /** The other processes' fresh reports. */
   async others(now = Date.now()): Promise<ProcessReport[]> {
     let names: string[];
