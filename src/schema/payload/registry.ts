@@ -1,7 +1,8 @@
 /**
  * The Schema Registry source of payload schemas (SCHEMA_REGISTRY_URL): the Confluent REST API
  * that Confluent Schema Registry, Apicurio Registry (/apis/ccompat/v7) and Karapace all speak,
- * through the REST client of @kafkajs/confluent-schema-registry (mappersmith, with its retries).
+ * through the REST client of @kafkajs/confluent-schema-registry 3.9 (mappersmith, with its retries; 4.x declares
+ * Node >= 22, this project runs on Node 20).
  *
  * Subjects: one per event type, named by SCHEMA_REGISTRY_SUBJECT, default `{topic}-{event_type}`
  * (Confluent's TopicNameStrategy with the event type appended, so the five types of one topic
