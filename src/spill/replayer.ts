@@ -375,7 +375,8 @@ export class Replayer {
       }
       if (condemned.length === 0) continue;
       if (b.topic === this.d.dlqTopic) {
-        // A dead letter Kafka will not take: nowhere left to put it but the log line.
+        // A dead letter Kafka will not take: nowhere left to put it but the log line (and the counter the alert watches).
+        telemetry.deadLettersDropped(condemned.length);
         this.d.log.error({ count: condemned.length, err: condemned[0]!.message, event_ids: condemned.map((c) => b.records.eventIds[c.record]) }, 'dead letter refused by Kafka: dropped');
         continue;
       }
