@@ -37,6 +37,7 @@ import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
 
 const DRAIN_QUIET_MS = 500;
+const CONNECT_ATTEMPT_MS = 5_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -121,7 +122,9 @@ async function main(): Promise<void> {
   const connectLoop = async () => {
     while (!producer.isConnected && !stopping) {
       try {
-        await producer.connect();
+        // Short attempts: librdkafka reconnects on its own between them, and a shutdown waits for the
+        // attempt in flight (the client cannot be destroyed under it), so this bounds that wait.
+        await producer.connect(CONNECT_ATTEMPT_MS);
         // Reachable now. A non-empty spill log keeps new batches queued behind it anyway.
         circuit.succeeded();
         onConnected();

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { PackedRecords } from '../codec/packed.js';
 import { producerSettings } from './settings.js';
+import { LogThrottle } from '../telemetry/log-throttle.js';
 import { confPairs, EV_BATCH, loadNativeProducer, type NativeFailure, type NativeProducer, type ProducerHandle } from './native.js';
 
 export interface RecordFailure {
@@ -30,6 +31,9 @@ interface Pending {
   refused: NativeFailure[] | null;
 }
 
+/** One "kafka client error" line per error code per interval; repeats are counted on the next line. */
+const CLIENT_ERROR_LOG_INTERVAL_MS = 10_000;
+
 const toFailure = ([record, code, message]: NativeFailure): RecordFailure => ({ record, code, message });
 
 export class EventProducer {
@@ -42,6 +46,7 @@ export class EventProducer {
   private readonly pending = new Map<number, Pending>();
   /** set by the owner: every client-level error (e.g. all brokers down) goes through it */
   onClientError: ((code: number, message: string) => void) | undefined;
+  private readonly errorLog = new LogThrottle(CLIENT_ERROR_LOG_INTERVAL_MS);
 
   constructor(
     config: Readonly<Config>,
@@ -68,6 +73,7 @@ export class EventProducer {
   /** Resolves once a broker answered a metadata request; librdkafka keeps (re)connecting on its own. */
   async connect(timeoutMs = 10_000): Promise<void> {
     try {
+      // The native close waits for this to return (librdkafka forbids destroying a client under a call).
       await this.native.connect(this.handle, timeoutMs);
     } catch (err) {
       throw new Error(`kafka connect failed: ${(err as Error).message}`);
@@ -110,7 +116,8 @@ export class EventProducer {
   }
 
   private clientError(code: number, message: string): void {
-    this.log.warn({ err: message, code }, 'kafka client error');
+    // Every occurrence still reaches onClientError (the circuit); only the log line is throttled per code.
+    this.errorLog.warn(this.log, code, { err: message, code }, 'kafka client error');
     this.onClientError?.(code, message);
   }
 

@@ -17,8 +17,17 @@ export interface RunningCollector {
   bufferDir: string;
   proc: ChildProcess;
   logs: string[];
-  stop(): Promise<number | null>;
+  /** SIGTERM; throws (after a SIGKILL) if the process has not exited within timeoutMs. */
+  stop(timeoutMs?: number): Promise<number | null>;
   kill(): Promise<void>;
+}
+
+/** The collector's own drain bound is 20 s (lifecycle/shutdown.ts); this leaves room for a loaded box. */
+const STOP_TIMEOUT_MS = 45_000;
+
+/** The last lines of a collector's output. */
+export function logTail(logs: string[], lines = 40): string {
+  return logs.join('').split('\n').slice(-lines).join('\n');
 }
 
 export async function freePort(): Promise<number> {
@@ -59,6 +68,9 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // A collector that dies of a crash signal on the way out (SIGSEGV, SIGABRT, SIGBUS) fails whichever test
+  // stopped it: a shutdown that crashes now and then is found by the whole suite, not by one test.
+  const crashed = () => (proc.signalCode && proc.signalCode !== 'SIGTERM' && proc.signalCode !== 'SIGKILL' ? proc.signalCode : null);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`collector not listening after ${timeoutMs} ms:\n${logs.join('')}`)), timeoutMs);
     const onLine = (chunk: Buffer) => {
@@ -82,10 +94,23 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
     bufferDir,
     proc,
     logs,
-    async stop() {
-      if (proc.exitCode !== null) return proc.exitCode;
+    async stop(timeoutMs = STOP_TIMEOUT_MS) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill('SIGTERM');
-      return exited;
+      // The collector bounds its own drain (SHUTDOWN_GRACE_MS, then exit 1): a process still here well after
+      // that is a defect to report with its log, not a reason for the test to hang until tap's file timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
+      const code = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      if (code !== 'late') {
+        const signal = crashed();
+        if (signal) throw new Error(`collector pid ${proc.pid} died of ${signal} while stopping; its log ends:\n${logTail(logs)}`);
+        return code;
+      }
+      proc.kill('SIGKILL');
+      await exited;
+      throw new Error(`collector pid ${proc.pid} still running ${timeoutMs} ms after SIGTERM (SIGKILLed); its log ends:\n${logTail(logs)}`);
     },
     async kill() {
       if (proc.exitCode === null) proc.kill('SIGKILL');
@@ -99,7 +124,7 @@ export async function waitHealthy(url: string, timeoutMs = 30_000): Promise<void
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const r = await fetch(`${url}/api/v1/health`);
+      const r = await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(5_000) });
       if (r.status === 200) return;
     } catch {
       // not listening yet

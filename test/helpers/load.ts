@@ -67,14 +67,18 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** Polls the collector's health until its spill log is empty. */
 export async function waitDrained(url: string, timeoutMs = 90_000): Promise<void> {
   const end = Date.now() + timeoutMs;
+  let last = 'no answer yet';
   for (;;) {
     try {
-      const h = (await (await fetch(`${url}/api/v1/health`)).json()) as { buffer_status: { buffered_events: number }; circuit_state: string };
+      // A health check that does not answer within seconds is itself the finding (a blocked event loop):
+      // without a bound, fetch would wait undici's 300 s for the headers.
+      const h = (await (await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(5_000) })).json()) as { buffer_status: { buffered_events: number }; circuit_state: string };
       if (h.buffer_status.buffered_events === 0 && h.circuit_state === 'closed') return;
-    } catch {
-      // restarting
+      last = JSON.stringify({ circuit_state: h.circuit_state, buffer_status: h.buffer_status });
+    } catch (e) {
+      last = `health failed: ${(e as Error).message}`; // restarting, or not answering
     }
-    if (Date.now() > end) throw new Error('spill log never drained');
+    if (Date.now() > end) throw new Error(`spill log not drained after ${timeoutMs} ms; last health: ${last}`);
     await sleep(250);
   }
 }

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { LocalBroker } from '../../kafka/broker.js';
-import { startCollector } from '../helpers/collector.js';
+import { logTail, startCollector } from '../helpers/collector.js';
 import { readUntilIds, eventIds } from '../helpers/consumer.js';
 import { orderViolations, runLoad, sleep, waitDrained } from '../helpers/load.js';
 
@@ -182,7 +182,10 @@ t.test('Kafka frozen (SIGSTOP): a full producer queue refuses with 503, then bat
   t.equal(metrics.poison_pills_total, 0, 'no event was quarantined for the queue being full');
 });
 
-t.test('spill cap reached: 503 with Retry-After, and nothing already accepted is lost', async (t) => {
+t.test('spill cap reached: 503 with Retry-After, and nothing already accepted is lost', { timeout: 240_000 }, async (t) => {
+  // Each step names itself in the output, so a step that hangs on a loaded box is known by name.
+  const started = Date.now();
+  const step = (what: string) => t.comment(`${Date.now() - started} ms: ${what}`);
   const env = { KAFKA_BOOTSTRAP_SERVERS: '127.0.0.1:1', KAFKA_TOPIC: `${TOPIC}-cap`, DLQ_TOPIC: DLQ, MAX_BUFFER_SIZE_MB: '1', SPILL_SEGMENT_MB: '1', INSTANCE_ID: '0' };
   let collector = await startCollector(env);
   const bufferDir = collector.bufferDir;
@@ -190,15 +193,17 @@ t.test('spill cap reached: 503 with Retry-After, and nothing already accepted is
   let full: Response | undefined;
   for (let i = 0; i < 400 && !full; i++) {
     const events = Array.from({ length: 100 }, (_, k) => ({ ...syntheticLike(k), event_id: randomUUID() }));
-    const r = await fetch(`${collector.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
+    const r = await fetch(`${collector.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(30_000) });
     if (r.status === 200) events.forEach((e) => acked.add(e.event_id));
     else full = r;
   }
+  step(`${acked.size} events accepted before the cap`);
   t.ok(full, 'the cap was reached');
   t.equal(full?.status, 503);
   t.ok(Number(full?.headers.get('retry-after')) >= 1, 'Retry-After is set');
   t.equal(((await full?.json()) as { error: { code: string } }).error.code, 'COLLECTOR_ERR_BUFFER_FULL');
   await collector.stop();
+  step('collector stopped');
 
   const broker = await LocalBroker.start({ heapMb: 384 });
   t.teardown(() => broker.destroy());
@@ -206,10 +211,17 @@ t.test('spill cap reached: 503 with Retry-After, and nothing already accepted is
     { name: env.KAFKA_TOPIC, partitions: 3 },
     { name: DLQ, partitions: 1 },
   ]);
+  step('broker up, topics created');
   collector = await startCollector({ ...env, KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, BUFFER_DIR: bufferDir });
-  t.teardown(() => collector.stop());
+  t.teardown(async () => {
+    if (!t.passing()) t.comment(`collector log:\n${logTail(collector.logs)}`);
+    await collector.stop();
+  });
+  step('collector restarted on the full log');
   await waitDrained(collector.url);
+  step('drained');
   const records = await readUntilIds(broker.bootstrap, env.KAFKA_TOPIC, acked);
+  step('read back');
   const found = eventIds(records);
   t.same([...acked].filter((id) => !found.has(id)), [], `all ${acked.size} events accepted before the cap are in Kafka`);
 });

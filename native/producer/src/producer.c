@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "napi_util.h"
 #include "rdkafka.h"
@@ -87,6 +88,8 @@ typedef struct {
   pthread_t poller;
   int polling;
   atomic_int stopping;
+  /* connect jobs still inside rd_kafka_metadata(): close must not destroy rk under them */
+  atomic_int connecting;
   int closed;
   topic_t *topics;
   size_t ntopics;
@@ -424,6 +427,14 @@ static void job_execute(napi_env env, void *data) {
   (void)env;
   job_t *j = data;
   if (j->close) {
+    /* librdkafka requires every call on an instance to have returned before rd_kafka_destroy(). A close
+     * queued while a connect's metadata request is still waiting (a broker that does not answer: up to
+     * its timeout) would otherwise destroy the client under it, and a threadpool thread stuck there
+     * keeps the process from exiting (libuv joins its threads at exit). */
+    while (atomic_load(&j->p->connecting) > 0) {
+      struct timespec ms10 = {0, 10 * 1000 * 1000};
+      nanosleep(&ms10, NULL);
+    }
     destroy_client(j->p);
     j->err = RD_KAFKA_RESP_ERR_NO_ERROR;
     return;
@@ -432,6 +443,7 @@ static void job_execute(napi_env env, void *data) {
   /* node-rdkafka's connect() does the same: a metadata round trip proves a broker answers. */
   j->err = rd_kafka_metadata(j->p->rk, 0, NULL, &md, j->timeout_ms);
   if (md) rd_kafka_metadata_destroy(md);
+  atomic_fetch_sub(&j->p->connecting, 1);
 }
 
 static void job_complete(napi_env env, napi_status status, void *data) {
@@ -466,7 +478,12 @@ static napi_value start_job(napi_env env, producer_t *p, int close, int timeout_
   CHECK(napi_create_promise(env, &j->deferred, &promise));
   napi_create_string_utf8(env, close ? "kafka-producer-close" : "kafka-producer-connect", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
+  if (!close) atomic_fetch_add(&p->connecting, 1);
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    if (!close) atomic_fetch_sub(&p->connecting, 1);
+    throw_last(env, "napi_queue_async_work");
+    return NULL;
+  }
   if (close) p->closed = 1;
   return promise;
 }
