@@ -13,7 +13,7 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { syntheticBatch } from '../pipeline/synthetic.js';
 import { readIntoSlot } from './body.js';
 import { exchange, reply, replyJson, sendError, type Exchange, type ReplyOptions } from './reply.js';
-import { DeadlineQueue } from '../pipeline/deadlines.js';
+import { DeadlineQueue, runExpiry } from '../pipeline/deadlines.js';
 import { answerJson } from '../pipeline/answer.js';
 import { contentTypeProblem, encodingOf } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
@@ -87,8 +87,6 @@ function sendAnswer(ex: Exchange, a: CollectAnswer, close: boolean): void {
 
 const NONE: ReplyOptions = Object.freeze({});
 const CLOSE: ReplyOptions = Object.freeze({ close: true });
-
-const runExpiry = (expire: () => void) => expire();
 
 export function startServer(deps: ServerDeps): Promise<Server> {
   const { config, slab, collector, telemetry } = deps;

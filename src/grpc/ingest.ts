@@ -15,6 +15,7 @@ import { REFUSALS } from '../acceptor/server.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { batchJson, type CollectRequest } from './batch-json.js';
 import { grpcCodeOf } from './status.js';
+import { DeadlineQueue, runExpiry } from '../pipeline/deadlines.js';
 
 export interface IngestDeps {
   config: Readonly<Config>;
@@ -95,7 +96,12 @@ export function toResult(a: CollectAnswer, batchId: string | undefined): IngestR
 }
 
 export class BatchIngest {
-  constructor(private readonly deps: IngestDeps) {}
+  /** One timer for every batch's answer deadline, as over HTTP (src/pipeline/deadlines.ts), not one per batch. */
+  private readonly deadlines: DeadlineQueue<() => void>;
+
+  constructor(private readonly deps: IngestDeps) {
+    this.deadlines = new DeadlineQueue<() => void>(deps.config.REQUEST_TIMEOUT_MS, runExpiry);
+  }
 
   /**
    * Runs one batch and resolves with its answer, at the latest REQUEST_TIMEOUT_MS after the
@@ -153,16 +159,13 @@ export class BatchIngest {
         answered = true;
         resolve(r);
       };
-      const deadline = setTimeout(
-        () => answer(refuse('COLLECTOR_ERR_DEADLINE', `no answer within ${config.REQUEST_TIMEOUT_MS} ms`, 1)),
-        config.REQUEST_TIMEOUT_MS,
-      );
+      const deadline = this.deadlines.arm(() => answer(refuse('COLLECTOR_ERR_DEADLINE', `no answer within ${config.REQUEST_TIMEOUT_MS} ms`, 1)));
       collector
         .collect({ slot: held.slot, token: held.token, length: json.body.byteLength, gzip: false, receivedAt: Date.now(), tenants }, startedAt)
         .then((a) => answer(toResult(a, json.batchId)))
         .catch((err: unknown) => answer(refuse('COLLECTOR_ERR_INTERNAL', (err as Error).message)))
         .finally(() => {
-          clearTimeout(deadline);
+          this.deadlines.cancel(deadline);
           admission.settle(ticket, performance.now() - bodyDoneAt);
         });
     });

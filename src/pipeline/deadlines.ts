@@ -12,6 +12,9 @@
  * deadlines pending at the busiest moment).
  */
 
+/** onExpire for queues whose items are the expiry callbacks themselves. */
+export const runExpiry = (expire: () => void): void => expire();
+
 /** Where an armed deadline sits, to cancel it; 0 is never a ticket. */
 export type DeadlineTicket = number;
 
