@@ -9,7 +9,8 @@ import { Piscina } from 'piscina';
 import pino from 'pino';
 import { loadConfig, describeConfig } from './config/load.js';
 import { Slab } from './ring/slab.js';
-import { startMallocTrim } from './lifecycle/malloc-trim.js';
+import { mallocTrim, startMallocTrim } from './lifecycle/malloc-trim.js';
+import { startMemorySettle } from './lifecycle/memory-settle.js';
 import { EventProducer } from './producer/producer.js';
 import { Circuit } from './producer/circuit.js';
 import { meansBrokersDown } from './producer/classify.js';
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
   const adoptTimer = setInterval(() => void spill.adopt().catch(() => undefined), 30_000).unref();
   host.spilling(); // fail at start, not on the first request, if the table cannot be read
   const stopTrim = startMallocTrim(config.MALLOC_TRIM_INTERVAL_MS);
+  let stopSettle = () => {};
   const gaugeTimer = setInterval(() => {
     const s = spillSummary(spill);
     telemetry.spillState({ batches: s.batches, events: s.events, bytes: s.bytes, fillRatio: s.fillRatio }, circuit.state);
@@ -183,6 +185,19 @@ async function main(): Promise<void> {
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
   const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
   const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas });
+  stopSettle = startMemorySettle({
+    idleMs: config.MEMORY_SETTLE_IDLE_MS,
+    activity: () => collector.batchesTaken,
+    // One task per worker, dispatched at once to the idle workers: each exits and Piscina starts a fresh one.
+    // The tasks fail by design (their worker exited).
+    settleWorkers: async () => {
+      const before = new Set(pool.threads.map((w) => w.threadId));
+      await Promise.allSettled(Array.from({ length: config.WORKER_THREADS }, () => pool.run({ recycle: true })));
+      return pool.threads.filter((w) => !before.has(w.threadId)).length;
+    },
+    trim: mallocTrim,
+    onSettled: (ms, workersReplaced) => log.debug({ ms: Math.round(ms), workers_replaced: workersReplaced }, 'memory settled after work'),
+  });
   hostReplayRate = () => ops.cluster.hostReplayRate();
   // Only while batches go to the producer: with the circuit open they go to the spill log, whatever librdkafka holds.
   const producerBacklogged = () => circuit.state === 'closed' && producer.queued > producerHighWater;
@@ -252,6 +267,7 @@ async function main(): Promise<void> {
     clearInterval(peerTimer);
     clearInterval(gaugeTimer);
     stopTrim();
+    stopSettle();
     schemas.stop();
     // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
     await producer.flush(5000);

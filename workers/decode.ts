@@ -6,7 +6,7 @@
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { decodeBatch, type DecodeOutcome } from '../src/codec/decode.js';
 import { Slab } from '../src/ring/slab.js';
-import type { DecodeTask, DecodeWorkerData } from '../src/pipeline/task.js';
+import type { DecodeTask, DecodeWorkerData, RecycleTask } from '../src/pipeline/task.js';
 import { PayloadValidators } from '../src/codec/payload.js';
 import { SchemaChannel } from '../src/schema/payload/channel.js';
 import { EMPTY_SNAPSHOT } from '../src/schema/payload/types.js';
@@ -30,7 +30,13 @@ function currentPayload(): PayloadValidators {
   return payload;
 }
 
-export default function decode(task: DecodeTask): unknown {
+export default function decode(task: DecodeTask | RecycleTask): unknown {
+  if ('recycle' in task) {
+    // Exit inside the task, not after answering it: Piscina then fails only this task (its caller expects
+    // that) and starts a fresh worker, and no batch can be handed to a worker that is about to go away.
+    // The whole heap this isolate grew for large batches goes with it; a full GC kept most of it.
+    process.exit(0);
+  }
   let outcome: DecodeOutcome;
   try {
     outcome = decodeBatch({

@@ -106,6 +106,12 @@ export const ConfigSchema = Type.Object(
       3_600_000,
       "Every this often, malloc's free pages go back to the kernel (glibc malloc_trim: librdkafka's, uWS's and zlib's arenas keep them after large batches); 0: never",
     ),
+    MEMORY_SETTLE_IDLE_MS: Int(
+      10_000,
+      0,
+      3_600_000,
+      'After work, once no batch came for this long: the decode workers are replaced by fresh ones, the main thread gets a full GC and malloc_trim runs, so the heap a burst of large batches grew goes back to the kernel; 0: never',
+    ),
     REQUEST_TIMEOUT_MS: Int(10_000, 100, 600_000, 'Deadline for answering a request once its body is in'),
     BODY_TIMEOUT_MS: Int(
       10_000,

@@ -10,10 +10,17 @@ interface MemoryAddon {
   trim(): boolean;
 }
 
+let addon: MemoryAddon | undefined;
+
+/** One malloc_trim(0) now; false if nothing was returned. */
+export function mallocTrim(): boolean {
+  addon ??= loadNativeAddon<MemoryAddon>('memory');
+  return addon.trim();
+}
+
 /** Starts the periodic trim; 0 = never. Returns the stop function. */
 export function startMallocTrim(intervalMs: number): () => void {
   if (intervalMs <= 0) return () => {};
-  const addon = loadNativeAddon<MemoryAddon>('memory');
-  const timer = setInterval(() => addon.trim(), intervalMs).unref();
+  const timer = setInterval(mallocTrim, intervalMs).unref();
   return () => clearInterval(timer);
 }

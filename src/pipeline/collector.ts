@@ -59,6 +59,7 @@ function perTenant(records: PackedRecords, header: number, only?: readonly numbe
 
 export class Collector {
   private inFlight = 0;
+  private taken = 0;
   private drained: (() => void) | undefined;
 
   constructor(private readonly deps: CollectorDeps) {}
@@ -66,6 +67,11 @@ export class Collector {
   /** Batches between body-complete and answer. */
   get pending(): number {
     return this.inFlight;
+  }
+
+  /** Batches taken since start: moves whenever the process works (memory settling watches it). */
+  get batchesTaken(): number {
+    return this.taken;
   }
 
   /** Resolves when no batch is in flight (shutdown). */
@@ -76,6 +82,7 @@ export class Collector {
 
   async collect(task: DecodeTask, startedAt: number): Promise<CollectAnswer> {
     this.inFlight++;
+    this.taken++;
     try {
       return await this.process(task, startedAt);
     } finally {

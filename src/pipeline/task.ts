@@ -23,3 +23,8 @@ export interface DecodeTask {
   /** the tenants the request's API key may write; absent: any */
   tenants?: readonly string[] | undefined;
 }
+
+/** Not a batch: asks the worker to exit so that Piscina replaces it with a fresh one (src/lifecycle/memory-settle.ts). */
+export interface RecycleTask {
+  recycle: true;
+}

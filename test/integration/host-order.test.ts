@@ -7,24 +7,16 @@
  * (first copies), and the copies in Kafka no more than the collectors counted as possible.
  */
 import t, { type Test } from 'tap';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { LocalBroker } from '../../kafka/broker.js';
-import { freePort, waitHealthy } from '../helpers/collector.js';
+import { startPm2Cluster } from '../helpers/pm2.js';
 import { readUntilIds, eventIds } from '../helpers/consumer.js';
 import { orderViolations, sleep } from '../helpers/load.js';
 import { syntheticEvent } from '../../src/pipeline/synthetic.js';
 
-const run = promisify(execFile);
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const pm2 = join(dirname(createRequire(import.meta.url).resolve('pm2/package.json')), 'bin', 'pm2');
 
 t.setTimeout(480_000);
 
@@ -107,27 +99,9 @@ async function scenario(t: Test, phases: Phases): Promise<void> {
   t.teardown(() => broker.destroy());
   const topic = `events-order-${randomUUID().slice(0, 8)}`;
   await broker.createTopics([{ name: topic, partitions: 3 }, { name: `${topic}-dlq`, partitions: 1 }]);
-  const port = await freePort();
-  const home = mkdtempSync(join(os.tmpdir(), 'pm2-order-'));
-  const bufferDir = join(home, 'buffer');
-  const env = {
-    ...process.env, PM2_HOME: home, KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`,
-    PORT: String(port), HOST: '127.0.0.1', BUFFER_DIR: bufferDir, RUN_DIR: join(home, 'run'), LOG_LEVEL: 'warn',
-    DEDUP_PATH: join(home, 'dedup.table'), DEDUP_CAPACITY: '65536', SPILL_AFTER_MS: '1000', CIRCUIT_PROBE_MS: '500',
-    // The load's event_data ({seq}) is not the shipped example schemas' shape; gRPC on a port of its own (the
-    // default 50051 is shared through SO_REUSEPORT with anything else on the host).
-    SCHEMA_DIR: 'off', GRPC_PORT: String(await freePort()),
-  };
-  delete (env as Record<string, string | undefined>).COLLECTOR_INSTANCES; // the default cluster
-  const pm = (...args: string[]) => run(process.execPath, [pm2, ...args], { env, cwd: root, timeout: 120_000 });
-  t.teardown(async () => {
-    await pm('kill').catch(() => undefined);
-    rmSync(home, { recursive: true, force: true });
-  });
-  await pm('start', 'ecosystem.config.js');
-  const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url);
-  const pids = async () => (JSON.parse((await pm('jlist')).stdout) as { pid: number; pm2_env: { status: string; NODE_APP_INSTANCE?: number } }[]).filter((p) => p.pm2_env.status === 'online' && p.pid > 0);
+  // The default cluster (COLLECTOR_INSTANCES unset), spilling after 1 s and probing Kafka every 500 ms.
+  const { url, bufferDir, online: pids } = await startPm2Cluster(t, broker.bootstrap, topic,
+    { COLLECTOR_INSTANCES: undefined, SPILL_AFTER_MS: '1000', CIRCUIT_PROBE_MS: '500' });
   const before = await pids();
   t.equal(before.length, 2, 'two collector processes online (the default)');
 

@@ -4,47 +4,19 @@
  * one port), with a private PM2_HOME so the test never touches a user's PM2 daemon.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { sharedBroker } from '../helpers/broker.js';
 import { createTopics } from '../helpers/topics.js';
-import { freePort, waitHealthy } from '../helpers/collector.js';
+import { startPm2Cluster } from '../helpers/pm2.js';
+import { startCollector } from '../helpers/collector.js';
 import { readUntilIds, eventIds } from '../helpers/consumer.js';
 import { runLoad, sleep, waitDrained } from '../helpers/load.js';
-
-const run = promisify(execFile);
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const pm2 = join(dirname(createRequire(import.meta.url).resolve('pm2/package.json')), 'bin', 'pm2');
 
 t.test('pm2 reload under load: no failed request, no lost event', async (t) => {
   const { bootstrap } = sharedBroker();
   const topic = `events-reload-${randomUUID().slice(0, 8)}`;
   await createTopics([{ name: topic, partitions: 3 }, { name: `${topic}-dlq`, partitions: 1 }]);
-  const port = await freePort();
-  const home = mkdtempSync(join(os.tmpdir(), 'pm2-home-'));
-  const env = {
-    ...process.env, PM2_HOME: home, KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`,
-    PORT: String(port), HOST: '127.0.0.1', BUFFER_DIR: join(home, 'buffer'), LOG_LEVEL: 'warn', COLLECTOR_INSTANCES: '2',
-    DEDUP_PATH: join(home, 'dedup.table'), DEDUP_CAPACITY: '65536',
-    // The load's event_data ({seq}) is not the shipped example schemas' shape: no payload schemas here.
-    SCHEMA_DIR: 'off',
-    // its own gRPC port: the default 50051 is shared through SO_REUSEPORT with anything else on the host
-    GRPC_PORT: String(await freePort()),
-  };
-  const pm = (...args: string[]) => run(process.execPath, [pm2, ...args], { env, cwd: root, timeout: 120_000 });
-  t.teardown(async () => {
-    await pm('kill').catch(() => undefined);
-    rmSync(home, { recursive: true, force: true });
-  });
-  await pm('start', 'ecosystem.config.js');
-  const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url);
+  const { url, pm } = await startPm2Cluster(t, bootstrap, topic, { COLLECTOR_INSTANCES: '2' });
 
   let stop!: () => void;
   const loading = runLoad({ urls: () => [url], clients: 4, batchSize: 20, until: new Promise<void>((r) => (stop = r)), pauseMs: 5 });
@@ -68,7 +40,6 @@ t.test('pm2 reload under load: no failed request, no lost event', async (t) => {
 });
 
 t.test('SIGTERM under load: in-flight batches finish, exit 0, nothing acknowledged is lost', async (t) => {
-  const { startCollector } = await import('../helpers/collector.js');
   const { bootstrap } = sharedBroker();
   const topic = `events-sigterm-${randomUUID().slice(0, 8)}`;
   await createTopics([{ name: topic, partitions: 3 }, { name: `${topic}-dlq`, partitions: 1 }]);
