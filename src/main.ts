@@ -196,7 +196,7 @@ async function main(): Promise<void> {
       return pool.threads.filter((w) => !before.has(w.threadId)).length;
     },
     trim: mallocTrim,
-    onSettled: (ms, workersReplaced) => log.debug({ ms: Math.round(ms), workers_replaced: workersReplaced }, 'memory settled after work'),
+    onSettled: (ms, workersReplaced) => log.info({ ms: Math.round(ms), workers_replaced: workersReplaced }, 'memory settled after work'),
   });
   hostReplayRate = () => ops.cluster.hostReplayRate();
   // Only while batches go to the producer: with the circuit open they go to the spill log, whatever librdkafka holds.

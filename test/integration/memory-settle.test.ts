@@ -21,7 +21,7 @@ t.test('decode workers replaced after work; batches around the replacement are a
   await createTopics([{ name: topic, partitions: 3 }, { name: `${topic}-dlq`, partitions: 1 }]);
   const c = await startCollector({
     KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`,
-    MEMORY_SETTLE_IDLE_MS: '600', WORKER_THREADS: '2', LOG_LEVEL: 'debug',
+    MEMORY_SETTLE_IDLE_MS: '600', WORKER_THREADS: '2',
   });
   t.teardown(() => c.stop());
   await waitHealthy(c.url);
