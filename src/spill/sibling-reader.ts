@@ -6,7 +6,9 @@
  * What it returns is only ever complete, checksummed frames with dense seqs, in log order:
  *   - the owner may be mid-append: a frame that runs past the end of the file (torn), or a
  *     bad frame at the very end of the newest segment, is "not there yet" (the owner's
- *     crash recovery would cut it; a live owner completes it);
+ *     crash recovery would cut it; a live owner completes it) — but not a frame whose seq the
+ *     owner already answered, nor a torn frame with valid frames after it: a frame's length is
+ *     outside its checksum, and a rotten length makes a complete frame look torn;
  *   - the owner deletes acknowledged segments at any time: a segment that vanishes between
  *     the listing and the open held only seqs below what is asked (acked), so it is skipped;
  *   - a segment replaced by the owner's recovery (salvage rewrites files by rename) is
@@ -100,19 +102,25 @@ export class SiblingReader {
             bufAt = off;
             c = checkFrame(buf, 0, buf.length);
           }
+          // The owner answered this seq: its frame is complete on disk, so anything wrong with it is damage.
+          const answered = belowSeq > 0 && seq < belowSeq;
           if (c.kind === 'torn') {
-            if (newest) break; // mid-append: not there yet
-            throw new SpillError('COLLECTOR_ERR_SPILL_CORRUPT', `${s.path}: a torn frame at ${off} in a sealed segment`);
+            // Past the end of the file. In the newest segment that is the owner's append in progress — unless
+            // the owner answered it, or (an adopted log, no writer) valid frames follow: then the frame's
+            // length rotted (it is outside the checksum) and the frame is damage like any other.
+            if (newest && !answered && (belowSeq > 0 || salvageRuns(fs.readFileSync(s.path), off + 1, seq - 1).length === 0)) break;
           }
-          if (c.kind === 'bad' || c.seq !== seq) {
+          if (c.kind === 'torn' || c.kind === 'bad' || c.seq !== seq) {
             // The newest segment's tail may be a frame its live owner is still writing only as "torn";
             // a bad frame there with nothing after it is a crash leftover the owner's recovery cuts.
             const rest: Buffer = fs.readFileSync(s.path);
             const runs = salvageRuns(rest, off + 1, seq - 1);
-            if (runs.length === 0 && newest) break;
+            if (runs.length === 0 && newest && !answered) break;
             quarantineCopy(dir, s.path);
             const next = runs[0];
-            const to = next ? next.firstSeq - 1 : newest ? seq : (segs[k + 1]!.firstSeq - 1);
+            // Nothing valid after it: lost up to the segment's end (the next segment's first seq, or in the
+            // newest one what the owner answered).
+            const to = next ? next.firstSeq - 1 : newest ? (answered ? belowSeq - 1 : seq) : (segs[k + 1]!.firstSeq - 1);
             if (to >= seq) lost.push({ from: seq, to });
             if (!next) {
               off = size;

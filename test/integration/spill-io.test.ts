@@ -9,14 +9,15 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { LocalBroker } from '../../kafka/broker.js';
-import { startCollector } from '../helpers/collector.js';
+import { logTail, startCollector } from '../helpers/collector.js';
 import { readTopic, eventIds } from '../helpers/consumer.js';
 import { sleep, waitDrained } from '../helpers/load.js';
 import { syntheticEvent } from '../../src/pipeline/synthetic.js';
+import { HEADER_BYTES as FRAME_HEADER_BYTES } from '../../src/spill/frame.js';
 
 t.setTimeout(300_000);
 
@@ -85,40 +86,50 @@ t.test('a full filesystem: appends are refused while full and stored again once 
   t.equal(m.buffer_events_count, acked.size, `every acknowledged event (${acked.size}) is in the spill log`);
 });
 
-t.test('a record that rots on disk: replay quarantines it, counts it and delivers the rest', async (t) => {
-  const broker = await LocalBroker.start({ heapMb: 384 });
-  t.teardown(() => broker.destroy());
-  const topic = `events-rot-${randomUUID().slice(0, 8)}`;
-  await broker.createTopics([{ name: topic, partitions: 3 }, { name: `${topic}-dlq`, partitions: 1 }]);
-  await broker.kill();
-  const bufferDir = mkdtempSync(join(os.tmpdir(), 'collector-rot-'));
-  const collector = await startCollector({
-    KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`, BUFFER_DIR: bufferDir, INSTANCE_ID: '0', CIRCUIT_PROBE_MS: '300',
+for (const where of ['payload', 'length'] as const) {
+  t.test(`a record that rots on disk (its ${where}): replay quarantines it, counts it and delivers the rest`, async (t) => {
+    const broker = await LocalBroker.start({ heapMb: 384 });
+    t.teardown(() => broker.destroy());
+    const topic = `events-rot-${randomUUID().slice(0, 8)}`;
+    await broker.createTopics([{ name: topic, partitions: 3 }, { name: `${topic}-dlq`, partitions: 1 }]);
+    await broker.kill();
+    const bufferDir = mkdtempSync(join(os.tmpdir(), 'collector-rot-'));
+    const collector = await startCollector({
+      KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`, BUFFER_DIR: bufferDir, INSTANCE_ID: '0', CIRCUIT_PROBE_MS: '300',
+    });
+    t.teardown(async () => {
+      if (!t.passing()) t.comment(`collector log:\n${logTail(collector.logs, 80)}`);
+      await collector.stop();
+    });
+    const acked = new Map<string, number>();
+    for (let i = 0; i < 20; i++) t.equal((await send(collector.url, acked, i)).status, 200, `batch ${i} stored while Kafka is down`);
+
+    // Rot one byte of the 11th stored record: in its payload (it no longer matches its checksum), or in its
+    // length, which the checksum does not cover (the frame then seems to run past the end of the file, as an
+    // append in progress would).
+    const segDir = join(bufferDir, '0');
+    const seg = readdirSync(segDir).filter((f) => f.endsWith('.seg')).map((f) => join(segDir, f))[0]!;
+    const frames = readFileSync(seg);
+    let frame = 0;
+    for (let r = 0; r < 10; r++) frame += FRAME_HEADER_BYTES + frames.readUInt32LE(frame + 4);
+    const at = where === 'payload' ? frame + FRAME_HEADER_BYTES + 10 : frame + 5;
+    const fd = openSync(seg, 'r+');
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+
+    await broker.restart();
+    await waitDrained(collector.url, 180_000);
+    const records = await readTopic(broker.bootstrap, topic, (rs) => eventIds(rs).size >= acked.size - 50, 120_000);
+    const found = eventIds(records);
+    const missing = [...acked].filter(([id]) => !found.has(id));
+    const batches = new Set(missing.map(([, batch]) => batch));
+    t.ok(missing.length <= 50 && batches.size <= 1, `only the rotten record's batch is missing (${missing.length} events, batches ${[...batches]})`);
+    const prom = await (await fetch(`${collector.url}/metrics`)).text();
+    t.match(prom, /collector_spill_corrupt_records_total\{[^}]*\} 1\b/, 'the quarantined record is counted');
+    t.match(collector.logs.join(''), /corrupt record was quarantined/, 'and logged');
+    t.ok(readdirSync(join(segDir, 'quarantine')).length > 0, 'the damaged segment is kept in quarantine/ as evidence');
   });
-  t.teardown(() => collector.stop());
-  const acked = new Map<string, number>();
-  for (let i = 0; i < 20; i++) t.equal((await send(collector.url, acked, i)).status, 200, `batch ${i} stored while Kafka is down`);
-
-  // Flip one byte in the middle of the segment: one stored record no longer matches its checksum.
-  const segDir = join(bufferDir, '0');
-  const seg = readdirSync(segDir).filter((f) => f.endsWith('.seg')).map((f) => join(segDir, f))[0]!;
-  const at = Math.floor(statSync(seg).size / 2);
-  const fd = openSync(seg, 'r+');
-  const b = Buffer.alloc(1);
-  readSync(fd, b, 0, 1, at);
-  b[0] = b[0]! ^ 0xff;
-  writeSync(fd, b, 0, 1, at);
-  closeSync(fd);
-
-  await broker.restart();
-  await waitDrained(collector.url, 180_000);
-  const records = await readTopic(broker.bootstrap, topic, (rs) => eventIds(rs).size >= acked.size - 50, 120_000);
-  const found = eventIds(records);
-  const missing = [...acked].filter(([id]) => !found.has(id));
-  const batches = new Set(missing.map(([, batch]) => batch));
-  t.ok(missing.length <= 50 && batches.size <= 1, `only the rotten record's batch is missing (${missing.length} events, batches ${[...batches]})`);
-  const prom = await (await fetch(`${collector.url}/metrics`)).text();
-  t.match(prom, /collector_spill_corrupt_records_total\{[^}]*\} 1\b/, 'the quarantined record is counted');
-  t.match(collector.logs.join(''), /corrupt record was quarantined/, 'and logged');
-  t.ok(readdirSync(join(segDir, 'quarantine')).length > 0, 'the damaged segment is kept in quarantine/ as evidence');
-});
+}
