@@ -17,6 +17,15 @@ function body(seq: number): Buffer {
   return Buffer.from(`record-${seq}|${'x'.repeat(seq % 97)}`);
 }
 
+/** Flips one byte of the given record's frame (offset from the frame's start) in a segment holding it. */
+function rot(seg: string, record: number, at: number): void {
+  const buf = fs.readFileSync(seg);
+  let off = 0;
+  for (let s = 1; s < record; s++) off += 28 + buf.readUInt32LE(off + 4);
+  buf[off + at] = buf[off + at]! ^ 0xff;
+  fs.writeFileSync(seg, buf);
+}
+
 t.test('a torn last record (the owner mid-append) is not returned until it is complete', async (t) => {
   const dir = tmpDir('sib-torn');
   const log = open(dir, { compress: false });
@@ -84,13 +93,7 @@ t.test('damage with valid records after it: reported as lost, a copy quarantined
   const log = open(dir, { compress: false });
   for (let s = 1; s <= 6; s++) log.append([body(s)], [1]);
   log.close();
-  const seg = segFiles(dir)[0]!;
-  const buf = fs.readFileSync(seg);
-  // flip a payload byte of record 3
-  let off = 0;
-  for (let s = 1; s < 3; s++) off += 28 + buf.readUInt32LE(off + 4);
-  buf[off + 30] = buf[off + 30]! ^ 0xff;
-  fs.writeFileSync(seg, buf);
+  rot(segFiles(dir)[0]!, 3, 30); // a payload byte of record 3
   const got = new SiblingReader().peek(dir, 1, 100, Infinity);
   t.same(got.records.map((r) => r.seq), [1, 2, 4, 5, 6]);
   t.same(got.lost, [{ from: 3, to: 3 }]);
@@ -106,12 +109,7 @@ t.test('a rotten length that makes a frame run past the end of the newest segmen
     const log = open(dir, { compress: false });
     for (let s = 1; s <= 6; s++) log.append([body(s)], [1]);
     log.close();
-    const seg = segFiles(dir)[0]!;
-    const buf = fs.readFileSync(seg);
-    let off = 0;
-    for (let s = 1; s < 3; s++) off += 28 + buf.readUInt32LE(off + 4);
-    buf[off + 5] = buf[off + 5]! ^ 0xff; // record 3's length grows by ~64 KiB: past the end of the file
-    fs.writeFileSync(seg, buf);
+    rot(segFiles(dir)[0]!, 3, 5); // record 3's length grows by ~64 KiB: past the end of the file
     const got = new SiblingReader().peek(dir, 1, 100, Infinity, belowSeq);
     t.same(got.records.map((r) => r.seq), [1, 2, 4, 5, 6], `${name}: the records after the damage are read`);
     t.same(got.lost, [{ from: 3, to: 3 }], `${name}: the damaged one is reported lost`);
@@ -126,11 +124,7 @@ t.test('a rotten length in a sealed segment: damage, reading goes on into the ne
   log.close();
   const segs = segFiles(dir);
   t.ok(segs.length >= 2, `several segments (${segs.length})`);
-  const buf = fs.readFileSync(segs[0]!);
-  let off = 0;
-  for (let s = 1; s < 3; s++) off += 28 + buf.readUInt32LE(off + 4);
-  buf[off + 5] = buf[off + 5]! ^ 0xff;
-  fs.writeFileSync(segs[0]!, buf);
+  rot(segs[0]!, 3, 5);
   const got = new SiblingReader().peek(dir, 1, 1000, Infinity, 121);
   t.equal(got.records[0]?.seq, 1);
   t.equal(got.records.at(-1)?.seq, 120, 'read to the end of the log');
