@@ -37,7 +37,8 @@ t.test('broker SIGKILLed under load: every acknowledged event reaches Kafka, in 
   stopLoad();
   const load = await loading;
 
-  t.equal(during.circuit_state, 'open', 'the circuit opened during the outage');
+  // One sample of a circuit that probes every 500 ms: half-open (a probe in flight) also means it opened.
+  t.ok(['open', 'half_open'].includes(during.circuit_state), `the circuit opened during the outage: ${during.circuit_state}`);
   t.ok(during.buffer_status.buffered_events > 0, 'events were buffered on disk during the outage');
   t.ok(load.buffered > 0, `${load.buffered} answers said buffered`);
   t.equal([...load.statuses.keys()].filter((s) => s >= 300).length, 0, `only 2xx answers: ${JSON.stringify([...load.statuses])}`);
