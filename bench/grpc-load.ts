@@ -12,8 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { packageDefinition, SERVICE_NAME } from '../src/grpc/contract.js';
 import type { CollectResponse } from '../src/grpc/ingest.js';
 import { syntheticBatch } from '../src/pipeline/synthetic.js';
-import { round } from './lib/proc.js';
-import type { LoadResult, Scenario } from './scenarios.js';
+import { loadFigures, type LoadResult, type Scenario } from './scenarios.js';
 
 type Value = Record<string, unknown>;
 function toValue(v: unknown): Value {
@@ -127,7 +126,6 @@ export async function runGrpcLoad(port: number, s: Scenario, durationS: number, 
 
   await Promise.all(Array.from({ length: o.streams }, (_, i) => one(i)));
   const seconds = (performance.now() - started) / 1000;
-  const pct = (p: number) => round(hist.getValueAtPercentile(p) / 1000, 2);
   const out: LoadResult = {
     seconds,
     ok,
@@ -138,12 +136,7 @@ export async function runGrpcLoad(port: number, s: Scenario, durationS: number, 
     errors,
     errorKinds,
     timeouts: 0,
-    eventsPerS: Math.round((ok * s.batch - duplicates) / seconds),
-    reqPerS: round(ok / seconds, 1),
-    p50Ms: pct(50),
-    p99Ms: pct(99),
-    p999Ms: pct(99.9),
-    maxMs: round(hist.maxValue / 1000, 2),
+    ...loadFigures(hist, s.batch, ok, duplicates, seconds),
   };
   hist.destroy();
   return out;

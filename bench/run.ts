@@ -196,22 +196,23 @@ async function main(): Promise<void> {
     }
     if (s.schemas !== undefined) await schemaSwitch.set(s.schemas, target.url);
     await settle(target);
-    log(`▶ ${s.name}: ${s.what}, ${s.connections} connections${s.rate ? `, ${s.rate} req/s` : ''}, ${durationS} s`);
+    const seconds = quick ? durationS : Math.max(durationS, s.minDurationS ?? 0);
+    log(`▶ ${s.name}: ${s.what}, ${s.connections} connections${s.rate ? `, ${s.rate} req/s paced` : ''}, ${seconds} s`);
     const bodies = new Bodies(s.batch, s.gzip ?? false);
     const gc0 = await target.gc();
     const sampler = new Sampler([...target.collectors, ...brokerProcs, { role: 'pm2', pid: target.pm2Pid }, self]);
     sampler.start();
     const load = s.grpc
-      ? await runGrpcLoad(grpcPort, s, durationS, { streams: s.connections, inFlight: s.grpc.inFlight })
-      : await runLoad(target.url, s, durationS, bodies);
+      ? await runGrpcLoad(grpcPort, s, seconds, { streams: s.connections, inFlight: s.grpc.inFlight })
+      : await runLoad(target.url, s, seconds, bodies);
     const usage = sampler.stop();
     const incidents = checkCollectors(target);
-    const rep = derive({ ...s, headers: undefined }, durationS, load, usage, gc0, await target.gc(), incidents); // never the key in a report
+    const rep = derive({ ...s, headers: undefined }, seconds, load, usage, gc0, await target.gc(), incidents); // never the key in a report
     rep.loadAvg = loadAvg();
     reports.push(rep);
     const codes = Object.entries(load.byStatus).map(([k, v]) => `${k}:${v}`).join(' ');
     log(`✓ ${s.name}: ${load.eventsPerS.toLocaleString('en-US')} events/s, ${load.reqPerS} req/s, p50 ${load.p50Ms} p99 ${load.p99Ms} ` +
-      `p999 ${load.p999Ms} ms, statuses ${codes || 'none'}, errors ${load.errors}${load.errors ? ` ${JSON.stringify(load.errorKinds)}` : ''}, timeouts ${load.timeouts}`);
+      `p999 ${load.p999Ms} ms${load.serverP99Ms !== undefined ? ` (in the collector: p50 ${load.serverP50Ms} p99 ${load.serverP99Ms} ms)` : ''}, statuses ${codes || 'none'}, errors ${load.errors}${load.errors ? ` ${JSON.stringify(load.errorKinds)}` : ''}, timeouts ${load.timeouts}`);
     for (const i of incidents) log(`!! ${i}`);
     for (const w of rep.warnings ?? []) log(`⚠ ${s.name}: ${w}`);
     log(`  load average ${rep.loadAvg!.join(' ')}`);
@@ -252,8 +253,8 @@ async function main(): Promise<void> {
     git,
     quick,
     machine: { ...machine(root, localBroker), loadAvgAtStart: loadAtStart },
-    bench: { durationS, instances, warmUpS: warm, rawProducerS: rawS, loadgen: 'autocannon 8, in-process, no pipelining',
-      latency: 'client-side, 2xx answers only, HDR histogram in µs, no coordinated-omission correction' },
+    bench: { durationS, instances, warmUpS: warm, rawProducerS: rawS, loadgen: 'autocannon 8 (as fast as answers come) or undici paced (fixed rate), in-process, no pipelining',
+      latency: 'client-side, 2xx answers only, HDR histogram in µs; fixed-rate scenarios paced evenly (bench/paced-load.ts) and timed from each request\'s due time, the others autocannon\'s closed loop without coordinated-omission correction' },
     config: describeConfig(loadConfig({ ...process.env, ...cluster.env })),
     rawLimitEventsPerS: limit, // the fastest raw pass (C producer or kcat, start or end); every ratioToRaw divides by it
     rawLimitPass: best.name,
