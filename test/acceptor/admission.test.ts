@@ -67,6 +67,38 @@ t.test('fast batches at the limit grow it back, up to the slots and no further',
   t.equal(a.limit, 24);
 });
 
+t.test('fast batches with demand refused grow the limit by that demand, at most doubling per window', async (t) => {
+  const { a, advance } = make();
+  const seen: number[] = [a.limit];
+  for (let round = 0; round < 4; round++) {
+    const tickets = admitN(a, a.limit);
+    // 64 connections against a limit of 16: each refused request is tried again at once.
+    for (let k = 0; k < 40; k++) t.ok(isRefusal(a.admit('')));
+    advance(120);
+    for (const tk of tickets) a.settle(tk, 3); // ~3 ms against a 20 ms target: headroom
+    seen.push(a.limit);
+  }
+  // The first window has no baseline yet (no headroom to judge): one step. Then doubling, then the slots.
+  t.same(seen, [16, 17, 34, 64, 64], 'one window per step, not one per request wanted');
+});
+
+t.test('refused demand grows the limit by one when batches only meet the target, and not at all when late', async (t) => {
+  const { a, advance } = make();
+  for (let round = 0; round < 3; round++) {
+    const tickets = admitN(a, a.limit);
+    for (let k = 0; k < 40; k++) a.admit('');
+    advance(120);
+    // baseline 3 ms, target 20: 15 ms is in time but without headroom (over 3 + 10 ms)
+    tickets.forEach((tk, i) => a.settle(tk, i === 0 ? 3 : 15));
+  }
+  t.equal(a.limit, 19, 'one per window');
+  const tickets = admitN(a, a.limit);
+  for (let k = 0; k < 40; k++) a.admit('');
+  advance(120);
+  for (const tk of tickets) a.settle(tk, 40);
+  t.equal(a.limit, 14, 'late: shrinks by a quarter whatever was refused');
+});
+
 t.test('an idle process does not grow its limit', async (t) => {
   const { a, advance } = make();
   for (let round = 0; round < 50; round++) {
