@@ -9,8 +9,12 @@
  * over 4 connections was 4 bursts of 5 batches each second, and "50,000 events/s" over 100
  * connections was 100 batches at once every second — a burst test, whose refusals and tail
  * latency said nothing about a steady rate.
+ *
+ * Requests take the connections in turn (the next free one after the last used): a pool that always
+ * takes the first free connection sent a slow rate down one connection, so one collector process
+ * (SO_REUSEPORT spreads connections, not requests) had all of it and the others none.
  */
-import { Pool, errors as undiciErrors } from 'undici';
+import { Client, errors as undiciErrors } from 'undici';
 import * as hdr from 'hdr-histogram-js';
 import { loadFigures, type Bodies, type LoadResult, type Scenario } from './scenarios.js';
 import { round } from './lib/proc.js';
@@ -23,7 +27,20 @@ export async function runPacedLoad(url: string, s: Scenario, durationS: number, 
   const rate = s.rate!;
   const headers: Record<string, string> = { 'content-type': 'application/json', ...s.headers };
   if (s.gzip) headers['content-encoding'] = 'gzip';
-  const pool = new Pool(url, { connections: s.connections, pipelining: 1, headersTimeout: 20_000, bodyTimeout: 20_000 });
+  const clients = Array.from({ length: s.connections }, () => new Client(url, { pipelining: 1, headersTimeout: 20_000, bodyTimeout: 20_000 }));
+  const busy = new Array<number>(clients.length).fill(0);
+  let turn = 0;
+  /** The next free connection after the last one used; when none is free, the least loaded (its queue). */
+  const pick = (): number => {
+    let best = turn;
+    for (let k = 0; k < clients.length; k++) {
+      const i = (turn + k) % clients.length;
+      if (busy[i] === 0) { best = i; break; }
+      if (busy[i]! < busy[best]!) best = i;
+    }
+    turn = (best + 1) % clients.length;
+    return best;
+  };
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120e6, numberOfSignificantValueDigits: 3 });
   // The collector's own share: processing_time_ms of each 2xx answer (body complete → answer sent).
   const server = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120e6, numberOfSignificantValueDigits: 3 });
@@ -33,9 +50,11 @@ export async function runPacedLoad(url: string, s: Scenario, durationS: number, 
   const out = new Set<Promise<void>>();
 
   const send = async (dueAt: number): Promise<void> => {
+    const c = pick();
+    busy[c] = busy[c]! + 1;
     try {
-      // A copy: Bodies patches its ~200 rotating buffers in place, and a request may wait in the pool's queue.
-      const res = await pool.request({ path: '/api/v1/collect', method: 'POST', headers, body: Buffer.from(bodies.take()) });
+      // A copy: Bodies patches its ~200 rotating buffers in place, and a request may wait in a connection's queue.
+      const res = await clients[c]!.request({ path: '/api/v1/collect', method: 'POST', headers, body: Buffer.from(bodies.take()) });
       const text = await res.body.text();
       const ms = performance.now() - dueAt;
       byStatus[res.statusCode] = (byStatus[res.statusCode] ?? 0) + 1;
@@ -53,6 +72,8 @@ export async function runPacedLoad(url: string, s: Scenario, durationS: number, 
       if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) timeouts++;
       const k = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       errorKinds[k] = (errorKinds[k] ?? 0) + 1;
+    } finally {
+      busy[c] = busy[c]! - 1;
     }
   };
 
@@ -76,7 +97,7 @@ export async function runPacedLoad(url: string, s: Scenario, durationS: number, 
   });
   await Promise.all(out);
   const seconds = (performance.now() - start) / 1000;
-  await pool.close();
+  await Promise.all(clients.map((c) => c.close()));
 
   const result: LoadResult = {
     seconds: round(seconds, 2),

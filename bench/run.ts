@@ -23,7 +23,7 @@ import { describeConfig, loadConfig } from '../src/config/load.js';
 import { Cluster, freePort } from './lib/cluster.js';
 import { runGrpcLoad } from './grpc-load.js';
 import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
-import { derive, gitSha, machine, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
+import { derive, gitSha, issueGoals, machine, printGoals, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
 import { Bodies, runLoad, scenarios, stopLoad, type Scenario } from './scenarios.js';
 import { digestOf, newKey, newKeyId } from '../src/auth/secret.js';
@@ -244,6 +244,8 @@ async function main(): Promise<void> {
   const rows = [raw, rawKcat, rawNode, rawEnd, rawKcatEnd].filter((r): r is NonNullable<typeof r> => r !== undefined);
   console.log(`\n${printTables(rows, reports, { limitName: best.name, brokerMsPer1k: best.brokerMsPer1k, rssAfter,
     kcat: kcat ?? 'not installed (apt-get install kcat): no kcat row' })}\n`);
+  const goals = issueGoals(reports, rssAfter);
+  console.log(`${printGoals(goals)}\n`);
 
   const git = gitSha(root);
   mkdirSync(resultsDir, { recursive: true });
@@ -256,6 +258,7 @@ async function main(): Promise<void> {
     bench: { durationS, instances, warmUpS: warm, rawProducerS: rawS, loadgen: 'autocannon 8 (as fast as answers come) or undici paced (fixed rate), in-process, no pipelining',
       latency: 'client-side, 2xx answers only, HDR histogram in µs; fixed-rate scenarios paced evenly (bench/paced-load.ts) and timed from each request\'s due time, the others autocannon\'s closed loop without coordinated-omission correction' },
     config: describeConfig(loadConfig({ ...process.env, ...cluster.env })),
+    goals,
     rawLimitEventsPerS: limit, // the fastest raw pass (C producer or kcat, start or end); every ratioToRaw divides by it
     rawLimitPass: best.name,
     rawProducer: raw,

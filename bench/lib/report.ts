@@ -140,6 +140,41 @@ export function printTables(raws: (RawRow & { loadAvg?: number[] })[], reps: Sce
   ].join('\n');
 }
 
+export interface Goal {
+  goal: string;
+  /** the figure this run measured, as printed (absent: its scenario did not run) */
+  figure?: string;
+  met?: boolean;
+}
+
+/**
+ * Issue #15's goals, judged on this run's figures: each with its number, or "not run" when
+ * BENCH_ONLY left its scenario out. Not a verdict on the code alone: a busy box fails them too.
+ */
+export function issueGoals(reps: ScenarioReport[], rssAfter: Record<string, number>): Goal[] {
+  const ok = (name: string) => reps.find((r) => r.name === name && r.status === 'ok' && r.load);
+  const goal = (text: string, name: string, value: (r: ScenarioReport) => number | undefined, show: (v: number) => string, met: (v: number) => boolean): Goal => {
+    const r = ok(name);
+    const v = r ? value(r) : undefined;
+    return v === undefined || !Number.isFinite(v) ? { goal: text } : { goal: text, figure: show(v), met: met(v) };
+  };
+  const collectors = Object.entries(rssAfter).filter(([k]) => k.startsWith('collector')).map(([, v]) => v);
+  return [
+    goal('max-100 events/s ≥ 0.60 of the raw limit', 'max-100', (r) => r.ratioToRaw, (v) => v.toFixed(3), (v) => v >= 0.6),
+    goal('1-event requests ≥ 50,000 req/s', 'single-event', (r) => r.load!.reqPerS, (v) => `${Math.round(v).toLocaleString('en-US')} req/s`, (v) => v >= 50_000),
+    goal('p99 ≤ 10 ms at 2,000 events/s (steady-2k, paced)', 'steady-2k', (r) => r.load!.p99Ms, (v) => `${v} ms`, (v) => v <= 10),
+    collectors.length === 0
+      ? { goal: 'RSS ≤ 256 MB per collector after the whole bench' }
+      : { goal: 'RSS ≤ 256 MB per collector after the whole bench', figure: collectors.map((v) => `${v} MB`).join(' / '), met: collectors.every((v) => v <= 256) },
+    goal('broker CPU per event ≤ 1.5 × the raw pass\'s (max-100)', 'max-100', (r) => r.cpu?.brokerVsRaw, (v) => `${v.toFixed(2)} ×`, (v) => v <= 1.5),
+  ];
+}
+
+export function printGoals(goals: Goal[]): string {
+  return ['issue #15 goals, this run:', ...goals.map((g) =>
+    `  ${g.goal}: ${g.figure === undefined ? 'not run' : `${g.figure} — ${g.met ? 'met' : 'NOT met'}`}`)].join('\n');
+}
+
 function sh(cmd: string, args: string[], cwd: string): string {
   try { return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return ''; }
 }

@@ -2,7 +2,8 @@
  * The circuit breaker in front of Kafka. Closed: batches go straight to the producer.
  * Open: they go to the spill log without touching Kafka, so requests during an outage
  * answer at disk speed. The replayer is the only prober: it sends the oldest spilled
- * batch (half-open) and closes the circuit when Kafka acknowledges it.
+ * batch (half-open) and closes the circuit when Kafka acknowledges it; with no batch to
+ * send it asks a broker for metadata (replayer.ts probeIdle).
  *
  *   closed ──(all brokers down | a batch not acknowledged in time)──▶ open
  *   open ──(probe interval passed)──▶ half_open ──(probe acknowledged)──▶ closed

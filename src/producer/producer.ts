@@ -81,6 +81,12 @@ export class EventProducer {
     this.connected = true;
   }
 
+  /** Asks a broker for metadata: resolves when one answered within timeoutMs (the circuit's probe without a batch). */
+  async probe(timeoutMs: number): Promise<void> {
+    if (!this.connected) throw new Error('kafka probe: producer not connected');
+    await this.native.connect(this.handle, timeoutMs);
+  }
+
   /**
    * Produce every record; resolves when each has a delivery report (or failed to enqueue).
    * Never rejects: failures are per record, so the caller can decide per event.

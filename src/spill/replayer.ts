@@ -61,6 +61,8 @@ export interface ReplayerDeps {
 const CHUNK_RECORDS = 256;
 const CHUNK_BYTES = 16 << 20;
 const IDLE_MS = 1000;
+/** how long an idle probe waits for a broker's metadata answer */
+const IDLE_PROBE_TIMEOUT_MS = 2000;
 const RETRY_MS = 250;
 // The leader looks at the host table this often when no log owes (one pread): a sibling's spill does not wake it.
 const LEADER_IDLE_MS = 20;
@@ -187,6 +189,7 @@ export class Replayer {
       }
     }
     if (this.d.leadership.held) return this.lead();
+    if (!owes) await this.probeIdle();
     await this.sleep(owes ? this.settleDelay : IDLE_MS);
   }
 
@@ -234,6 +237,7 @@ export class Replayer {
     if (!any) {
       this.blockedSince = 0;
       this.cursors.clear();
+      await this.probeIdle();
       await this.sleep(LEADER_IDLE_MS);
       return;
     }
@@ -316,6 +320,27 @@ export class Replayer {
     if (circuit.state !== 'closed') this.d.log.info('kafka is back: circuit closed, draining the spill logs of the host');
     circuit.succeeded();
     this.d.telemetry.replayed(chunk.reduce((a, r) => a + r.rec.events, 0));
+  }
+
+  /**
+   * The circuit's probe when there is no spilled batch to probe with: this process spilled nothing (it had
+   * no traffic during the outage), or the host owes nothing. A metadata answer from a broker closes it;
+   * without this an idle process stayed open — "degraded", kafka_connected 0 — until its next batch was
+   * spilled and replayed. Closing is safe for order: while any log of the host owes, batches spill anyway.
+   */
+  private async probeIdle(): Promise<void> {
+    const { producer, circuit, log } = this.d;
+    if (circuit.state === 'closed' || !producer.isConnected || !circuit.tryProbe()) return;
+    try {
+      await producer.probe(IDLE_PROBE_TIMEOUT_MS);
+    } catch {
+      circuit.trip();
+      return;
+    }
+    // A client error during the probe re-opened it: that says more than the answer that came before.
+    if (circuit.state !== 'half_open') return;
+    circuit.succeeded();
+    log.info('kafka is back (a broker answered; nothing of ours to replay): circuit closed');
   }
 
   /** Adopts logs whose holder died and clears the slots of dead holders that owe nothing. */

@@ -29,6 +29,7 @@ interface Report {
   rawKcat: { eventsPerS?: number; status?: string; note?: string };
   rawLimitEventsPerS: number;
   rssAfterBenchMb: Record<string, number>;
+  goals: { goal: string; figure?: string; met?: boolean }[];
   scenarios: {
     name: string;
     status: string;
@@ -74,6 +75,10 @@ t.test('BENCH_QUICK run writes a report with every scenario', { timeout: 180_000
     t.match(report.rawKcat.note, /kcat not installed/, 'and why');
   }
   t.ok(report.rawLimitEventsPerS >= report.rawProducer.eventsPerS, 'the limit is at least the C producer pass');
+  // Issue #15's goals: every one judged on a figure of this run (a quick run's numbers, so met or not does not matter).
+  t.equal(report.goals.length, 5, 'five goals in the report');
+  for (const g of report.goals) t.ok(g.figure !== undefined && typeof g.met === 'boolean', `goal judged: ${g.goal} (${g.figure})`);
+  t.match(out, /issue #15 goals, this run:/, 'and printed');
   const after = Object.entries(report.rssAfterBenchMb).filter(([k]) => k.startsWith('collector'));
   t.ok(after.length > 0 && after.every(([, v]) => v > 0), 'RSS of every collector after the whole bench');
 

@@ -1,7 +1,8 @@
 /**
  * The fixed-rate load (bench/paced-load.ts) against a plain HTTP server: requests arrive
- * evenly spaced (autocannon's overallRate sent each connection's share of a second at once),
- * and a server that falls behind is charged the wait from each request's due time.
+ * evenly spaced (autocannon's overallRate sent each connection's share of a second at once)
+ * over every connection in turn, and a server that falls behind is charged the wait from each
+ * request's due time.
  */
 import t from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -30,7 +31,8 @@ const answer = (res: ServerResponse, ms = 0.5) => {
 
 t.test('requests are spread over the second, not sent in a burst per connection', async (t) => {
   const arrivals: number[] = [];
-  const srv = await server((_req, res) => { arrivals.push(performance.now()); answer(res); });
+  const ports = new Set<number>();
+  const srv = await server((req, res) => { arrivals.push(performance.now()); ports.add(req.socket.remotePort!); answer(res); });
   t.teardown(srv.close);
   const s: Scenario = { name: 'paced', what: '', batch: 1, connections: 20, rate: 100 };
   const r = await runPacedLoad(srv.url, s, 1, new Bodies(1, false, 20));
@@ -44,6 +46,8 @@ t.test('requests are spread over the second, not sent in a burst per connection'
   let most = 0;
   for (const a of arrivals) most = Math.max(most, arrivals.filter((b) => b >= a && b < a + 50).length);
   t.ok(most <= 12, `at most ~5 requests in any 50 ms (saw ${most})`);
+  // Each answer comes long before the next request is due: a pool taking the first free connection would use one.
+  t.equal(ports.size, 20, 'the connections take the requests in turn (SO_REUSEPORT spreads connections over processes)');
 });
 
 t.test('a server that stalls is charged the wait from the due time', async (t) => {

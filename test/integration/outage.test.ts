@@ -9,6 +9,10 @@ import { LocalBroker } from '../../kafka/broker.js';
 import { logTail, startCollector } from '../helpers/collector.js';
 import { readUntilIds, eventIds } from '../helpers/consumer.js';
 import { orderViolations, runLoad, sleep, waitDrained } from '../helpers/load.js';
+import { waitFor } from '../helpers/wait.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 
 t.setTimeout(400_000);
 const TOPIC = `events-outage-${randomUUID().slice(0, 8)}`;
@@ -54,6 +58,31 @@ t.test('broker SIGKILLed under load: every acknowledged event reaches Kafka, in 
   const copies = records.length - found.size;
   t.ok(copies <= metrics.possible_duplicates_total, `duplicates in Kafka (${copies}) are all counted (${metrics.possible_duplicates_total})`);
   t.ok(metrics.replayed_events_total >= metrics.spilled_events_total, 'everything spilled was replayed');
+});
+
+t.test('Kafka back with nothing spilled: every process of the host closes its circuit without a request', async (t) => {
+  // Two processes sharing a spill directory (a host, as under PM2), and no traffic at all: neither has a batch
+  // to probe Kafka with. Before, both stayed open ("degraded", kafka_connected 0) until their next batch was
+  // spilled and replayed (the bench's outage run: an idle process still open 240 s after Kafka came back).
+  const broker = await LocalBroker.start({ heapMb: 384 });
+  t.teardown(() => broker.destroy());
+  await broker.createTopics([{ name: `${TOPIC}-idle`, partitions: 3 }, { name: `${DLQ}-idle`, partitions: 1 }]);
+  const bufferDir = mkdtempSync(join(os.tmpdir(), 'collector-buffer-idle-'));
+  t.teardown(() => rmSync(bufferDir, { recursive: true, force: true }));
+  const env = { KAFKA_BOOTSTRAP_SERVERS: broker.bootstrap, KAFKA_TOPIC: `${TOPIC}-idle`, DLQ_TOPIC: `${DLQ}-idle`, CIRCUIT_PROBE_MS: '500', BUFFER_DIR: bufferDir };
+  const procs = [await startCollector({ ...env, INSTANCE_ID: '0' }), await startCollector({ ...env, INSTANCE_ID: '1' })];
+  for (const c of procs) t.teardown(() => c.stop());
+  const circuit = async (url: string) => ((await (await fetch(`${url}/api/v1/health`)).json()) as { circuit_state: string }).circuit_state;
+  const all = () => Promise.all(procs.map((c) => circuit(c.url)));
+
+  const before = await waitFor(all, (s) => s.every((x) => x === 'closed'));
+  t.same(before, ['closed', 'closed'], 'both connected');
+  await broker.kill();
+  const down = await waitFor(all, (s) => s.every((x) => x !== 'closed'));
+  t.ok(down.every((x) => x !== 'closed'), `both circuits opened with Kafka away: ${down}`);
+  await broker.restart();
+  const after = await waitFor(all, (s) => s.every((x) => x === 'closed'), 30_000);
+  t.same(after, ['closed', 'closed'], 'both closed again, no request sent', { logs: procs.map((c) => logTail(c.logs, 15)).join('\n') });
 });
 
 t.test('collector SIGKILLed while spilling and again while replaying: nothing acknowledged is missing', async (t) => {
