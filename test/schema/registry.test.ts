@@ -51,6 +51,15 @@ t.test('SCHEMA_REGISTRY_URL: empty means the folder; not a URL is refused at boo
   t.type(registrySourceFrom({ ...base, SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081' }), RegistrySource);
 });
 
+t.test('a refused SCHEMA_REGISTRY_URL is named without its credentials', async (t) => {
+  const base = { SCHEMA_REGISTRY_SUBJECT: DEFAULT_SUBJECT_TEMPLATE, SCHEMA_REGISTRY_TIMEOUT_MS: 500, SCHEMA_COMPATIBILITY: 'BACKWARD' as const, KAFKA_TOPIC: 'events' };
+  for (const url of ['ftp://svc:hunter2@registry:8081', 'https://svc:hunter2@registry example:8081', 'svc:hunter2@registry:8081']) {
+    const err = t.throws(() => registrySourceFrom({ ...base, SCHEMA_REGISTRY_URL: url })) as Error;
+    t.match(err.message, /SCHEMA_REGISTRY_URL is not an http\(s\) URL: .*\*\*\*@registry/, url);
+    t.notMatch(err.message, /hunter2|svc/, `${url}: no user-info in the message`);
+  }
+});
+
 t.test('a registry that cannot be reached at boot: no payload schemas, degraded, retried at every refresh', async (t) => {
   const port = await deadPort();
   const source = new RegistrySource({ url: `http://127.0.0.1:${port}`, subject: DEFAULT_SUBJECT_TEMPLATE, topic: 'events', compatibility: 'BACKWARD', timeoutMs: 500 });

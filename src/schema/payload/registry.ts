@@ -20,6 +20,7 @@
  */
 import { createRequire } from 'node:module';
 import type { SchemaRegistryAPIClient, SchemaRegistryAPIClientArgs } from '@kafkajs/confluent-schema-registry/dist/api/index.js';
+import { maskUrlCredentials } from '../../config/redact.js';
 import { EVENT_TYPES } from '../event.js';
 import { judgeSchema } from './judge.js';
 import type { SchemaSource, SourceLoad } from './source.js';
@@ -206,7 +207,7 @@ export function registrySourceFrom(config: {
   if (config.SCHEMA_REGISTRY_URL === '') return null;
   // `registry:8081` parses as a URL of scheme `registry:`: only http(s) is one the client can call.
   if (!URL.canParse(config.SCHEMA_REGISTRY_URL) || !/^https?:$/.test(new URL(config.SCHEMA_REGISTRY_URL).protocol)) {
-    throw new Error(`SCHEMA_REGISTRY_URL is not an http(s) URL: ${JSON.stringify(config.SCHEMA_REGISTRY_URL)}`);
+    throw new Error(`SCHEMA_REGISTRY_URL is not an http(s) URL: ${JSON.stringify(maskUrlCredentials(config.SCHEMA_REGISTRY_URL))}`);
   }
   return new RegistrySource({
     url: config.SCHEMA_REGISTRY_URL,
