@@ -85,7 +85,7 @@ async function main(): Promise<void> {
 
   // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
   const schemaMetrics = new SchemaMetrics(telemetry.registry);
-  const registry = registrySourceFrom(config);
+  const registry = registrySourceFrom(config, (reason) => schemaMetrics.registryAnswerRefused(reason));
   const schemas = new PayloadSchemas({
     dir: config.SCHEMA_DIR,
     compatibility: config.SCHEMA_COMPATIBILITY,
