@@ -176,6 +176,16 @@ export const ConfigSchema = Type.Object(
       1024,
       'Batches of one CollectStream in the pipeline or waiting for the client to read their answer; past it the stream is not read (HTTP/2 flow control holds the client)',
     ),
+    GRPC_MAX_CONCURRENT_STREAMS: Int(
+      100,
+      1,
+      100_000,
+      'Most calls (unary or streams) open at once on one gRPC connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): clients queue calls beyond it, streams opened past it are refused (REFUSED_STREAM). Each stream may hold GRPC_STREAM_MAX_IN_FLIGHT batches',
+    ),
+    GRPC_REFLECTION: Bool(
+      true,
+      'Serve gRPC server reflection (grpcurl list/describe/call without the .proto); false: clients need proto/collector/v1/collector.proto',
+    ),
     GRPC_KEEPALIVE_TIME_MS: Int(30_000, 1000, 3_600_000, 'Server HTTP/2 PING interval on idle gRPC connections'),
     GRPC_KEEPALIVE_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'A connection whose PING is not answered within this is closed'),
     GRPC_DRAIN_GRACE_MS: Int(
