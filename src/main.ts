@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import pino from 'pino';
 import { loadConfig, describeConfig } from './config/load.js';
+import { maskedError, maskUrlCredentials } from './config/redact.js';
 import { Slab } from './ring/slab.js';
 import { mallocTrim, startMallocTrim } from './lifecycle/malloc-trim.js';
 import { startMemorySettle } from './lifecycle/memory-settle.js';
@@ -42,7 +43,12 @@ const CONNECT_ATTEMPT_MS = 5_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = pino({ level: config.LOG_LEVEL, base: { instance: config.INSTANCE_ID, pid: process.pid } });
+  const log = pino({
+    level: config.LOG_LEVEL,
+    base: { instance: config.INSTANCE_ID, pid: process.pid },
+    // HTTP clients and URL parsers quote the URL they were given: an error never shows its credentials.
+    serializers: { err: (e: Error) => maskedError(pino.stdSerializers.err(e)) },
+  });
   log.info({ config: describeConfig(config) }, 'effective configuration');
   assertNativeUws();
 
@@ -79,7 +85,7 @@ async function main(): Promise<void> {
 
   // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
   const schemaMetrics = new SchemaMetrics(telemetry.registry);
-  const registry = registrySourceFrom(config);
+  const registry = registrySourceFrom(config, (reason) => schemaMetrics.registryAnswerRefused(reason));
   const schemas = new PayloadSchemas({
     dir: config.SCHEMA_DIR,
     compatibility: config.SCHEMA_COMPATIBILITY,
@@ -282,6 +288,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // pino may not exist yet (bad config): plain stderr, then a non-zero exit PM2 can see.
-  process.stderr.write(`collector failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`collector failed to start: ${maskUrlCredentials((err as Error).stack ?? String(err))}\n`);
   process.exit(1);
 });

@@ -4,11 +4,13 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
+import { maskUrlCredentials } from './redact.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+// librdkafka property names (KAFKA_CONFIG_JSON) whose values are secrets.
 const SECRET = /pass|secret|key|token|sasl\.|ssl\.key/i;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -46,16 +48,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       problems.push(`KAFKA_CONFIG_JSON: must be a JSON object (${(err as Error).message})`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0) throw new ConfigError(maskUrlCredentials(`invalid configuration:\n  ${problems.join('\n  ')}`));
   return Object.freeze(config);
 }
 
-/** The effective configuration with secrets masked, for the start-up log. */
+/** The effective configuration with secrets masked, for the start-up log: named secrets and every URL's user-info. */
 export function describeConfig(config: Readonly<Config>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...config };
+  const shown = (v: unknown) => (typeof v === 'string' ? maskUrlCredentials(v) : v);
+  const out: Record<string, unknown> = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, shown(v)]));
   const extra = JSON.parse(config.KAFKA_CONFIG_JSON) as Record<string, unknown>;
   out.KAFKA_CONFIG_JSON = Object.fromEntries(
-    Object.entries(extra).map(([k, v]) => [k, SECRET.test(k) ? '***' : v]),
+    Object.entries(extra).map(([k, v]) => [k, SECRET.test(k) ? '***' : shown(v)]),
   );
   return out;
 }

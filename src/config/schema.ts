@@ -159,6 +159,12 @@ export const ConfigSchema = Type.Object(
     SCHEMA_REGISTRY_SUBJECT: Str('{topic}-{event_type}', 'Subject naming strategy: the subject holding each event type\'s versions; `{topic}` is KAFKA_TOPIC'),
     SCHEMA_REGISTRY_REFRESH_MS: Int(30_000, 100, 3_600_000, 'Registry cache expiry: how often every process asks for each subject\'s latest version and rule (versions seen are cached; SIGHUP refreshes at once)'),
     SCHEMA_REGISTRY_TIMEOUT_MS: Int(5000, 100, 120_000, 'Per registry request, retries included'),
+    SCHEMA_REGISTRY_MAX_VERSIONS: Int(
+      100,
+      1,
+      10_000,
+      "Most versions of one subject read from the registry (versions 1 to the latest are each fetched once and cached): a subject whose latest version is above it is refused as an absurd answer (logged, collector_schema_registry_refused_answers_total, the set in force stays)",
+    ),
     // --- gRPC ingress (src/grpc/) ---
     GRPC_PORT: Int(50051, 0, 65535, 'gRPC port (EventCollector, health, reflection), shared by every process through SO_REUSEPORT; 0: no gRPC'),
     GRPC_TLS_CERT: Str('', 'PEM certificate chain file: set with GRPC_TLS_KEY, gRPC is served over TLS (plaintext when both are empty)', {}),
@@ -169,6 +175,16 @@ export const ConfigSchema = Type.Object(
       1,
       1024,
       'Batches of one CollectStream in the pipeline or waiting for the client to read their answer; past it the stream is not read (HTTP/2 flow control holds the client)',
+    ),
+    GRPC_MAX_CONCURRENT_STREAMS: Int(
+      100,
+      1,
+      100_000,
+      'Most calls (unary or streams) open at once on one gRPC connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): clients queue calls beyond it, streams opened past it are refused (REFUSED_STREAM). Each stream may hold GRPC_STREAM_MAX_IN_FLIGHT batches',
+    ),
+    GRPC_REFLECTION: Bool(
+      true,
+      'Serve gRPC server reflection (grpcurl list/describe/call without the .proto); false: clients need proto/collector/v1/collector.proto',
     ),
     GRPC_KEEPALIVE_TIME_MS: Int(30_000, 1000, 3_600_000, 'Server HTTP/2 PING interval on idle gRPC connections'),
     GRPC_KEEPALIVE_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'A connection whose PING is not answered within this is closed'),

@@ -53,3 +53,22 @@ t.test('weak acks (a leader-only write answered 2xx) are refused unless ALLOW_WE
   for (const acks of ['all', '-1']) t.equal(loadConfig({ KAFKA_ACKS: acks, KAFKA_IDEMPOTENT: 'false' }).KAFKA_ACKS, acks);
   t.equal(loadConfig({}).ALLOW_WEAK_ACKS, false, 'off by default');
 });
+
+t.test('credentials in URL-valued settings are masked in the start-up log', async (t) => {
+  const c = loadConfig({
+    SCHEMA_REGISTRY_URL: 'https://svc:hunter2@registry.example:8081/apis/ccompat/v7',
+    KAFKA_CONFIG_JSON: '{"sasl.oauthbearer.token.endpoint.url":"https://client:s3cr3t@idp.example/token","client.rack":"https://rack:s3cr3t@r1/"}',
+  });
+  const shown = describeConfig(c);
+  t.equal(shown.SCHEMA_REGISTRY_URL, 'https://***@registry.example:8081/apis/ccompat/v7');
+  t.same(shown.KAFKA_CONFIG_JSON, { 'sasl.oauthbearer.token.endpoint.url': '***', 'client.rack': 'https://***@r1/' }, 'a named secret hidden whole; a URL elsewhere loses its user-info');
+  t.notMatch(JSON.stringify(shown), /hunter2|s3cr3t|svc:|client:/, 'no user-info anywhere');
+  t.equal(c.SCHEMA_REGISTRY_URL, 'https://svc:hunter2@registry.example:8081/apis/ccompat/v7', 'the setting itself keeps them (basic auth)');
+});
+
+t.test('a configuration error does not echo credentials from a URL in the value', async (t) => {
+  // V8 quotes the text (its start, when long) in JSON.parse errors: a URL given there is printed at exit.
+  const err = t.throws(() => loadConfig({ KAFKA_CONFIG_JSON: 's://u:pw9@idp' })) as Error;
+  t.match(err.message, /KAFKA_CONFIG_JSON.*s:\/\/\*\*\*@idp/);
+  t.notMatch(err.message, /pw9/);
+});
