@@ -33,7 +33,7 @@ export const ConfigSchema = Type.Object(
     KAFKA_MAX_RETRIES: Int(3, 0, 100, 'Produce attempts before an event is quarantined as a poison pill'),
     KAFKA_COMPRESSION_TYPE: Type.Union(
       [Type.Literal('none'), Type.Literal('gzip'), Type.Literal('snappy'), Type.Literal('lz4'), Type.Literal('zstd')],
-      { default: 'gzip', description: 'Kafka message compression (zstd needs librdkafka built with libzstd)' },
+      { default: 'gzip', description: 'Kafka message compression; refused at start when the installed librdkafka cannot write it (zstd needs libzstd-dev installed before `npm ci`)' },
     ),
     KAFKA_ACKS: Type.Union([Type.Literal('all'), Type.Literal('-1'), Type.Literal('1'), Type.Literal('0')], {
       default: 'all',

@@ -53,3 +53,14 @@ t.test('weak acks (a leader-only write answered 2xx) are refused unless ALLOW_WE
   for (const acks of ['all', '-1']) t.equal(loadConfig({ KAFKA_ACKS: acks, KAFKA_IDEMPOTENT: 'false' }).KAFKA_ACKS, acks);
   t.equal(loadConfig({}).ALLOW_WEAK_ACKS, false, 'off by default');
 });
+
+t.test('a compression codec the installed librdkafka cannot write is refused at start, naming what it can', async (t) => {
+  const withoutZstd = ['none', 'gzip', 'snappy', 'lz4'];
+  const err = t.throws(() => loadConfig({ KAFKA_COMPRESSION_TYPE: 'zstd' }, withoutZstd)) as Error;
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /KAFKA_COMPRESSION_TYPE=zstd/);
+  t.match(err.message, /gzip, snappy, lz4/, 'names the codecs this build has');
+  t.match(err.message, /libzstd-dev/, 'says how to get zstd');
+  t.equal(loadConfig({ KAFKA_COMPRESSION_TYPE: 'lz4' }, withoutZstd).KAFKA_COMPRESSION_TYPE, 'lz4');
+  t.equal(loadConfig({ KAFKA_COMPRESSION_TYPE: 'zstd' }, [...withoutZstd, 'zstd']).KAFKA_COMPRESSION_TYPE, 'zstd');
+});
