@@ -5,6 +5,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
 import { supportedCompression } from '../producer/features.js';
+import { securityProblems } from '../producer/security.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -42,6 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, codecs: readonl
       problems.push(`KAFKA_COMPRESSION_TYPE=${config.KAFKA_COMPRESSION_TYPE}: this librdkafka build cannot write it (it can: ${codecs.join(', ')}); ` +
         'for zstd install libzstd-dev before `npm ci` (or run `npm rebuild node-rdkafka` after installing it)');
     }
+    problems.push(...securityProblems(config));
     if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
       problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
     }
