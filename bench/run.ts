@@ -25,7 +25,7 @@ import { runGrpcLoad } from './grpc-load.js';
 import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, issueGoals, machine, printGoals, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
-import { Bodies, runLoad, scenarios, stopLoad, type Scenario } from './scenarios.js';
+import { Bodies, codecScenarios, runLoad, scenarios, stopLoad, type Scenario } from './scenarios.js';
 import { digestOf, newKey, newKeyId } from '../src/auth/secret.js';
 import { writeKeysFile } from '../src/auth/keys-file.js';
 import { BenchSchemas } from './lib/schemas.js';
@@ -152,11 +152,27 @@ async function main(): Promise<void> {
     });
   };
 
+  // BENCH_CODECS=1: one cluster per compression codec, started when its scenario comes and stopped after it,
+  // so the codecs are compared back to back on the same broker and only one extra cluster runs at a time.
+  let codecCluster: { codec: string; cluster: Cluster } | undefined;
+  const clusterFor = async (codec: NonNullable<Scenario['codec']>): Promise<Cluster> => {
+    if (codecCluster?.codec === codec) return codecCluster.cluster;
+    if (codecCluster) await codecCluster.cluster.stop();
+    log(`starting ${instances} collector instance(s) with KAFKA_COMPRESSION_TYPE=${codec}…`);
+    const c = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, KAFKA_COMPRESSION_TYPE: codec, SCHEMA_DIR: schemaSwitch.dir },
+      instances, root, join(resultsDir, 'tmp', `${stamp}-collector-${codec}.log`));
+    cleanups.push(() => c.stop());
+    await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8 }, warm);
+    codecCluster = { codec, cluster: c };
+    return c;
+  };
+
   const reports: ScenarioReport[] = [];
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const s of withAuth(scenarios(quick).filter((x) => !only?.length || only.includes(x.name)))) {
+  const all = [...scenarios(quick), ...(process.env.BENCH_CODECS === '1' ? codecScenarios(quick) : [])];
+  for (const s of withAuth(all.filter((x) => !only?.length || only.includes(x.name)))) {
     if (cleaning) return; // interrupted: cleanup() owns the exit
-    const target = s.target === 'auth' && authCluster ? authCluster : cluster;
+    const target = s.codec ? await clusterFor(s.codec) : s.target === 'auth' && authCluster ? authCluster : cluster;
     if (s.outage) {
       if (!ownBroker) {
         reports.push({ name: s.name, what: s.what, status: 'not-implemented', note: 'needs the bench\'s own broker (KAFKA_BOOTSTRAP_SERVERS unset)' });
@@ -218,6 +234,7 @@ async function main(): Promise<void> {
     log(`  load average ${rep.loadAvg!.join(' ')}`);
   }
 
+  if (codecCluster) await codecCluster.cluster.stop();
   // The collectors sit idle now (once any spill is replayed); a second raw pass shows how much the box drifted.
   await settle(cluster);
   // The limit is the better of the two: noise only ever slows a run down, and a low limit would flatter every ratio.

@@ -35,6 +35,7 @@ import { decodeLimits } from './codec/inline.js';
 import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
 import { registrySourceFrom } from './schema/payload/registry.js';
+import { SaslPasswordFile } from './producer/credentials.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
 
@@ -118,6 +119,8 @@ async function main(): Promise<void> {
   });
 
   const producer = new EventProducer(config, log);
+  const saslPassword = SaslPasswordFile.applies(config) ? new SaslPasswordFile(config, producer, log) : null;
+  saslPassword?.start();
   // Open until Kafka is reachable: batches are spilled, not refused.
   const circuit = new Circuit(config.CIRCUIT_PROBE_MS, 'open');
   producer.onClientError = (code, message) => {
@@ -275,6 +278,7 @@ async function main(): Promise<void> {
     stopTrim();
     stopSettle();
     schemas.stop();
+    saslPassword?.stop();
     // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
     await producer.flush(5000);
     await producer.disconnect();

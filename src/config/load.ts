@@ -4,7 +4,12 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
+<<<<<<< HEAD
 import { maskUrlCredentials } from './redact.js';
+=======
+import { supportedCompression } from '../producer/features.js';
+import { securityProblems } from '../producer/security.js';
+>>>>>>> day-two
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -13,7 +18,7 @@ export class ConfigError extends Error {
 // librdkafka property names (KAFKA_CONFIG_JSON) whose values are secrets.
 const SECRET = /pass|secret|key|token|sasl\.|ssl\.key/i;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, codecs: readonly string[] = supportedCompression()): Readonly<Config> {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(ConfigSchema.properties)) {
     const v = env[key];
@@ -38,6 +43,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
         `KAFKA_ACKS=${config.KAFKA_ACKS}: acknowledged events could be lost with the leader broker; set ALLOW_WEAK_ACKS=true to accept that`,
       );
     }
+    if (!codecs.includes(config.KAFKA_COMPRESSION_TYPE)) {
+      // Refused here, not at the first produce: librdkafka would fail every record, and every batch would spill.
+      problems.push(`KAFKA_COMPRESSION_TYPE=${config.KAFKA_COMPRESSION_TYPE}: this librdkafka build cannot write it (it can: ${codecs.join(', ')}); ` +
+        'for zstd install libzstd-dev before `npm ci` (or run `npm rebuild node-rdkafka` after installing it)');
+    }
+    problems.push(...securityProblems(config));
     if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
       problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
     }

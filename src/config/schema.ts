@@ -33,7 +33,7 @@ export const ConfigSchema = Type.Object(
     KAFKA_MAX_RETRIES: Int(3, 0, 100, 'Produce attempts before an event is quarantined as a poison pill'),
     KAFKA_COMPRESSION_TYPE: Type.Union(
       [Type.Literal('none'), Type.Literal('gzip'), Type.Literal('snappy'), Type.Literal('lz4'), Type.Literal('zstd')],
-      { default: 'gzip', description: 'Kafka message compression (zstd needs librdkafka built with libzstd)' },
+      { default: 'gzip', description: 'Kafka message compression; refused at start when the installed librdkafka cannot write it (zstd needs libzstd-dev installed before `npm ci`)' },
     ),
     KAFKA_ACKS: Type.Union([Type.Literal('all'), Type.Literal('-1'), Type.Literal('1'), Type.Literal('0')], {
       default: 'all',
@@ -64,7 +64,33 @@ export const ConfigSchema = Type.Object(
     KAFKA_BATCH_SIZE: Int(1_000_000, 1024, 16_777_216, 'batch.size in bytes per partition'),
     KAFKA_DELIVERY_TIMEOUT_MS: Int(30_000, 1000, 3_600_000, 'delivery.timeout.ms: after this an unacknowledged record fails'),
     KAFKA_QUEUE_MAX_MESSAGES: Int(100_000, 1000, 10_000_000, 'queue.buffering.max.messages of the producer'),
-    KAFKA_CONFIG_JSON: Str('{}', 'Extra librdkafka global properties as a JSON object (e.g. SASL/SSL settings)', {}),
+    KAFKA_CONFIG_JSON: Str('{}', 'Extra librdkafka global properties as a JSON object (anything the KAFKA_SECURITY_* and KAFKA_SASL_*/KAFKA_SSL_* settings do not cover)', {}),
+    KAFKA_SECURITY_PROTOCOL: Type.Union(
+      [Type.Literal('plaintext'), Type.Literal('ssl'), Type.Literal('sasl_plaintext'), Type.Literal('sasl_ssl')],
+      { default: 'plaintext', description: 'How the producer talks to Kafka: `sasl_ssl` for SASL over TLS (managed clusters), `ssl` for TLS alone or mTLS (with KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION)' },
+    ),
+    KAFKA_SASL_MECHANISM: Type.Union(
+      [Type.Literal(''), Type.Literal('PLAIN'), Type.Literal('SCRAM-SHA-256'), Type.Literal('SCRAM-SHA-512'), Type.Literal('OAUTHBEARER')],
+      { default: '', description: 'SASL mechanism, required with sasl_*. PLAIN and SCRAM take KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD_FILE; OAUTHBEARER takes the KAFKA_SASL_OAUTHBEARER_* settings (OIDC client credentials)' },
+    ),
+    KAFKA_SASL_USERNAME: Str('', 'SASL user name (PLAIN, SCRAM)', {}),
+    KAFKA_SASL_PASSWORD_FILE: Str(
+      '',
+      'File holding the SASL password (PLAIN, SCRAM; a Kubernetes Secret mounted as a file; one trailing newline is ignored). Read at start and again when it changes (checked every 2 s) or on SIGHUP: the next authentication uses the new password, no restart',
+      {},
+    ),
+    KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL: Str('', 'OAUTHBEARER: the OIDC token endpoint (client credentials grant)', {}),
+    KAFKA_SASL_OAUTHBEARER_CLIENT_ID: Str('', 'OAUTHBEARER: the OIDC client id', {}),
+    KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET_FILE: Str('', 'OAUTHBEARER: file holding the OIDC client secret (read at start)', {}),
+    KAFKA_SASL_OAUTHBEARER_SCOPE: Str('', 'OAUTHBEARER: the scope to ask for (optional)', {}),
+    KAFKA_SSL_CA_LOCATION: Str('', 'PEM file of the CA(s) that signed the brokers\' certificates (ssl, sasl_ssl); empty: the system CA store', {}),
+    KAFKA_SSL_CERTIFICATE_LOCATION: Str('', 'mTLS: PEM file of this client\'s certificate (with KAFKA_SSL_KEY_LOCATION)', {}),
+    KAFKA_SSL_KEY_LOCATION: Str('', 'mTLS: PEM file of this client\'s private key', {}),
+    KAFKA_SSL_KEY_PASSWORD_FILE: Str('', 'mTLS: file holding the private key\'s passphrase, when it is encrypted', {}),
+    KAFKA_SSL_ENDPOINT_IDENTIFICATION: Type.Union([Type.Literal('https'), Type.Literal('none')], {
+      default: 'https',
+      description: 'Check that each broker\'s certificate names the host connected to (`none` only for brokers whose certificates cannot be fixed)',
+    }),
     WORKER_THREADS: Int(1, 1, 64, 'Decode/validate worker threads per process'),
     INLINE_DECODE_MAX_BYTES: Int(
       65_536,

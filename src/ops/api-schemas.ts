@@ -98,6 +98,7 @@ export const ProcessHealthSchema = Type.Object({
   self: Type.Boolean({ description: 'true for the process that answered' }),
   status: literals(['healthy', 'degraded', 'unhealthy'] as const, 'That process\'s status'),
   kafka_connected: Type.Boolean(),
+  kafka_problem: Type.Optional(Type.String({ description: 'While Kafka is unreachable: what librdkafka said stops it (authentication failed, TLS handshake failed)' })),
   circuit_state: Type.String(),
   buffered_batches: Int('Batches in its spill log'),
   buffer_fill_percent: Num('Its spill log fill'),
@@ -109,6 +110,7 @@ export const ProcessHealthSchema = Type.Object({
 const healthProps = {
   status: literals(['healthy', 'degraded', 'unhealthy'] as const, 'unhealthy (503): stopping, or Kafka unreachable with the spill log ≥ 95 % full; degraded: circuit not closed, spill log not empty or DLQ rate > 5 %'),
   kafka_connected: Type.Boolean(),
+  kafka_problem: Type.Optional(Type.String({ description: 'While Kafka is unreachable: what librdkafka said stops it, e.g. "authentication failed" (a wrong SASL password) or "TLS handshake failed"' })),
   buffer_status: BufferStatusSchema,
   circuit_state: Type.String({ description: 'closed | open | half_open' }),
   throughput_metrics: Type.Object({

@@ -56,6 +56,8 @@ export interface HealthBody {
   /** what a 2xx promises: weak_acks is true when an acknowledged event can be lost with one broker */
   durability: { acks: string; idempotent: boolean; weak_acks: boolean };
   payload_schemas: { status: 'ok' | 'degraded'; generation: number; problems: string[] };
+  /** while Kafka is unreachable, what librdkafka said stops it (e.g. "authentication failed") */
+  kafka_problem?: string;
 }
 
 /** GET /api/v1/metrics of one process (the spec's fields, then ours). */
@@ -110,6 +112,7 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
         weak_acks: h.durability.weakAcksAllowed && h.durability.acks !== 'all' && h.durability.acks !== '-1',
       },
       payload_schemas: { status: schemas.status, generation: schemas.generation, problems: schemas.problems.map((p) => p.message) },
+      ...(!kafka && h.producer.kafkaProblem ? { kafka_problem: h.producer.kafkaProblem } : {}),
     },
   };
 }

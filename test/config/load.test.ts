@@ -72,3 +72,30 @@ t.test('a configuration error does not echo credentials from a URL in the value'
   t.match(err.message, /KAFKA_CONFIG_JSON.*s:\/\/\*\*\*@idp/);
   t.notMatch(err.message, /pw9/);
 });
+
+t.test('a compression codec the installed librdkafka cannot write is refused at start, naming what it can', async (t) => {
+  const withoutZstd = ['none', 'gzip', 'snappy', 'lz4'];
+  const err = t.throws(() => loadConfig({ KAFKA_COMPRESSION_TYPE: 'zstd' }, withoutZstd)) as Error;
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /KAFKA_COMPRESSION_TYPE=zstd/);
+  t.match(err.message, /gzip, snappy, lz4/, 'names the codecs this build has');
+  t.match(err.message, /libzstd-dev/, 'says how to get zstd');
+  t.equal(loadConfig({ KAFKA_COMPRESSION_TYPE: 'lz4' }, withoutZstd).KAFKA_COMPRESSION_TYPE, 'lz4');
+  t.equal(loadConfig({ KAFKA_COMPRESSION_TYPE: 'zstd' }, [...withoutZstd, 'zstd']).KAFKA_COMPRESSION_TYPE, 'zstd');
+});
+
+t.test('secured Kafka settings are checked at start, one clear line each', async (t) => {
+  const err = t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl' })) as Error;
+  t.match(err.message, /KAFKA_SASL_MECHANISM/);
+  const scram = t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_PASSWORD_FILE: '/nonexistent/pw' })) as Error;
+  t.match(scram.message, /set KAFKA_SASL_USERNAME/);
+  t.match(scram.message, /KAFKA_SASL_PASSWORD_FILE=\/nonexistent\/pw: cannot be read \(ENOENT\)/);
+  t.throws(() => loadConfig({ KAFKA_SSL_CA_LOCATION: '/etc/hostname' }), /needs KAFKA_SECURITY_PROTOCOL=ssl or sasl_ssl/);
+  t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_SSL_CERTIFICATE_LOCATION: '/etc/hostname' }), /both KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION/);
+  t.throws(() => loadConfig({ KAFKA_SASL_MECHANISM: 'PLAIN' }), /needs KAFKA_SECURITY_PROTOCOL=sasl_ssl/);
+  t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'OAUTHBEARER' }), /KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL/);
+  const ok = loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: '/etc/hostname' });
+  t.equal(ok.KAFKA_SECURITY_PROTOCOL, 'sasl_ssl');
+  const described = JSON.stringify(describeConfig(ok));
+  t.match(described, /"KAFKA_SASL_PASSWORD_FILE":"\/etc\/hostname"/, 'the path is shown');
+});
