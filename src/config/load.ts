@@ -4,12 +4,9 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
-<<<<<<< HEAD
 import { maskUrlCredentials } from './redact.js';
-=======
 import { supportedCompression } from '../producer/features.js';
 import { securityProblems } from '../producer/security.js';
->>>>>>> day-two
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
