@@ -23,6 +23,7 @@ export const ERRORS = {
     message: 'A number in the body cannot be carried exactly (out of double range or more digits than a double holds): send it as a string',
   },
   COLLECTOR_ERR_CORRUPT_GZIP: { status: 400, message: 'The gzip body is corrupt or truncated' },
+  COLLECTOR_ERR_CORRUPT_ZSTD: { status: 400, message: 'The zstd body is corrupt or truncated' },
   COLLECTOR_ERR_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit' },
   COLLECTOR_ERR_DECODED_TOO_LARGE: {
     status: 413,
@@ -31,7 +32,7 @@ export const ERRORS = {
   COLLECTOR_ERR_TOO_MANY_EVENTS: { status: 413, message: 'A batch may hold at most 1000 events' },
   COLLECTOR_ERR_UNSUPPORTED_ENCODING: {
     status: 415,
-    message: 'Unsupported Content-Encoding: send identity or gzip',
+    message: 'Unsupported Content-Encoding: send identity, gzip or zstd',
   },
   COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

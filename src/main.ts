@@ -36,6 +36,8 @@ import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
 import { registrySourceFrom } from './schema/payload/registry.js';
 import { SaslPasswordFile } from './producer/credentials.js';
+import { topicRoutes } from './pipeline/routes.js';
+import { missingTopics } from './producer/topics.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
 
@@ -54,7 +56,9 @@ async function main(): Promise<void> {
   assertNativeUws();
 
   const instance = `${hostname()}/${config.INSTANCE_ID}`;
-  const telemetry = new Telemetry({ instance: config.INSTANCE_ID });
+  const routes = topicRoutes(config);
+  const telemetry = new Telemetry({ instance: config.INSTANCE_ID }, [
+    ...routes.events.topics.map((t) => ['events', t] as const), ...routes.dlq.topics.map((t) => ['dlq', t] as const)]);
   // API keys and tenant quotas (AUTH_MODE, API_KEYS_FILE, TENANT_QUOTAS_FILE), reloaded while running.
   const access = openAccess(config, log, telemetry);
 
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
   void connectLoop();
 
   const replayer = new Replayer({
-    spill, producer, circuit, telemetry, log, dlqTopic: config.DLQ_TOPIC, deadLetterHeaders: DEAD_LETTER_HEADERS,
+    spill, producer, circuit, telemetry, log, dlqRoutes: routes.dlq, deadLetterHeaders: DEAD_LETTER_HEADERS,
     instance, maxRetries: config.KAFKA_MAX_RETRIES,
     // Half the producer's queue: room is left for live batches and for the chunk after this one.
     queueBudget: Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES / 2),
@@ -168,7 +172,7 @@ async function main(): Promise<void> {
 
   let hostReplayRate = () => telemetry.replayRate();
   const deliverer = new Deliverer({
-    producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqTopic: config.DLQ_TOPIC,
+    producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqRoutes: routes.dlq,
     deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(), heads, host,
     maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES,
     retryAfterFull: () => {
@@ -192,7 +196,7 @@ async function main(): Promise<void> {
   // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
-  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota, routes });
   const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas });
   stopSettle = startMemorySettle({
     idleMs: config.MEMORY_SETTLE_IDLE_MS,
@@ -219,6 +223,13 @@ async function main(): Promise<void> {
   ]);
   clearTimeout(graceTimer);
   if (!waited) log.warn({ waited_ms: config.KAFKA_CONNECT_WAIT_MS }, 'kafka not connected yet: listening anyway, batches are spilled until it is');
+  else {
+    const wanted = [...new Set([...routes.events.topics, ...routes.dlq.topics])];
+    const missing = await missingTopics(config, wanted);
+    if (missing?.length) {
+      throw new Error(`topic(s) not in Kafka: ${missing.join(', ')} (from KAFKA_TOPIC, DLQ_TOPIC, TOPIC_ROUTES, DLQ_TOPIC_ROUTES): create them or fix the setting`);
+    }
+  }
   const server = await startServer({
     config,
     slab,

@@ -1,12 +1,13 @@
 /** Request header checks that decide an answer before the body is read. */
 
-export type BodyEncoding = 'identity' | 'gzip';
+export type BodyEncoding = 'identity' | 'gzip' | 'zstd';
 
 /** null = unsupported (415). */
 export function encodingOf(header: string): BodyEncoding | null {
   const v = header.trim().toLowerCase();
   if (v === '' || v === 'identity') return 'identity';
   if (v === 'gzip' || v === 'x-gzip') return 'gzip';
+  if (v === 'zstd') return 'zstd';
   return null;
 }
 

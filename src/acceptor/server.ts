@@ -15,7 +15,7 @@ import { readIntoSlot } from './body.js';
 import { exchange, reply, replyJson, sendError, type Exchange, type ReplyOptions } from './reply.js';
 import { DeadlineQueue, runExpiry } from '../pipeline/deadlines.js';
 import { answerJson } from '../pipeline/answer.js';
-import { contentTypeProblem, encodingOf } from './headers.js';
+import { contentTypeProblem, encodingOf, type BodyEncoding } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
 import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
 import { clientKeyReader } from './client-key.js';
@@ -114,7 +114,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
    * leaves: a deadline answer or an aborted client does not make the work disappear.
    */
   const run = (
-    ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, gzip: boolean, startedAt: number, route: string,
+    ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, encoding: BodyEncoding, startedAt: number, route: string,
     tenants: readonly string[] | undefined,
   ) => {
     const receivedAt = Date.now();
@@ -139,7 +139,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
         admission.settle(ticket, performance.now() - bodyDoneAt);
       }
     };
-    collector.collect({ slot, token, length, gzip, receivedAt, tenants }, startedAt).then(
+    collector.collect({ slot, token, length, gzip: encoding === 'gzip', ...(encoding === 'zstd' ? { zstd: true } : {}), receivedAt, tenants }, startedAt).then(
       (answer) => finish(answer, undefined),
       (err: unknown) => finish(null, err),
     );
@@ -224,7 +224,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       }
       bodyDeadlines.cancel(bodyDeadline);
       held = null; // from here the pipeline owns the slot and the ticket
-      run(ex, admitted, slot, token, body.length, encoding === 'gzip', startedAt, 'collect', tenants);
+      run(ex, admitted, slot, token, body.length, encoding, startedAt, 'collect', tenants);
     });
     if (held) {
       // Slowloris and trickled uploads: a body not complete in time loses its slot and its connection.
@@ -267,7 +267,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       return void sendError(ex, 'COLLECTOR_ERR_OVERLOADED', 'no free request slot', { retryAfter: 1 });
     }
     slab.write(held.slot, 0, body);
-    run(ex, ticket, held.slot, held.token, body.byteLength, false, startedAt, 'test_events', tenants);
+    run(ex, ticket, held.slot, held.token, body.byteLength, 'identity', startedAt, 'test_events', tenants);
   });
 
   const opsPaths = registerOpsRoutes(app, deps.ops);

@@ -8,6 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import { zstdDecompress } from './zstd.js';
 import type { ErrorCode } from '../errors.js';
 import { DEFAULT_PRIORITY, KNOWN_EVENT_FIELDS } from '../schema/event.js';
 import { eventErrors, isValidEvent, type EventError } from './validator.js';
@@ -37,6 +38,7 @@ export interface DecodeLimits {
 export interface DecodeInput {
   body: Uint8Array;
   gzip: boolean;
+  zstd?: boolean;
   receivedAt: number;
   instance: string;
   limits: DecodeLimits;
@@ -117,6 +119,14 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
       }
       return fail('COLLECTOR_ERR_CORRUPT_GZIP', e.message);
     }
+  } else if (input.zstd === true) {
+    const out = zstdDecompress(bytes, limits.maxDecodedBytes);
+    if (!out.ok) {
+      return out.tooLarge
+        ? fail('COLLECTOR_ERR_DECODED_TOO_LARGE', `more than ${limits.maxDecodedBytes} bytes after zstd decompression`)
+        : fail('COLLECTOR_ERR_CORRUPT_ZSTD', out.message);
+    }
+    bytes = out.bytes;
   } else if (bytes.byteLength > limits.maxDecodedBytes) {
     return fail('COLLECTOR_ERR_DECODED_TOO_LARGE', `more than ${limits.maxDecodedBytes} bytes`);
   }

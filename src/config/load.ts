@@ -7,6 +7,7 @@ import { ConfigSchema, type Config } from './schema.js';
 import { maskUrlCredentials } from './redact.js';
 import { supportedCompression } from '../producer/features.js';
 import { securityProblems } from '../producer/security.js';
+import { topicRoutes } from '../pipeline/routes.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -46,6 +47,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, codecs: readonl
         'for zstd install libzstd-dev before `npm ci` (or run `npm rebuild node-rdkafka` after installing it)');
     }
     problems.push(...securityProblems(config));
+    try {
+      topicRoutes(config);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
     if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
       problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
     }

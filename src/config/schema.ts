@@ -22,6 +22,12 @@ export const ConfigSchema = Type.Object(
     ),
     KAFKA_TOPIC: Str('events', 'Primary event topic'),
     DLQ_TOPIC: Str('events-dlq', 'Dead-letter topic: rejected and quarantined events'),
+    TOPIC_ROUTES: Str(
+      '',
+      'Events topic per tenant, e.g. `tenant_alpha=events-alpha,*=events` (`*`, or a tenant without a route: KAFKA_TOPIC). Each topic must exist: checked at start',
+      {},
+    ),
+    DLQ_TOPIC_ROUTES: Str('', 'Dead-letter topic per tenant, as TOPIC_ROUTES (`*`, or no route: DLQ_TOPIC)', {}),
     KAFKA_CLIENT_ID: Str('event-collector-svc', 'Kafka client.id (the instance number is appended)'),
     BUFFER_DIR: Str('./data/buffer', 'Disk spill directory; each process owns BUFFER_DIR/<instance>'),
     MAX_BUFFER_SIZE_MB: Int(

@@ -113,7 +113,7 @@ function errorResponses(codes: ErrorCode[]): Obj {
 
 const COLLECT_ERRORS: ErrorCode[] = [
   'COLLECTOR_ERR_INVALID_JSON', 'COLLECTOR_ERR_INVALID_UTF8', 'COLLECTOR_ERR_BATCH_SHAPE', 'COLLECTOR_ERR_EMPTY_BATCH', 'COLLECTOR_ERR_INEXACT_NUMBER',
-  'COLLECTOR_ERR_CORRUPT_GZIP', 'COLLECTOR_ERR_BODY_TOO_LARGE', 'COLLECTOR_ERR_DECODED_TOO_LARGE', 'COLLECTOR_ERR_TOO_MANY_EVENTS',
+  'COLLECTOR_ERR_CORRUPT_GZIP', 'COLLECTOR_ERR_CORRUPT_ZSTD', 'COLLECTOR_ERR_BODY_TOO_LARGE', 'COLLECTOR_ERR_DECODED_TOO_LARGE', 'COLLECTOR_ERR_TOO_MANY_EVENTS',
   'COLLECTOR_ERR_UNSUPPORTED_ENCODING', 'COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE',
   'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_CLIENT_LIMIT', 'COLLECTOR_ERR_BODY_TIMEOUT', 'COLLECTOR_ERR_BUFFER_FULL',
   'COLLECTOR_ERR_SPILL_FAILED', 'COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'COLLECTOR_ERR_DEADLINE', 'COLLECTOR_ERR_INTERNAL',
@@ -209,12 +209,12 @@ export function buildOpenApi(): Obj {
           security: WRITE_SECURITY,
           summary: 'Collect a batch of events',
           description:
-            'A bare JSON array of events, or a batch envelope `{batch_id?, events, metadata?}`. Optionally gzipped ' +
-            '(`Content-Encoding: gzip`). Unknown top-level event fields are kept, forwarded unchanged and named in `warnings`.',
+            'A bare JSON array of events, or a batch envelope `{batch_id?, events, metadata?}`. Optionally compressed ' +
+            '(`Content-Encoding: gzip` or `zstd`; decompressed size capped at MAX_DECODED_BYTES). Unknown top-level event fields are kept, forwarded unchanged and named in `warnings`.',
           parameters: [
             {
               name: 'Content-Encoding', in: 'header', required: false,
-              schema: { type: 'string', enum: ['identity', 'gzip'] },
+              schema: { type: 'string', enum: ['identity', 'gzip', 'zstd'] },
             },
           ],
           requestBody: {

@@ -21,6 +21,8 @@ import type { QuotaPolicy } from '../quota/policy.js';
 import type { PackedRecords } from '../codec/packed.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import type { SchemaMetrics } from '../telemetry/schema-metrics.js';
+import type { TopicRoutes } from './routes.js';
+import type { Part } from './delivery.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
@@ -37,7 +39,12 @@ export interface CollectorDeps {
   /** versioned payload schemas; the workers read the same set from its channel */
   schemas?: PayloadSchemas;
   schemaMetrics?: SchemaMetrics;
+  /** TOPIC_ROUTES and DLQ_TOPIC_ROUTES: each tenant's topics */
+  routes: { events: TopicRoutes; dlq: TopicRoutes };
 }
+
+const EVENT_TENANT = EVENT_HEADERS.indexOf('tenant_id');
+const DEAD_LETTER_TENANT = DEAD_LETTER_HEADERS.indexOf('tenant_id');
 
 export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, retryAfter?: number): CollectAnswer {
   const answer: CollectAnswer = { status: ERRORS[code].status, body: errorBody(code, detail, batchId) };
@@ -119,13 +126,11 @@ export class Collector {
     }
     let result;
     try {
-      result = await deliverer.deliver(
-        [
-          { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: claim.fresh, timestamp: task.receivedAt, main: true },
-          { topic: config.DLQ_TOPIC, headerNames: DEAD_LETTER_HEADERS, records: batch.dead, timestamp: task.receivedAt, main: false },
-        ],
-        batch.batchId,
-      );
+      const { events, dlq } = this.deps.routes;
+      const parts: Part[] = [];
+      for (const g of events.split(claim.fresh, EVENT_TENANT)) parts.push({ topic: g.topic, headerNames: EVENT_HEADERS, records: g.records, timestamp: task.receivedAt, main: true });
+      for (const g of dlq.split(batch.dead, DEAD_LETTER_TENANT)) parts.push({ topic: g.topic, headerNames: DEAD_LETTER_HEADERS, records: g.records, timestamp: task.receivedAt, main: false });
+      result = await deliverer.deliver(parts, batch.batchId);
     } finally {
       claim.settle(result?.ok === true);
     }
