@@ -4,6 +4,7 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
+import { corsProblems } from '../acceptor/cors.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -39,6 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
       problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
     }
+    problems.push(...corsProblems(config));
     try {
       const extra: unknown = JSON.parse(config.KAFKA_CONFIG_JSON);
       if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new Error('not an object');

@@ -8,7 +8,7 @@ import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { errorBody, type ErrorCode, ERRORS } from '../errors.js';
-import { DEAD_LETTER_HEADERS, EVENT_HEADERS, type DecodeOutcome } from '../codec/decode.js';
+import { DEAD_LETTER_HEADERS, type DecodeOutcome } from '../codec/decode.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { Slab } from '../ring/slab.js';
 import type { DecodeTask } from './task.js';
@@ -121,7 +121,7 @@ export class Collector {
     try {
       result = await deliverer.deliver(
         [
-          { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: claim.fresh, timestamp: task.receivedAt, main: true },
+          { topic: config.KAFKA_TOPIC, headerNames: batch.headerNames, records: claim.fresh, timestamp: task.receivedAt, main: true },
           { topic: config.DLQ_TOPIC, headerNames: DEAD_LETTER_HEADERS, records: batch.dead, timestamp: task.receivedAt, main: false },
         ],
         batch.batchId,
