@@ -160,10 +160,12 @@ export class Collector {
     await this.ready;
     this.kick();
     if (this.queue.length === 0 && this.sending === null) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await new Promise<void>((resolve) => {
       this.idleWaiters.push(resolve);
-      if (Number.isFinite(timeoutMs)) setTimeout(resolve, timeoutMs);
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(resolve, timeoutMs);
     });
+    clearTimeout(timer);
   }
 
   /** Flushes (within timeoutMs), stops the timers and waits for the store; what is left stays queued for next time. */
