@@ -30,7 +30,9 @@ export function verdictOf(status: number, events: number): Verdict {
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   const s = Number(header);
-  if (Number.isFinite(s) && s >= 0) return s * 1000;
+  if (Number.isFinite(s)) return s >= 0 ? s * 1000 : undefined;
+  // An HTTP date names its weekday; anything else Date.parse would guess at ("-1" is a year).
+  if (!/[a-z]/i.test(header)) return undefined;
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
