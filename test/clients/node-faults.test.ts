@@ -146,6 +146,7 @@ t.test('a 503 storm from admission: retried per Retry-After, 0 lost, 0 duplicate
   await client.flush(120_000);
   flooding = false;
   await flood;
+  t.equal(client.stats().queued, 0, 'the queue drained');
   await client.close();
   const refused = rec.log.filter((l) => l.status === 503);
   t.ok(refused.length > 0, `the client met the storm: ${refused.length} × 503 of ${rec.log.length} requests`);
@@ -157,12 +158,14 @@ t.test('a 503 storm from admission: retried per Retry-After, 0 lost, 0 duplicate
 t.test('a tenant over its quota (429): retried per Retry-After, 0 lost, 0 duplicates', async (t) => {
   const home = mkdtempSync(join(os.tmpdir(), 'client-quota-'));
   const quotas = join(home, 'quotas.json');
-  writeFileSync(quotas, JSON.stringify({ quotas: { 'tenant-q': { events_per_second: 300, bytes_per_second: 0, burst_seconds: 1 } } }));
+  // 100 events/s with a one-second burst: the client's second 100-event batch is over it however slow the box is.
+  writeFileSync(quotas, JSON.stringify({ quotas: { 'tenant-q': { events_per_second: 100, bytes_per_second: 0, burst_seconds: 1 } } }));
   const c = await collector({ TENANT_QUOTAS_FILE: quotas, QUOTA_PATH: join(home, 'quota.table') });
   const rec = recordingFetch();
   const client = createCollector(options(c.url, { fetch: rec.fetch }));
-  const ids = trackMany(client, 1500, 0, 'tenant-q');
+  const ids = trackMany(client, 800, 0, 'tenant-q');
   await client.flush(120_000);
+  t.equal(client.stats().queued, 0, 'the queue drained');
   await client.close();
   const throttled = rec.log.filter((l) => l.status === 429);
   t.ok(throttled.length > 0, `over quota: ${throttled.length} × 429 of ${rec.log.length} requests`);

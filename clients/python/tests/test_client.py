@@ -65,11 +65,11 @@ def test_close_drains_the_queue(collector_factory, expect_in_kafka):
 
 def test_quota_429_retried_no_sooner_than_retry_after(collector_factory, expect_in_kafka, tmp_path):
     quotas = tmp_path / "quotas.json"
-    quotas.write_text('{"quotas": {"tenant-q": {"events_per_second": 300, "bytes_per_second": 0, "burst_seconds": 1}}}')
+    quotas.write_text('{"quotas": {"tenant-q": {"events_per_second": 100, "bytes_per_second": 0, "burst_seconds": 1}}}')
     c = collector_factory({"TENANT_QUOTAS_FILE": str(quotas), "QUOTA_PATH": str(tmp_path / "quota.table")})
     retries: list[RetryInfo] = []
     cl = client(c.url, on_retry=retries.append)
-    ids = [cl.track({**progress_event(i, "quota"), "tenant_id": "tenant-q"})["event_id"] for i in range(1200)]
+    ids = [cl.track({**progress_event(i, "quota"), "tenant_id": "tenant-q"})["event_id"] for i in range(600)]
     assert cl.flush(90)
     cl.close()
     throttled = [r for r in retries if r.status == 429]
