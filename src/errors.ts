@@ -17,6 +17,10 @@ export const ERRORS = {
     status: 400,
     message: 'The body must be a JSON array of events or an object {batch_id?, events, metadata?}',
   },
+  COLLECTOR_ERR_SENT_AT: {
+    status: 400,
+    message: 'The batch field sent_at must be an RFC 3339 date-time string (the client clock when the batch left)',
+  },
   COLLECTOR_ERR_EMPTY_BATCH: { status: 400, message: 'A batch must hold at least 1 event' },
   COLLECTOR_ERR_INEXACT_NUMBER: {
     status: 400,
@@ -41,6 +45,10 @@ export const ERRORS = {
   COLLECTOR_ERR_ALL_REJECTED: {
     status: 422,
     message: 'Every event in the batch failed validation; they were sent to the dead-letter topic',
+  },
+  COLLECTOR_ERR_ORIGIN_FORBIDDEN: {
+    status: 403,
+    message: 'The Origin of this browser request is not in CORS_ALLOWED_ORIGINS; nothing was written',
   },
   COLLECTOR_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
   COLLECTOR_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },

@@ -11,10 +11,14 @@ export function encodingOf(header: string): BodyEncoding | null {
   return null;
 }
 
-/** A reason to refuse the Content-Type, or null when it is JSON. */
-export function contentTypeProblem(header: string): string | null {
+/**
+ * A reason to refuse the Content-Type, or null when it is JSON. `plainText`: text/plain is
+ * JSON too: what navigator.sendBeacon sends (a string body) without a CORS preflight.
+ */
+export function contentTypeProblem(header: string, plainText = false): string | null {
   if (header === '') return 'missing Content-Type; send application/json';
   const mime = header.split(';', 1)[0]!.trim().toLowerCase();
   if (mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'))) return null;
+  if (plainText && mime === 'text/plain') return null;
   return `got '${mime}'; send application/json`;
 }

@@ -17,6 +17,7 @@ import { DeadlineQueue, runExpiry } from '../pipeline/deadlines.js';
 import { answerJson } from '../pipeline/answer.js';
 import { contentTypeProblem, encodingOf, type BodyEncoding } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
+import { corsPolicy, registerPreflight } from './cors.js';
 import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
 import { clientKeyReader } from './client-key.js';
 import { threadSchedstat } from './cpu-contention.js';
@@ -106,6 +107,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
   // One timer per kind of deadline, not one per request (src/pipeline/deadlines.ts).
   const answerDeadlines = new DeadlineQueue<() => void>(config.REQUEST_TIMEOUT_MS, runExpiry);
   const bodyDeadlines = new DeadlineQueue<() => void>(config.BODY_TIMEOUT_MS, runExpiry);
+  const cors = corsPolicy(config);
   const clientKey = clientKeyReader(config.CLIENT_ID_HEADER, config.CLIENT_MAX_IN_FLIGHT > 0 || config.CLIENT_RATE_LIMIT > 0);
 
   /**
@@ -160,7 +162,8 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     const startedAt = performance.now();
     // Headers must be read before the handler returns: req is invalid afterwards.
     const encoding = encodingOf(req.getHeader('content-encoding'));
-    const typeProblem = contentTypeProblem(req.getHeader('content-type'));
+    const typeProblem = contentTypeProblem(req.getHeader('content-type'), cors !== null);
+    const origin = cors ? req.getHeader('origin') : '';
     const declared = req.getHeader('content-length');
     const key = clientKey(req, res);
     const verdict = authenticate(req);
@@ -188,6 +191,10 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       telemetry.requestAnswered('collect', status, performance.now() - startedAt);
     };
 
+    if (origin !== '') {
+      if (!cors!.allows(origin)) return refuse('COLLECTOR_ERR_ORIGIN_FORBIDDEN', `origin '${origin}'`);
+      ex.headers = cors!.answerHeaders(origin);
+    }
     // Before anything else: a caller without a valid key learns nothing about the request.
     if (verdict && !verdict.ok) {
       telemetry.authRefused(verdict.reason);
@@ -270,6 +277,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     run(ex, ticket, held.slot, held.token, body.byteLength, 'identity', startedAt, 'test_events', tenants);
   });
 
+  if (cors) registerPreflight(app, '/api/v1/collect', cors, config);
   const opsPaths = registerOpsRoutes(app, deps.ops);
 
   // Known paths with the wrong method → 405; anything else → 404.

@@ -8,6 +8,7 @@ import { maskUrlCredentials } from './redact.js';
 import { supportedCompression } from '../producer/features.js';
 import { securityProblems } from '../producer/security.js';
 import { topicRoutes } from '../pipeline/routes.js';
+import { corsProblems } from '../acceptor/cors.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -55,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, codecs: readonl
     if (config.AUTH_MODE === 'api_key' && config.API_KEYS_FILE === '') {
       problems.push('AUTH_MODE=api_key: API_KEYS_FILE must name the keys file (create it with `npm run keys -- add`)');
     }
+    problems.push(...corsProblems(config));
     try {
       const extra: unknown = JSON.parse(config.KAFKA_CONFIG_JSON);
       if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new Error('not an object');

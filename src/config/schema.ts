@@ -174,6 +174,13 @@ export const ConfigSchema = Type.Object(
       'Header naming the client for the per-client limits (e.g. x-api-key, or x-forwarded-for behind a proxy: its first address); empty or absent: the remote address',
       {},
     ),
+    CORS_ALLOWED_ORIGINS: Str(
+      '',
+      'Browser origins that may write (comma-separated, exact: scheme://host[:port]; `*`: any origin, refused with CORS_ALLOW_CREDENTIALS). Empty: CORS off, no preflight answered, text/plain refused. On: POST /api/v1/collect answers preflights, refuses other origins with 403, and takes text/plain bodies (sendBeacon) as JSON',
+      {},
+    ),
+    CORS_ALLOW_CREDENTIALS: Bool(false, 'Answer browsers with Access-Control-Allow-Credentials: true (cookies, HTTP auth); API keys in headers do not need it'),
+    CORS_MAX_AGE_S: Int(7200, 0, 86_400, 'Access-Control-Max-Age: how long a browser may reuse a preflight answer (Chromium caps it at 7200)'),
     SCHEMA_DIR: Str(
       'schemas',
       'Versioned JSON Schemas for event_data: <dir>/<event_type>/<version>.json (+ optional config.json); see "Schema evolution". `off`: no payload schemas, any event_data object is accepted',

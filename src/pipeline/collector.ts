@@ -8,7 +8,7 @@ import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { errorBody, type ErrorCode, ERRORS } from '../errors.js';
-import { DEAD_LETTER_HEADERS, EVENT_HEADERS, type DecodeOutcome } from '../codec/decode.js';
+import { DEAD_LETTER_HEADERS, type DecodeOutcome } from '../codec/decode.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { Slab } from '../ring/slab.js';
 import type { DecodeTask } from './task.js';
@@ -43,7 +43,6 @@ export interface CollectorDeps {
   routes: { events: TopicRoutes; dlq: TopicRoutes };
 }
 
-const EVENT_TENANT = EVENT_HEADERS.indexOf('tenant_id');
 const DEAD_LETTER_TENANT = DEAD_LETTER_HEADERS.indexOf('tenant_id');
 
 export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, retryAfter?: number): CollectAnswer {
@@ -128,7 +127,8 @@ export class Collector {
     try {
       const { events, dlq } = this.deps.routes;
       const parts: Part[] = [];
-      for (const g of events.split(claim.fresh, EVENT_TENANT)) parts.push({ topic: g.topic, headerNames: EVENT_HEADERS, records: g.records, timestamp: task.receivedAt, main: true });
+      // A batch with sent_at carries its own header names (derived_timestamp): tenant_id is found by name.
+      for (const g of events.split(claim.fresh, batch.headerNames.indexOf('tenant_id'))) parts.push({ topic: g.topic, headerNames: batch.headerNames, records: g.records, timestamp: task.receivedAt, main: true });
       for (const g of dlq.split(batch.dead, DEAD_LETTER_TENANT)) parts.push({ topic: g.topic, headerNames: DEAD_LETTER_HEADERS, records: g.records, timestamp: task.receivedAt, main: false });
       result = await deliverer.deliver(parts, batch.batchId);
     } finally {
