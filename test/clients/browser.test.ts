@@ -1,5 +1,5 @@
 /**
- * The browser client (clients/js, dist/browser.js) in a real headless Chromium, from a page on
+ * The browser client (clients/js, the minified bundle dist/collector.browser.min.js) in a real headless Chromium, from a page on
  * another origin than the collector: 500 events tracked, the collector's network blocked by the
  * test, 500 more, the page reloaded (the queue is in IndexedDB), the network back → all 1,000
  * in Kafka exactly once, in order per learner; a page closed right after track() still
@@ -24,7 +24,7 @@ const CHROMIUM = '/usr/bin/chromium';
 /** The app's page: loads the client from its own origin, as a site would. */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>app</title>
 <script type="module">
-  import { createCollector } from '/client/browser.js';
+  import { createCollector } from '/client/collector.browser.min.js';
   window.createCollector = createCollector;
   document.title = 'ready';
 </script>`;
