@@ -31,6 +31,7 @@ import { OrderHeads } from './spill/heads.js';
 import { ReplayLeadership } from './spill/replay-lock.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
+import { hostTableName } from './config/host-namespace.js';
 import { decodeLimits } from './codec/inline.js';
 import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
   // Fails fast (DedupUnavailableError) if the native addon was not built: no silent fallback.
   const dedup = config.DEDUP_ENABLED
     ? DedupTable.open({
-        path: config.DEDUP_PATH || defaultDedupPath(config.PORT),
+        path: config.DEDUP_PATH || defaultDedupPath(hostTableName(config)),
         capacity: config.DEDUP_CAPACITY,
         windowMs: config.DEDUP_WINDOW_MS,
         // A claim lives until the batch is acknowledged or refused; past this a crashed claimant stops blocking it.

@@ -12,6 +12,7 @@ import { parseKeysFile } from './keys-file.js';
 import { pollFile, type FilePoller } from './reload.js';
 import { QuotaPolicy, quotasOfFileText } from '../quota/policy.js';
 import { QuotaTable, defaultQuotaPath } from '../quota/table.js';
+import { hostTableName } from '../config/host-namespace.js';
 
 export interface Access {
   keyring: Keyring | null;
@@ -50,7 +51,7 @@ export function openAccess(config: Readonly<Config>, log: Logger, telemetry: Tel
 
   const quotaFile = config.TENANT_QUOTAS_FILE || config.API_KEYS_FILE;
   if (quotaFile) {
-    table = QuotaTable.open(config.QUOTA_PATH || defaultQuotaPath(config.PORT));
+    table = QuotaTable.open(config.QUOTA_PATH || defaultQuotaPath(hostTableName(config)));
     const policy = new QuotaPolicy(table);
     quota = policy;
     const path = table.path;

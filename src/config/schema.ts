@@ -125,7 +125,7 @@ export const ConfigSchema = Type.Object(
       268_435_456,
       'Slots in the dedup table, a power of two; 26 B each (2 Mi = 52 MiB holds 5 min at 2,000 events/s at load 0.29)',
     ),
-    DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<PORT>.dedup', {}),
+    DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<HOST_NAMESPACE>-<PORT>.dedup (without a namespace: -<PORT>)', {}),
     MALLOC_TRIM_INTERVAL_MS: Int(
       10_000,
       0,
@@ -233,7 +233,13 @@ export const ConfigSchema = Type.Object(
       'Per-tenant quotas (JSON {"quotas": {"<tenant>|*": {"events_per_second", "bytes_per_second", "burst_seconds"}}}), enforced host-wide; empty: the "quotas" of API_KEYS_FILE, if any',
       {},
     ),
-    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<PORT>.quota', {}),
+    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<HOST_NAMESPACE>-<PORT>.quota (without a namespace: -<PORT>)', {}),
+    HOST_NAMESPACE: Type.String({
+      default: '',
+      pattern: '^[A-Za-z0-9._-]{0,64}$',
+      description:
+        'Names what this host keeps outside BUFFER_DIR (the default dedup and quota tables in /dev/shm, the PM2 app name), so several collector hosts run side by side on one machine; give each its own BUFFER_DIR too. Empty: none (one host per machine)',
+    }),
     RUN_DIR: Str(
       '',
       'Run directory shared by the processes of a host: each writes its telemetry to RUN_DIR/metrics/<instance>.json every second, so whichever process answers reports them all. Empty: BUFFER_DIR + `-run` (./data/buffer-run), so processes sharing a spill directory share it',
