@@ -39,9 +39,14 @@ import { registrySourceFrom } from './schema/payload/registry.js';
 import { SaslPasswordFile } from './producer/credentials.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
+import { SharedStore } from './shared-store/store.js';
+import { SharedClaims } from './shared-store/claims.js';
+import { StoreMetrics } from './telemetry/store-metrics.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const DRAIN_QUIET_MS = 500;
 const CONNECT_ATTEMPT_MS = 5_000;
+const STORE_CONNECT_WAIT_MS = 2_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -57,7 +62,10 @@ async function main(): Promise<void> {
   const instance = `${hostname()}/${config.INSTANCE_ID}`;
   const telemetry = new Telemetry({ instance: config.INSTANCE_ID });
   // API keys and tenant quotas (AUTH_MODE, API_KEYS_FILE, TENANT_QUOTAS_FILE), reloaded while running.
-  const access = openAccess(config, log, telemetry);
+  // The store the replicas share (REDIS_URL): dedup claims and tenant buckets across hosts.
+  const storeMetrics = new StoreMetrics(telemetry.registry);
+  const store = config.REDIS_URL ? new SharedStore({ url: config.REDIS_URL, timeoutMs: config.REDIS_TIMEOUT_MS, keyPrefix: config.REDIS_KEY_PREFIX, log, metrics: storeMetrics }) : null;
+  const access = openAccess(config, log, telemetry, store);
 
   // The spill log first: recovery must finish before anything is accepted.
   const spill = new SpillClient(
@@ -189,12 +197,14 @@ async function main(): Promise<void> {
         leaseMs: config.REQUEST_TIMEOUT_MS + config.SPILL_AFTER_MS,
       })
     : null;
+  const sharedDedup = store && dedup ? new SharedClaims(store, config.DEDUP_WINDOW_MS, dedup.leaseMs) : null;
+  if (store) log.info({ store: maskUrlCredentials(config.REDIS_URL), connected: await Promise.race([store.connected(), sleep(STORE_CONNECT_WAIT_MS, false)]) }, 'shared store for dedup and quotas');
   if (dedup) log.info({ path: dedup.path, capacity: dedup.capacity, window_ms: dedup.windowMs, created: dedup.created }, 'dedup table open');
   // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
-  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
-  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas });
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, sharedDedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
+  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas, store });
   stopSettle = startMemorySettle({
     idleMs: config.MEMORY_SETTLE_IDLE_MS,
     activity: () => collector.batchesTaken,
@@ -286,6 +296,7 @@ async function main(): Promise<void> {
     await spill.close();
     host.close();
     dedup?.close();
+    await store?.close();
     access.close();
     await pool.destroy();
   });

@@ -234,6 +234,19 @@ export const ConfigSchema = Type.Object(
       {},
     ),
     QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<HOST_NAMESPACE>-<PORT>.quota (without a namespace: -<PORT>)', {}),
+    REDIS_URL: Str(
+      '',
+      'Shared claim and quota store (Redis 7 / Valkey, one primary — not cluster mode): redis://[user:password@]host:port[/db], rediss:// for TLS. Set it on every replica so event-id dedup and tenant quotas hold across them; the password is never logged. Empty: each host alone',
+      {},
+    ),
+    REDIS_TIMEOUT_MS: Int(
+      5,
+      1,
+      10_000,
+      'Bound on one store call (one per batch for dedup, one for quotas). Past it the batch is judged by this host alone (host-local dedup, quota / REPLICAS), health says degraded, and the store is probed until it answers again',
+    ),
+    REDIS_KEY_PREFIX: Str('collector:', 'Prefix of every key the collector writes to REDIS_URL; collector deployments that share a store and must not share claims use different prefixes'),
+    REPLICAS: Int(1, 1, 1024, 'Collector hosts sharing REDIS_URL: while the store is unreachable each host enforces quota / REPLICAS of every tenant quota'),
     HOST_NAMESPACE: Type.String({
       default: '',
       pattern: '^[A-Za-z0-9._-]{0,64}$',

@@ -17,6 +17,7 @@ import { opsPages } from './pages.js';
 import { LagMonitor, livez, readyz } from './probes.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import { schemasDocument } from './schemas.js';
+import type { SharedStore } from '../shared-store/store.js';
 
 export interface OpsInput {
   config: Readonly<Config>;
@@ -27,6 +28,8 @@ export interface OpsInput {
   stopping: () => boolean;
   log: Logger;
   schemas?: PayloadSchemas;
+  /** the shared store (REDIS_URL), when there is one */
+  store?: SharedStore | null;
 }
 
 export interface Ops extends OpsDeps {
@@ -48,7 +51,7 @@ export function createOps(i: OpsInput): Ops {
     runDir: runDir(i.config),
     instance: i.config.INSTANCE_ID,
     telemetry,
-    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), durability, schemas: i.schemas && (() => i.schemas!.status()) }),
+    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), durability, schemas: i.schemas && (() => i.schemas!.status()), store: i.store ? () => i.store!.status : undefined }),
     metrics: () => metricsReport(telemetry, spill),
     beforePublish: () => telemetry.kafkaConnected(producer.isConnected && circuit.state !== 'open'),
     onError: (err) => {
