@@ -23,6 +23,8 @@ export async function startHaproxy(t: Test, backends: readonly string[]): Promis
   proc.stderr.on('data', (c: Buffer) => logs.push(c.toString()));
   t.teardown(() => {
     if (proc.exitCode === null) proc.kill('SIGKILL');
+    // What HAProxy said (servers marked down and up, and why) when the test failed.
+    if (!t.passing()) t.comment(`haproxy:\n${logs.join('')}`);
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(() => fetch(`${url}/readyz`).then((r) => r.status, () => 0), (s) => s === 200, 30_000, 100);
