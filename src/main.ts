@@ -41,6 +41,7 @@ import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
 import { SharedStore } from './shared-store/store.js';
 import { SharedClaims } from './shared-store/claims.js';
+import { KafkaReach } from './shared-store/kafka-reach.js';
 import { StoreMetrics } from './telemetry/store-metrics.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -204,7 +205,9 @@ async function main(): Promise<void> {
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
   const collector = new Collector({ config, slab, pool, deliverer, dedup, sharedDedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
-  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas, store });
+  // Readiness fails while this replica cannot reach Kafka and another can (order across replicas; docs/multi-host.md).
+  const kafkaReach = store ? new KafkaReach(store, config.HOST_NAMESPACE || hostname(), () => producer.isConnected && circuit.state === 'closed').start() : null;
+  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas, store, kafkaReach });
   stopSettle = startMemorySettle({
     idleMs: config.MEMORY_SETTLE_IDLE_MS,
     activity: () => collector.batchesTaken,
@@ -296,6 +299,7 @@ async function main(): Promise<void> {
     await spill.close();
     host.close();
     dedup?.close();
+    kafkaReach?.stop();
     await store?.close();
     access.close();
     await pool.destroy();

@@ -18,6 +18,7 @@ import { LagMonitor, livez, readyz } from './probes.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import { schemasDocument } from './schemas.js';
 import type { SharedStore } from '../shared-store/store.js';
+import type { KafkaReach } from '../shared-store/kafka-reach.js';
 
 export interface OpsInput {
   config: Readonly<Config>;
@@ -30,6 +31,8 @@ export interface OpsInput {
   schemas?: PayloadSchemas;
   /** the shared store (REDIS_URL), when there is one */
   store?: SharedStore | null;
+  /** whether other replicas reach Kafka (readiness), when there is a store */
+  kafkaReach?: KafkaReach | null;
 }
 
 export interface Ops extends OpsDeps {
@@ -73,6 +76,7 @@ export function createOps(i: OpsInput): Ops {
         producerConnected: producer.isConnected,
         circuit: circuit.state,
         spillFill: spillSummary(spill).fillRatio,
+        othersReachKafka: i.kafkaReach?.othersReach ?? false,
       }),
     pages: opsPages(),
     schemas: i.schemas && (async () => schemasDocument(i.schemas!, i.config, await cluster.all(true))),

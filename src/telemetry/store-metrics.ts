@@ -4,7 +4,7 @@
  */
 import client from 'prom-client';
 
-export type StoreCall = 'dedup_claim' | 'dedup_settle' | 'quota';
+export type StoreCall = 'dedup_claim' | 'dedup_settle' | 'quota' | 'kafka_reach';
 
 export class StoreMetrics {
   private readonly shared: client.Gauge;
@@ -18,11 +18,11 @@ export class StoreMetrics {
     });
     this.fallbacks = new client.Counter({
       name: 'collector_shared_store_fallbacks_total',
-      help: 'Store calls answered by this host alone (store degraded, failed or slower than REDIS_TIMEOUT_MS), by call: dedup_claim, dedup_settle, quota',
+      help: 'Store calls answered by this host alone (store degraded, failed or slower than REDIS_TIMEOUT_MS), by call: dedup_claim, dedup_settle, quota, kafka_reach',
       labelNames: ['call'],
       registers: [registry],
     });
-    for (const call of ['dedup_claim', 'dedup_settle', 'quota'] satisfies StoreCall[]) this.fallbacks.inc({ call }, 0);
+    for (const call of ['dedup_claim', 'dedup_settle', 'quota', 'kafka_reach'] satisfies StoreCall[]) this.fallbacks.inc({ call }, 0);
   }
 
   state(state: 'shared' | 'degraded'): void {
