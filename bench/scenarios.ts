@@ -29,7 +29,7 @@ export interface Scenario {
   /** extra request headers (an API key) */
   headers?: Record<string, string>;
   /** 'auth': run against the second cluster, the one with AUTH_MODE=api_key and quotas (BENCH_AUTH=1) */
-  target?: 'auth';
+  target?: 'auth' | 'redis';
   /** payload schemas for all five types on or off (a live reload) before the load; absent: as left (on) */
   schemas?: boolean;
   /** over gRPC (bench/grpc-load.ts): `connections` CollectStream calls, `inFlight` batches outstanding on each */

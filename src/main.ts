@@ -31,6 +31,7 @@ import { OrderHeads } from './spill/heads.js';
 import { ReplayLeadership } from './spill/replay-lock.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
+import { hostTableName } from './config/host-namespace.js';
 import { decodeLimits } from './codec/inline.js';
 import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
@@ -40,9 +41,15 @@ import { topicRoutes } from './pipeline/routes.js';
 import { missingTopics } from './producer/topics.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
+import { SharedStore } from './shared-store/store.js';
+import { SharedClaims } from './shared-store/claims.js';
+import { KafkaReach } from './shared-store/kafka-reach.js';
+import { StoreMetrics } from './telemetry/store-metrics.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const DRAIN_QUIET_MS = 500;
 const CONNECT_ATTEMPT_MS = 5_000;
+const STORE_CONNECT_WAIT_MS = 2_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -60,7 +67,10 @@ async function main(): Promise<void> {
   const telemetry = new Telemetry({ instance: config.INSTANCE_ID }, [
     ...routes.events.topics.map((t) => ['events', t] as const), ...routes.dlq.topics.map((t) => ['dlq', t] as const)]);
   // API keys and tenant quotas (AUTH_MODE, API_KEYS_FILE, TENANT_QUOTAS_FILE), reloaded while running.
-  const access = openAccess(config, log, telemetry);
+  // The store the replicas share (REDIS_URL): dedup claims and tenant buckets across hosts.
+  const storeMetrics = new StoreMetrics(telemetry.registry);
+  const store = config.REDIS_URL ? new SharedStore({ url: config.REDIS_URL, timeoutMs: config.REDIS_TIMEOUT_MS, keyPrefix: config.REDIS_KEY_PREFIX, log, metrics: storeMetrics }) : null;
+  const access = openAccess(config, log, telemetry, store);
 
   // The spill log first: recovery must finish before anything is accepted.
   const spill = new SpillClient(
@@ -185,19 +195,23 @@ async function main(): Promise<void> {
   // Fails fast (DedupUnavailableError) if the native addon was not built: no silent fallback.
   const dedup = config.DEDUP_ENABLED
     ? DedupTable.open({
-        path: config.DEDUP_PATH || defaultDedupPath(config.PORT),
+        path: config.DEDUP_PATH || defaultDedupPath(hostTableName(config)),
         capacity: config.DEDUP_CAPACITY,
         windowMs: config.DEDUP_WINDOW_MS,
         // A claim lives until the batch is acknowledged or refused; past this a crashed claimant stops blocking it.
         leaseMs: config.REQUEST_TIMEOUT_MS + config.SPILL_AFTER_MS,
       })
     : null;
+  const sharedDedup = store && dedup ? new SharedClaims(store, config.DEDUP_WINDOW_MS, dedup.leaseMs) : null;
+  if (store) log.info({ store: maskUrlCredentials(config.REDIS_URL), connected: await Promise.race([store.connected(), sleep(STORE_CONNECT_WAIT_MS, false)]) }, 'shared store for dedup and quotas');
   if (dedup) log.info({ path: dedup.path, capacity: dedup.capacity, window_ms: dedup.windowMs, created: dedup.created }, 'dedup table open');
   // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
-  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota, routes });
-  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas });
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, sharedDedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota, routes });
+  // Readiness fails while this replica cannot reach Kafka and another can (order across replicas; docs/multi-host.md).
+  const kafkaReach = store ? new KafkaReach(store, config.HOST_NAMESPACE || hostname(), () => producer.isConnected && circuit.state === 'closed').start() : null;
+  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas, store, kafkaReach });
   stopSettle = startMemorySettle({
     idleMs: config.MEMORY_SETTLE_IDLE_MS,
     activity: () => collector.batchesTaken,
@@ -296,6 +310,8 @@ async function main(): Promise<void> {
     await spill.close();
     host.close();
     dedup?.close();
+    kafkaReach?.stop();
+    await store?.close();
     access.close();
     await pool.destroy();
   });

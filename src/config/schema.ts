@@ -131,7 +131,7 @@ export const ConfigSchema = Type.Object(
       268_435_456,
       'Slots in the dedup table, a power of two; 26 B each (2 Mi = 52 MiB holds 5 min at 2,000 events/s at load 0.29)',
     ),
-    DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<PORT>.dedup', {}),
+    DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<HOST_NAMESPACE>-<PORT>.dedup (without a namespace: -<PORT>)', {}),
     MALLOC_TRIM_INTERVAL_MS: Int(
       10_000,
       0,
@@ -246,7 +246,26 @@ export const ConfigSchema = Type.Object(
       'Per-tenant quotas (JSON {"quotas": {"<tenant>|*": {"events_per_second", "bytes_per_second", "burst_seconds"}}}), enforced host-wide; empty: the "quotas" of API_KEYS_FILE, if any',
       {},
     ),
-    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<PORT>.quota', {}),
+    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<HOST_NAMESPACE>-<PORT>.quota (without a namespace: -<PORT>)', {}),
+    REDIS_URL: Str(
+      '',
+      'Shared claim and quota store (Redis 7 / Valkey, one primary — not cluster mode): redis://[user:password@]host:port[/db], rediss:// for TLS. Set it on every replica so event-id dedup and tenant quotas hold across them; the password is never logged. Empty: each host alone',
+      {},
+    ),
+    REDIS_TIMEOUT_MS: Int(
+      5,
+      1,
+      10_000,
+      'Bound on one store call (one per batch for dedup, one for quotas). Past it the batch is judged by this host alone (host-local dedup, quota / REPLICAS), health says degraded, and the store is probed until it answers again',
+    ),
+    REDIS_KEY_PREFIX: Str('collector:', 'Prefix of every key the collector writes to REDIS_URL; collector deployments that share a store and must not share claims use different prefixes'),
+    REPLICAS: Int(1, 1, 1024, 'Collector hosts sharing REDIS_URL: while the store is unreachable each host enforces quota / REPLICAS of every tenant quota'),
+    HOST_NAMESPACE: Type.String({
+      default: '',
+      pattern: '^[A-Za-z0-9._-]{0,64}$',
+      description:
+        'Names what this host keeps outside BUFFER_DIR (the default dedup and quota tables in /dev/shm, the PM2 app name), so several collector hosts run side by side on one machine; give each its own BUFFER_DIR too. Empty: none (one host per machine)',
+    }),
     RUN_DIR: Str(
       '',
       'Run directory shared by the processes of a host: each writes its telemetry to RUN_DIR/metrics/<instance>.json every second, so whichever process answers reports them all. Empty: BUFFER_DIR + `-run` (./data/buffer-run), so processes sharing a spill directory share it',

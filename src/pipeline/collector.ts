@@ -17,7 +17,9 @@ import { batchAnswer, type CollectAnswer } from './answer.js';
 import { claimBatch } from './dedup.js';
 import type { DedupTable } from '../dedup/table.js';
 import { decodeInline } from '../codec/inline.js';
-import type { QuotaPolicy } from '../quota/policy.js';
+import type { QuotaPolicy, QuotaWait } from '../quota/policy.js';
+import type { SharedClaims } from '../shared-store/claims.js';
+import { claimAcrossReplicas } from './shared-dedup.js';
 import type { PackedRecords } from '../codec/packed.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import type { SchemaMetrics } from '../telemetry/schema-metrics.js';
@@ -33,7 +35,9 @@ export interface CollectorDeps {
   telemetry: Telemetry;
   log: Logger;
   /** per-tenant quotas (host-wide token buckets); null when none are configured */
-  quota?: QuotaPolicy | null;
+  quota?: QuotaPolicy<QuotaWait> | null;
+  /** event-id claims in the shared store (REDIS_URL), behind the host table; null: per host only */
+  sharedDedup?: SharedClaims | null;
   /** this process in dead letters (host/INSTANCE_ID), as the decode workers name it */
   instance: string;
   /** versioned payload schemas; the workers read the same set from its channel */
@@ -113,13 +117,13 @@ export class Collector {
 
     const batch = outcome.batch;
     // Quotas before anything is written: the batch fits whole or is refused whole (dead letters included).
-    const charge = this.deps.quota?.charge(batch.accepted, 0) ?? { ok: true };
+    const charge = (await this.deps.quota?.charge(batch.accepted, 0)) ?? { ok: true };
     if (!charge.ok) {
       telemetry.tenantEvents(perTenant(batch.accepted, 0), 'throttled');
       return errorAnswer('COLLECTOR_ERR_TENANT_QUOTA', charge.detail, batch.batchId, charge.retryAfterS);
     }
     this.deps.schemaMetrics?.judged(batch.schemaUse);
-    const claim = claimBatch(this.deps.dedup, batch.accepted);
+    const claim = await claimAcrossReplicas(claimBatch(this.deps.dedup, batch.accepted), this.deps.sharedDedup ?? null);
     if (claim.inFlight) {
       return errorAnswer('COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'a copy of an event is being written by another request', batch.batchId, 1);
     }
