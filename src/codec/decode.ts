@@ -318,7 +318,8 @@ function verdicts(
             schema_version: (present & PRESENT.schema_version) === 0 ? undefined : Number(text(w, CAPTURE.schema_version)),
             event_data: JSON.parse(text(w, CAPTURE.event_data)),
           });
-          if (verdict.ok) pass = verdict;
+          // An upcast rewrites the event: never forwarded as sent (the old path below writes the target version).
+          if (verdict.ok && verdict.data === undefined) pass = verdict;
         }
       }
       if ((payload === undefined || pass !== null) && (allowed === null || allowed.has(tenant)) && end - start + tail.length <= input.limits.maxEventBytes) {

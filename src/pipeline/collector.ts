@@ -123,7 +123,7 @@ export class Collector {
       return errorAnswer('COLLECTOR_ERR_TENANT_QUOTA', charge.detail, batch.batchId, charge.retryAfterS);
     }
     this.deps.schemaMetrics?.judged(batch.schemaUse);
-    const claim = await claimAcrossReplicas(claimBatch(this.deps.dedup, batch.accepted), this.deps.sharedDedup ?? null);
+    const claim = await claimAcrossReplicas(claimBatch(this.deps.dedup, batch.accepted, batch.headerNames.indexOf('tenant_id')), this.deps.sharedDedup ?? null, batch.headerNames.indexOf('tenant_id'));
     if (claim.inFlight) {
       return errorAnswer('COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'a copy of an event is being written by another request', batch.batchId, 1);
     }

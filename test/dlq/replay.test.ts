@@ -83,11 +83,11 @@ t.test('a missing schema version: dead letters replayed once it exists, each exa
   t.equal(before.code, 0, before.stderr);
   t.match(lastJson(before.stdout), { replayed: 0, stillFailing: { unknown_schema_version: N } }, 'nothing passes while v2 is missing');
 
-  // The owner adds v2: v1 plus an optional streak.
+  // The owner adds v2: v1 plus a typed streak (FORWARD: the shipped v1 is open, so a typed new field is not BACKWARD).
   mkdirSync(join(schemaDir, 'progress'), { recursive: true });
+  writeFileSync(join(schemaDir, 'progress', 'config.json'), JSON.stringify({ compatibility: 'FORWARD' }));
   writeFileSync(join(schemaDir, 'progress', '2.json'), JSON.stringify({
-    type: 'object', properties: { lesson: { type: 'string' }, percent: { type: 'number', minimum: 0, maximum: 100 }, completed: { type: 'boolean' }, streak: { type: 'integer' } },
-    required: ['lesson', 'percent'],
+    type: 'object', properties: { lesson: { type: 'string', minLength: 1, maxLength: 256 }, percent: { type: 'number', minimum: 0, maximum: 100 }, completed: { type: 'boolean' }, streak: { type: 'integer' } },
   }));
 
   const dry = await dlq(['replay', '--dry-run', '--json'], env);
