@@ -11,18 +11,17 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { loadNativeAddon } from '../native-addon.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { collectorServiceDefinition, packageDefinition, SERVICE_NAME, statusDetails, LOADER_OPTIONS, RPC_STATUS_PROTO } from './contract.js';
+import { collectorServiceDefinition, SERVICE_NAME, statusDetails } from './contract.js';
 import { BatchIngest, type CollectResponse, type IngestDeps, type IngestResult } from './ingest.js';
 import { serveStream, streamAnswer } from './stream.js';
 import type { CollectRequest } from './batch-json.js';
 import { CODE_NAMES } from './status.js';
-import { reflectionService } from './reflection.js';
+import { reflectedDefinitions, reflectionService } from './reflection.js';
 import type { CallAccess } from './ingest.js';
 import type { Keyring } from '../auth/keyring.js';
 import { presentedKey } from '../auth/presented.js';
@@ -180,12 +179,8 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
   setHealth();
   const healthTimer = setInterval(setHealth, 1000).unref();
 
-  // Reflection over the collector's and health's protos: grpcurl list/describe/call need no local .proto.
-  // google.rpc too, for reflection clients that resolve error details by symbol (grpcurl 1.9.3 does not: it prints
-  // them as raw bytes, fullstorydev/grpcurl#547).
-  const healthDefinition = protoLoader.loadSync(healthProtoPath, LOADER_OPTIONS);
-  const rpcDefinition = protoLoader.loadSync(RPC_STATUS_PROTO, LOADER_OPTIONS);
-  reflectionService({ ...packageDefinition, ...healthDefinition, ...rpcDefinition }).addToServer(server);
+  // Reflection: grpcurl list/describe/call need no local .proto.
+  reflectionService(reflectedDefinitions()).addToServer(server);
 
   const injector = server.createConnectionInjector(credentials(config));
   const addon = loadNativeAddon<ListenAddon>('listen');
