@@ -17,6 +17,7 @@ import { opsPages } from './pages.js';
 import { LagMonitor, livez, readyz } from './probes.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import { schemasDocument } from './schemas.js';
+import { metricsTokenCheck } from './metrics-token.js';
 
 export interface OpsInput {
   config: Readonly<Config>;
@@ -63,6 +64,7 @@ export function createOps(i: OpsInput): Ops {
     health: () => cluster.health(),
     metrics: () => cluster.metrics(),
     prometheus: () => cluster.prometheus(),
+    prometheusAuthorized: metricsTokenCheck(i.config.METRICS_TOKEN),
     livez: () => livez(lag),
     readyz: () =>
       readyz({

@@ -53,3 +53,15 @@ t.test('weak acks (a leader-only write answered 2xx) are refused unless ALLOW_WE
   for (const acks of ['all', '-1']) t.equal(loadConfig({ KAFKA_ACKS: acks, KAFKA_IDEMPOTENT: 'false' }).KAFKA_ACKS, acks);
   t.equal(loadConfig({}).ALLOW_WEAK_ACKS, false, 'off by default');
 });
+
+t.test('production (NODE_ENV=production) has no test endpoint unless it asks for one', async (t) => {
+  t.equal(loadConfig({ NODE_ENV: 'production' }).TEST_ENDPOINTS_ENABLED, false, 'off in production by default');
+  t.equal(loadConfig({ NODE_ENV: 'production', TEST_ENDPOINTS_ENABLED: 'true' }).TEST_ENDPOINTS_ENABLED, true, 'on when set');
+  t.equal(loadConfig({}).TEST_ENDPOINTS_ENABLED, true, 'on in development');
+  t.equal(loadConfig({ NODE_ENV: 'development' }).TEST_ENDPOINTS_ENABLED, true);
+});
+
+t.test('the metrics token is never logged', async (t) => {
+  t.equal(describeConfig(loadConfig({ METRICS_TOKEN: 's3cret-token' })).METRICS_TOKEN, '***');
+  t.equal(describeConfig(loadConfig({})).METRICS_TOKEN, '', 'no token: nothing to mask');
+});
