@@ -54,7 +54,7 @@ export const ERRORS = {
   COLLECTOR_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   COLLECTOR_ERR_TEST_ENDPOINTS_DISABLED: {
     status: 404,
-    message: 'Test endpoints are disabled (TEST_ENDPOINTS_ENABLED=false)',
+    message: 'Test endpoints are disabled (TEST_ENDPOINTS_ENABLED=false, the default when NODE_ENV=production)',
   },
   COLLECTOR_ERR_BAD_QUERY: { status: 400, message: 'A query parameter is invalid' },
   COLLECTOR_ERR_OVERLOADED: {
@@ -88,6 +88,10 @@ export const ERRORS = {
   COLLECTOR_ERR_UNAUTHENTICATED: {
     status: 401,
     message: 'A valid API key is required (Authorization: Bearer <key> or x-api-key); nothing was written',
+  },
+  COLLECTOR_ERR_METRICS_UNAUTHENTICATED: {
+    status: 401,
+    message: 'GET /metrics needs the metrics token: Authorization: Bearer <METRICS_TOKEN>',
   },
   COLLECTOR_ERR_TENANT_QUOTA: {
     status: 429,

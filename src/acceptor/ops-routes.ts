@@ -3,7 +3,8 @@
  * the API description and the pages (Swagger UI, dashboard). Kept apart from the
  * collect path so that what operators read can grow without touching the hot path.
  */
-import type { HttpResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
+import type { HttpRequest, HttpResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
+import { errorBody, ERRORS } from '../errors.js';
 import { exchange, reply, replyJson, sendError } from './reply.js';
 
 type Json = { status: number; body: unknown };
@@ -20,6 +21,8 @@ export interface OpsDeps {
   health: () => Json | Promise<Json>;
   metrics: () => Promise<unknown>;
   prometheus: () => Promise<{ contentType: string; body: string }>;
+  /** whether a request's Authorization header may read /metrics; absent: anyone may (no METRICS_TOKEN) */
+  prometheusAuthorized?: ((authorization: string) => boolean) | null;
   /** GET /livez */
   livez?: () => Json;
   /** GET /readyz */
@@ -33,7 +36,7 @@ export interface OpsDeps {
 /** Registers the GET routes and returns their paths (for 405 answers on other methods). */
 export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
   const paths: string[] = [];
-  const get = (path: string, handler: (res: HttpResponse) => void) => {
+  const get = (path: string, handler: (res: HttpResponse, req: HttpRequest) => void) => {
     app.get(path, handler);
     paths.push(path);
   };
@@ -56,8 +59,13 @@ export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
     );
   });
 
-  get('/metrics', (res: HttpResponse) => {
+  get('/metrics', (res: HttpResponse, req: HttpRequest) => {
     const ex = exchange(res);
+    if (deps.prometheusAuthorized && !deps.prometheusAuthorized(req.getHeader('authorization'))) {
+      return void replyJson(ex, ERRORS.COLLECTOR_ERR_METRICS_UNAUTHENTICATED.status, errorBody('COLLECTOR_ERR_METRICS_UNAUTHENTICATED'), {
+        headers: { 'WWW-Authenticate': 'Bearer realm="event-collector metrics"' },
+      });
+    }
     deps.prometheus().then(
       (p) => reply(ex, 200, p.body, { contentType: p.contentType }),
       (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),

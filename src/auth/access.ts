@@ -67,6 +67,13 @@ export function openAccess(config: Readonly<Config>, log: Logger, telemetry: Tel
       }, (err) => log.error({ file: quotaFile, err: err.message }, 'quota file unreadable or invalid: the previous quotas stay in force')),
     );
   }
+  // The tenants of those files label /metrics: say so when anyone who reaches the port may read them.
+  if ((keyring || quota) && config.METRICS_TOKEN === '' && !isLoopback(config.HOST)) {
+    log.warn(
+      { host: config.HOST, port: config.PORT },
+      'GET /metrics is open and its series name the tenants of the keys and quota files: set METRICS_TOKEN (README "Health and metrics")',
+    );
+  }
   return {
     keyring,
     quota,

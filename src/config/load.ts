@@ -25,6 +25,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, codecs: readonl
   }
   // PM2 names the instance; our own variable wins when both are set.
   if (raw.INSTANCE_ID === undefined && env.NODE_APP_INSTANCE !== undefined) raw.INSTANCE_ID = env.NODE_APP_INSTANCE;
+  // Synthetic writes are a development tool: production has them only when it asks.
+  if (raw.TEST_ENDPOINTS_ENABLED === undefined && env.NODE_ENV === 'production') raw.TEST_ENDPOINTS_ENABLED = false;
 
   const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   const problems = [...Value.Errors(ConfigSchema, withDefaults)].map(
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, codecs: readonl
 export function describeConfig(config: Readonly<Config>): Record<string, unknown> {
   const shown = (v: unknown) => (typeof v === 'string' ? maskUrlCredentials(v) : v);
   const out: Record<string, unknown> = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, shown(v)]));
+  if (config.METRICS_TOKEN) out.METRICS_TOKEN = '***';
   const extra = JSON.parse(config.KAFKA_CONFIG_JSON) as Record<string, unknown>;
   out.KAFKA_CONFIG_JSON = Object.fromEntries(
     Object.entries(extra).map(([k, v]) => [k, SECRET.test(k) ? '***' : shown(v)]),

@@ -233,7 +233,15 @@ export const ConfigSchema = Type.Object(
       15_000,
       'On shutdown and reload: streams still open this long after GOAWAY are cancelled (their unanswered batches are not acknowledged); below the 20 s shutdown grace so the pipeline drain still fits',
     ),
-    TEST_ENDPOINTS_ENABLED: Bool(true, 'Serve POST /api/v1/test/events (synthetic load through the real path)'),
+    TEST_ENDPOINTS_ENABLED: Bool(
+      true,
+      'Serve POST /api/v1/test/events (synthetic load through the real path). Unset: on, except when NODE_ENV=production (the Dockerfile and ecosystem.config.js set it), where it is off: anyone who reaches the port could make the collector write events',
+    ),
+    METRICS_TOKEN: Str(
+      '',
+      'Bearer token GET /metrics requires (Prometheus `authorization: {credentials_file: …}`); its series name the tenants of the keys and quota files. Empty: /metrics is open (warned at start when those files are set and HOST is not loopback). Health, probes, /api/v1/metrics and the dashboard stay open: they name no tenant',
+      {},
+    ),
     AUTH_MODE: Type.Union([Type.Literal('none'), Type.Literal('api_key')], {
       default: 'none',
       description:

@@ -9,8 +9,11 @@
  * Go's protodesc require <Field>Entry ("invalid map: incorrect implicit map entry name").
  */
 import { createRequire } from 'node:module';
+import * as protoLoader from '@grpc/proto-loader';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { LOADER_OPTIONS, packageDefinition, RPC_STATUS_PROTO } from './contract.js';
 
 interface Field { typeName?: string }
 interface Message { name?: string; field?: Field[]; nestedType?: Message[]; enumType?: { name?: string }[]; options?: { mapEntry?: boolean } }
@@ -31,12 +34,35 @@ interface DescriptorCodec {
 // protobufjs's own descriptor codec (the one proto-loader used to write them).
 const { FileDescriptorProto } = createRequire(import.meta.url)('protobufjs/ext/descriptor') as { FileDescriptorProto: DescriptorCodec };
 
+/** A type named in both files is the same type of the same package: the first one's is kept. */
+function unionByName<T extends { name?: string }>(a: T[] | undefined, b: T[] | undefined): T[] {
+  const names = new Set((a ?? []).map((x) => x.name));
+  return [...(a ?? []), ...(b ?? []).filter((x) => !names.has(x.name))];
+}
+
+/**
+ * protobufjs names a package's file after the package alone, so two definitions loaded apart each
+ * carry their own `google_protobuf.proto` with the well-known types their protos used (Timestamp,
+ * Struct for the collector; Any, Duration for google.rpc). Two files of one name would leave
+ * reflection with one of them and the other's types unresolvable (@grpc/reflection then warns
+ * on stderr, and clients cannot resolve google.rpc.Status): they are served as one file.
+ */
+function mergeInto(into: FileDescriptor, from: FileDescriptor): void {
+  into.messageType = unionByName(into.messageType, from.messageType);
+  into.enumType = unionByName(into.enumType, from.enumType);
+  into.service = unionByName(into.service, from.service);
+  into.dependency = [...new Set([...(into.dependency ?? []), ...(from.dependency ?? [])])];
+}
+
 export function withImports(defs: PackageDefinition): PackageDefinition {
   const files = new Map<string, FileDescriptor>();
   for (const def of Object.values(defs)) {
     for (const bin of (def as { fileDescriptorProtos?: Uint8Array[] }).fileDescriptorProtos ?? []) {
       const f = FileDescriptorProto.decode(bin);
-      if (f.name && !files.has(f.name)) files.set(f.name, f);
+      if (!f.name) continue;
+      const seen = files.get(f.name);
+      if (seen) mergeInto(seen, f);
+      else files.set(f.name, f);
     }
   }
   // Map entries: Fields → FieldsEntry, and the field that names it.
@@ -110,6 +136,17 @@ export function withImports(defs: PackageDefinition): PackageDefinition {
       : def;
   }
   return out as PackageDefinition;
+}
+
+/**
+ * What reflection describes: the collector's and health's protos, and google.rpc's too, for
+ * reflection clients that resolve error details by symbol (grpcurl 1.9.3 does not: it prints
+ * them as raw bytes, fullstorydev/grpcurl#547).
+ */
+export function reflectedDefinitions(): PackageDefinition {
+  const health = protoLoader.loadSync(healthProtoPath, LOADER_OPTIONS);
+  const rpc = protoLoader.loadSync(RPC_STATUS_PROTO, LOADER_OPTIONS);
+  return { ...packageDefinition, ...health, ...rpc };
 }
 
 export function reflectionService(defs: PackageDefinition): ReflectionService {

@@ -17,17 +17,16 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { loadNativeAddon } from '../native-addon.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { collectorServiceDefinition, packageDefinition, SERVICE_NAME, statusDetails, LOADER_OPTIONS, RPC_STATUS_PROTO } from './contract.js';
+import { collectorServiceDefinition, SERVICE_NAME, statusDetails } from './contract.js';
 import { BatchIngest, type CollectResponse, type IngestDeps, type IngestResult } from './ingest.js';
 import { serveStream, streamAnswer } from './stream.js';
 import { CODE_NAMES } from './status.js';
-import { reflectionService } from './reflection.js';
+import { reflectedDefinitions, reflectionService } from './reflection.js';
 import type { CallAccess } from './ingest.js';
 import type { Keyring } from '../auth/keyring.js';
 import { presentedKey } from '../auth/presented.js';
@@ -175,14 +174,8 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
   setHealth();
   const healthTimer = setInterval(setHealth, 1000).unref();
 
-  // Reflection over the collector's and health's protos: grpcurl list/describe/call need no local .proto.
-  // google.rpc too, for reflection clients that resolve error details by symbol (grpcurl 1.9.3 does not: it prints
-  // them as raw bytes, fullstorydev/grpcurl#547).
-  if (config.GRPC_REFLECTION) {
-    const healthDefinition = protoLoader.loadSync(healthProtoPath, LOADER_OPTIONS);
-    const rpcDefinition = protoLoader.loadSync(RPC_STATUS_PROTO, LOADER_OPTIONS);
-    reflectionService({ ...packageDefinition, ...healthDefinition, ...rpcDefinition }).addToServer(server);
-  }
+  // Reflection: grpcurl list/describe/call need no local .proto (off with GRPC_REFLECTION=false).
+  if (config.GRPC_REFLECTION) reflectionService(reflectedDefinitions()).addToServer(server);
 
   const injector = server.createConnectionInjector(credentials(config));
   const addon = loadNativeAddon<ListenAddon>('listen');

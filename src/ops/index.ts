@@ -19,6 +19,7 @@ import type { PayloadSchemas } from '../schema/payload/service.js';
 import { schemasDocument } from './schemas.js';
 import type { SharedStore } from '../shared-store/store.js';
 import type { KafkaReach } from '../shared-store/kafka-reach.js';
+import { metricsTokenCheck } from './metrics-token.js';
 
 export interface OpsInput {
   config: Readonly<Config>;
@@ -69,6 +70,7 @@ export function createOps(i: OpsInput): Ops {
     health: () => cluster.health(),
     metrics: () => cluster.metrics(),
     prometheus: () => cluster.prometheus(),
+    prometheusAuthorized: metricsTokenCheck(i.config.METRICS_TOKEN),
     livez: () => livez(lag),
     readyz: () =>
       readyz({

@@ -256,7 +256,7 @@ export function buildOpenApi(): Obj {
           operationId: 'syntheticEvents',
           security: WRITE_SECURITY,
           summary: 'Synthetic load through the real path',
-          description: 'Generates `count` valid events and collects them exactly like POST /api/v1/collect. Off with TEST_ENDPOINTS_ENABLED=false.',
+          description: 'Generates `count` valid events and collects them exactly like POST /api/v1/collect. Off with TEST_ENDPOINTS_ENABLED=false, and by default when NODE_ENV=production.',
           parameters: [
             { name: 'count', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
           ],
@@ -279,10 +279,11 @@ export function buildOpenApi(): Obj {
       ),
       '/metrics': get(
         'Metrics (Prometheus)',
-        'Prometheus text exposition of every collector process on the host; each series carries its process\'s `instance` label.',
+        'Prometheus text exposition of every collector process on the host; each series carries its process\'s `instance` label. ' +
+          'With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` may read it.',
         {
           '200': { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
-          ...errorResponses(['COLLECTOR_ERR_INTERNAL']),
+          ...errorResponses(['COLLECTOR_ERR_METRICS_UNAUTHENTICATED', 'COLLECTOR_ERR_INTERNAL']),
         },
       ),
       '/api/v1/schemas': get(

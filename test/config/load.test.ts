@@ -99,3 +99,15 @@ t.test('secured Kafka settings are checked at start, one clear line each', async
   const described = JSON.stringify(describeConfig(ok));
   t.match(described, /"KAFKA_SASL_PASSWORD_FILE":"\/etc\/hostname"/, 'the path is shown');
 });
+
+t.test('production (NODE_ENV=production) has no test endpoint unless it asks for one', async (t) => {
+  t.equal(loadConfig({ NODE_ENV: 'production' }).TEST_ENDPOINTS_ENABLED, false, 'off in production by default');
+  t.equal(loadConfig({ NODE_ENV: 'production', TEST_ENDPOINTS_ENABLED: 'true' }).TEST_ENDPOINTS_ENABLED, true, 'on when set');
+  t.equal(loadConfig({}).TEST_ENDPOINTS_ENABLED, true, 'on in development');
+  t.equal(loadConfig({ NODE_ENV: 'development' }).TEST_ENDPOINTS_ENABLED, true);
+});
+
+t.test('the metrics token is never logged', async (t) => {
+  t.equal(describeConfig(loadConfig({ METRICS_TOKEN: 's3cret-token' })).METRICS_TOKEN, '***');
+  t.equal(describeConfig(loadConfig({})).METRICS_TOKEN, '', 'no token: nothing to mask');
+});

@@ -33,7 +33,7 @@ const { apps } = createRequire(import.meta.url)(root('ecosystem.config.js')) as 
 const LAUNCHER_VARS = new Set(['COLLECTOR_INSTANCES']);
 
 t.test('the manifests parse and hold the pieces production needs', async (t) => {
-  t.same(docs.map((d) => d.kind).sort(), ['ConfigMap', 'ConfigMap', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service', 'StatefulSet']);
+  t.same(docs.map((d) => d.kind).sort(), ['ConfigMap', 'ConfigMap', 'PodDisruptionBudget', 'Secret', 'Secret', 'Secret', 'Service', 'StatefulSet']);
   const sts = byKind('StatefulSet').spec;
   t.ok(sts.volumeClaimTemplates?.length, 'a PersistentVolumeClaim for the spill log');
   const container = sts.template.spec.containers[0];
@@ -45,9 +45,12 @@ t.test('the manifests parse and hold the pieces production needs', async (t) => 
 });
 
 t.test('every variable they set exists in the config schema and is valid', async (t) => {
-  const env: Record<string, string> = { ...byKind('ConfigMap').data, ...byName('Secret', 'event-collector-kafka').stringData };
   const container = byKind('StatefulSet').spec.template.spec.containers[0];
+  const env: Record<string, string> = { ...byKind('ConfigMap').data };
+  for (const from of container.envFrom ?? []) if (from.secretRef) Object.assign(env, byName('Secret', from.secretRef.name).stringData);
   for (const e of container.env ?? []) env[e.name] = e.value;
+  // Its keys file names tenants, and they label /metrics.
+  t.ok(env.METRICS_TOKEN, 'a metrics token guards /metrics');
   for (const name of Object.keys(env)) {
     t.ok(name in ConfigSchema.properties || LAUNCHER_VARS.has(name), `${name} is a known variable`);
   }

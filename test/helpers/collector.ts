@@ -16,7 +16,10 @@ export interface RunningCollector {
   port: number;
   bufferDir: string;
   proc: ChildProcess;
+  /** stdout and stderr, interleaved as they came */
   logs: string[];
+  /** stderr alone: the collector logs to stdout, so anything here is noise or a crash */
+  stderr: string[];
   /** SIGTERM; throws (after a SIGKILL) if the process has not exited within timeoutMs. */
   stop(timeoutMs?: number): Promise<number | null>;
   kill(): Promise<void>;
@@ -67,6 +70,7 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
+  const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   // A collector that dies of a crash signal on the way out (SIGSEGV, SIGABRT, SIGBUS) fails whichever test
   // stopped it: a shutdown that crashes now and then is found by the whole suite, not by one test.
@@ -82,7 +86,10 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
       }
     };
     proc.stdout!.on('data', onLine);
-    proc.stderr!.on('data', (c: Buffer) => logs.push(c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => {
+      logs.push(c.toString());
+      stderr.push(c.toString());
+    });
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`collector exited with ${code} before listening:\n${logs.join('')}`));
@@ -94,6 +101,7 @@ export async function startCollector(env: Record<string, string>, timeoutMs = 60
     bufferDir,
     proc,
     logs,
+    stderr,
     async stop(timeoutMs = STOP_TIMEOUT_MS) {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill('SIGTERM');
