@@ -91,15 +91,21 @@ function trackMany(client: Collector, n: number, start = 0, tenant?: string): st
   return ids;
 }
 
-async function judge(t: Test, ids: string[]) {
+/**
+ * `maxDuplicates`: 0, except through a SIGKILL: a batch Kafka acknowledged just before the kill, whose claim was
+ * never recorded as done, is written again by the client's retry once the claim's lease lapses (at most the one
+ * 100-event batch in flight).
+ */
+async function judge(t: Test, ids: string[], maxDuplicates = 0) {
   const records = await readUntilIds(bootstrap, TOPIC, ids, 90_000);
   const r = deliveryReport(records, ids);
   t.same(r.missing, [], `0 of ${ids.length} lost`);
-  t.same(r.duplicates, [], '0 written twice');
+  if (maxDuplicates === 0) t.same(r.duplicates, [], '0 written twice');
+  else t.ok(r.duplicates.length <= maxDuplicates, `at most the batch in flight at the SIGKILL written twice (${r.duplicates.length})`);
   t.same(r.orderViolations, [], 'in track order per learner');
 }
 
-t.test('collector SIGKILLed and restarted, client restarted on its queue file: 0 lost, 0 duplicates', async (t) => {
+t.test('collector SIGKILLed and restarted, client restarted on its queue file: 0 lost, at most the batch in flight twice', async (t) => {
   const port = await freePort();
   const home = mkdtempSync(join(os.tmpdir(), 'client-kill-'));
   const env = { PORT: String(port), BUFFER_DIR: join(home, 'buffer'), RUN_DIR: join(home, 'run') };
@@ -123,7 +129,7 @@ t.test('collector SIGKILLed and restarted, client restarted on its queue file: 0
   t.equal(second.stats().queued, 0, 'the queue drained');
   t.equal(rejected, 0, 'nothing refused');
   await second.close();
-  await judge(t, ids);
+  await judge(t, ids, 100);
 });
 
 t.test('a 503 storm from admission: retried per Retry-After, 0 lost, 0 duplicates', async (t) => {
