@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = pino({ level: config.LOG_LEVEL, base: { instance: config.INSTANCE_ID, pid: process.pid } });
   log.info({ config: describeConfig(config) }, 'effective configuration');
-  assertNativeUws();
+  if (config.HTTP_ENGINE === 'uws') assertNativeUws();
 
   const instance = `${hostname()}/${config.INSTANCE_ID}`;
   const telemetry = new Telemetry({ instance: config.INSTANCE_ID });
