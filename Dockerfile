@@ -2,7 +2,7 @@
 # stage has only the built app and its production dependencies, and runs as non-root.
 FROM node:20-bookworm AS build
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ libssl-dev libsasl2-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ libssl-dev libsasl2-dev libzstd-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
 COPY tsconfig.json ecosystem.config.js ./
@@ -21,7 +21,7 @@ RUN npm ci --no-audit --no-fund
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libssl3 libsasl2-2 ca-certificates curl \
+RUN apt-get update && apt-get install -y --no-install-recommends libssl3 libsasl2-2 libzstd1 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production PORT=8000 BUFFER_DIR=/var/lib/collector/buffer

@@ -9,7 +9,8 @@ const instances = Number(process.env.COLLECTOR_INSTANCES || 2);
 
 export const apps = [
   {
-    name: 'event-collector',
+    // HOST_NAMESPACE: several collector hosts on one machine under one PM2 daemon keep apart.
+    name: process.env.HOST_NAMESPACE ? `event-collector-${process.env.HOST_NAMESPACE}` : 'event-collector',
     script: 'dist/src/main.js',
     exec_mode: 'fork',
     instances,

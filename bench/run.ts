@@ -13,8 +13,13 @@
  * BENCH_AUTH=1: a second collector cluster with AUTH_MODE=api_key and a per-tenant quota (high enough never to
  * throttle: the cost of the checks is measured, not the throttling) runs `max-100-auth` right after each `max-100`,
  * BENCH_AUTH_ROUNDS (1) pairs, back to back in the same run.
+ * BENCH_REDIS=1: a redis-server (Debian package, on PATH) and a second collector cluster with REDIS_URL and a
+ * tenant quota far above the load (every batch makes its dedup and quota store calls) run `max-100-redis`,
+ * `single-event-redis` and `steady-2k-redis` right after `max-100`, `single-event` and `steady-2k`: the price of
+ * the shared store, same run, same broker.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import os from 'node:os';
 import { LocalBroker } from '../kafka/broker.js';
@@ -25,7 +30,7 @@ import { runGrpcLoad } from './grpc-load.js';
 import { childrenOf, round, Sampler, type Proc } from './lib/proc.js';
 import { derive, gitSha, issueGoals, machine, printGoals, printTables, type RawRow, type ScenarioReport } from './lib/report.js';
 import { rawLimit, type RawClient } from './raw-producer.js';
-import { Bodies, runLoad, scenarios, stopLoad, type Scenario } from './scenarios.js';
+import { Bodies, codecScenarios, runLoad, scenarios, stopLoad, type Scenario } from './scenarios.js';
 import { digestOf, newKey, newKeyId } from '../src/auth/secret.js';
 import { writeKeysFile } from '../src/auth/keys-file.js';
 import { BenchSchemas } from './lib/schemas.js';
@@ -142,6 +147,24 @@ async function main(): Promise<void> {
     cleanups.push(() => c.stop());
     await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8, headers: authHeaders }, warm);
   }
+  // BENCH_REDIS=1: the same collector with the shared store (REDIS_URL) and a tenant quota, as a second cluster.
+  let redisCluster: Cluster | undefined;
+  if (process.env.BENCH_REDIS === '1') {
+    const dir = mkdtempSync(join(os.tmpdir(), 'bench-redis-'));
+    const port = await freePort();
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    cleanups.push(async () => { server.kill('SIGKILL'); });
+    const quotaFile = join(dir, 'quotas.json');
+    writeFileSync(quotaFile, JSON.stringify({ quotas: { tenant_alpha: { events_per_second: 10_000_000, bytes_per_second: 10_000_000_000 } } }));
+    log(`starting ${instances} collector instance(s) with REDIS_URL (redis-server on ${port}) and a tenant quota…`);
+    const c = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, REDIS_URL: `redis://127.0.0.1:${port}`, TENANT_QUOTAS_FILE: quotaFile, QUOTA_PATH: join(dir, 'quota.table'), HOST_NAMESPACE: 'bench-redis' },
+      instances, root, join(resultsDir, 'tmp', `${stamp}-collector-redis.log`));
+    redisCluster = c;
+    cleanups.push(() => c.stop());
+    await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8 }, warm);
+  }
+  const withRedis = (list: Scenario[]): Scenario[] =>
+    !redisCluster ? list : list.flatMap((s) => (['max-100', 'single-event', 'steady-2k'].includes(s.name) ? [s, { ...s, name: `${s.name}-redis`, what: `${s.what}, with REDIS_URL (shared dedup and quota)`, target: 'redis' as const }] : [s]));
   const withAuth = (list: Scenario[]): Scenario[] => {
     if (!authCluster) return list;
     const rounds = Number(process.env.BENCH_AUTH_ROUNDS ?? 1);
@@ -152,11 +175,27 @@ async function main(): Promise<void> {
     });
   };
 
+  // BENCH_CODECS=1: one cluster per compression codec, started when its scenario comes and stopped after it,
+  // so the codecs are compared back to back on the same broker and only one extra cluster runs at a time.
+  let codecCluster: { codec: string; cluster: Cluster } | undefined;
+  const clusterFor = async (codec: NonNullable<Scenario['codec']>): Promise<Cluster> => {
+    if (codecCluster?.codec === codec) return codecCluster.cluster;
+    if (codecCluster) await codecCluster.cluster.stop();
+    log(`starting ${instances} collector instance(s) with KAFKA_COMPRESSION_TYPE=${codec}…`);
+    const c = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, KAFKA_COMPRESSION_TYPE: codec, SCHEMA_DIR: schemaSwitch.dir },
+      instances, root, join(resultsDir, 'tmp', `${stamp}-collector-${codec}.log`));
+    cleanups.push(() => c.stop());
+    await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8 }, warm);
+    codecCluster = { codec, cluster: c };
+    return c;
+  };
+
   const reports: ScenarioReport[] = [];
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const s of withAuth(scenarios(quick).filter((x) => !only?.length || only.includes(x.name)))) {
+  const all = [...scenarios(quick), ...(process.env.BENCH_CODECS === '1' ? codecScenarios(quick) : [])];
+  for (const s of withRedis(withAuth(all.filter((x) => !only?.length || only.includes(x.name))))) {
     if (cleaning) return; // interrupted: cleanup() owns the exit
-    const target = s.target === 'auth' && authCluster ? authCluster : cluster;
+    const target = s.codec ? await clusterFor(s.codec) : s.target === 'auth' && authCluster ? authCluster : s.target === 'redis' && redisCluster ? redisCluster : cluster;
     if (s.outage) {
       if (!ownBroker) {
         reports.push({ name: s.name, what: s.what, status: 'not-implemented', note: 'needs the bench\'s own broker (KAFKA_BOOTSTRAP_SERVERS unset)' });
@@ -218,6 +257,7 @@ async function main(): Promise<void> {
     log(`  load average ${rep.loadAvg!.join(' ')}`);
   }
 
+  if (codecCluster) await codecCluster.cluster.stop();
   // The collectors sit idle now (once any spill is replayed); a second raw pass shows how much the box drifted.
   await settle(cluster);
   // The limit is the better of the two: noise only ever slows a run down, and a low limit would flatter every ratio.

@@ -29,11 +29,20 @@ export interface Scenario {
   /** extra request headers (an API key) */
   headers?: Record<string, string>;
   /** 'auth': run against the second cluster, the one with AUTH_MODE=api_key and quotas (BENCH_AUTH=1) */
-  target?: 'auth';
+  target?: 'auth' | 'redis';
   /** payload schemas for all five types on or off (a live reload) before the load; absent: as left (on) */
   schemas?: boolean;
   /** over gRPC (bench/grpc-load.ts): `connections` CollectStream calls, `inFlight` batches outstanding on each */
   grpc?: { inFlight: number };
+  /** run against a cluster of its own started with this KAFKA_COMPRESSION_TYPE (BENCH_CODECS=1) */
+  codec?: 'gzip' | 'lz4' | 'zstd';
+}
+
+/** BENCH_CODECS=1: max-100 once per Kafka compression codec, each on a cluster of its own, back to back. */
+export function codecScenarios(quick: boolean): Scenario[] {
+  return (['gzip', 'lz4', 'zstd'] as const).map((codec) => ({
+    name: `max-100-${codec}`, what: `max sustained, 100-event batches, KAFKA_COMPRESSION_TYPE=${codec}`, batch: 100, connections: quick ? 4 : 32, codec,
+  }));
 }
 
 export function scenarios(quick: boolean): Scenario[] {

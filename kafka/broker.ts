@@ -19,6 +19,20 @@ export interface BrokerOptions {
   heapMb?: number; // default 512: the machine is small and shared
   /** Own process group, output to a file, not tied to this process: the broker outlives it (CLI `up`). */
   detached?: boolean;
+  /**
+   * Listeners beside PLAINTEXT (which stays the inter-broker and admin listener), e.g. a SASL_SSL or an
+   * mTLS one for the secured-Kafka tests, with their own server properties (listener.name.<name>.…).
+   */
+  listeners?: ExtraListener[];
+}
+
+export interface ExtraListener {
+  /** upper case, e.g. SECURED */
+  name: string;
+  protocol: 'SSL' | 'SASL_SSL' | 'SASL_PLAINTEXT';
+  port: number;
+  /** server.properties lines for it */
+  properties: string[];
 }
 
 /** What the CLI writes to its state file; enough to re-attach from another process. */
@@ -82,6 +96,13 @@ async function lockFile(file: string): Promise<() => Promise<void>> {
 }
 
 /** Runs a command without a shell; rejects with its output on failure. */
+/** Runs one of Kafka's own command-line tools (its main class) from the resolved jars; resolves with its output. */
+export async function runKafkaTool(mainClass: string, args: string[], timeoutMs = 120_000): Promise<string> {
+  const jars = await ensureJars();
+  const dir = await mkdtemp(join(os.tmpdir(), 'kafka-tool-'));
+  return run('java', [...jvmArgs(jars, dir, 256), '-XX:TieredStopAtLevel=1', mainClass, ...args], timeoutMs);
+}
+
 function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
@@ -147,16 +168,19 @@ function jvmArgs(jars: string, dataDir: string, heapMb: number): string[] {
 }
 
 /** Literal values only: Kafka does no ${} substitution. Paths are written raw (no '\' on Linux). */
-function serverProperties(dataDir: string, port: number, cport: number): string {
+function serverProperties(dataDir: string, port: number, cport: number, extra: ExtraListener[] = []): string {
+  const more = (f: (l: ExtraListener) => string) => extra.map((l) => `,${f(l)}`).join('');
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${cport}`, // static voters: format without --standalone
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${cport}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`, // 127.0.0.1, not localhost (may be ::1 first)
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${cport}${more((l) => `${l.name}://127.0.0.1:${l.port}`)}`,
+    // 127.0.0.1, not localhost (may be ::1 first)
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${more((l) => `${l.name}://127.0.0.1:${l.port}`)}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${more((l) => `${l.name}:${l.protocol}`)}`,
+    ...extra.flatMap((l) => l.properties),
     `log.dirs=${join(dataDir, 'logs')}`,
     // Internal topics default to RF 3, which one broker can never satisfy; few partitions = fast start.
     'offsets.topic.replication.factor=1',
@@ -224,7 +248,7 @@ export class LocalBroker {
     const port = opts.port ?? (await freePort([opts.controllerPort ?? 0]));
     const cport = opts.controllerPort ?? (await freePort([port]));
     const b = new LocalBroker(dataDir, port, cport, opts.heapMb ?? 512, opts.detached ?? false);
-    await writeFile(b.propsFile, serverProperties(dataDir, port, cport));
+    await writeFile(b.propsFile, serverProperties(dataDir, port, cport, opts.listeners));
     if (!existsSync(join(dataDir, 'logs', 'meta.properties'))) {
       const clusterId = newClusterId();
       await run('java', [...jvmArgs(jars, dataDir, 256), '-XX:TieredStopAtLevel=1', // short-lived: skip C2

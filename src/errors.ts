@@ -17,12 +17,17 @@ export const ERRORS = {
     status: 400,
     message: 'The body must be a JSON array of events or an object {batch_id?, events, metadata?}',
   },
+  COLLECTOR_ERR_SENT_AT: {
+    status: 400,
+    message: 'The batch field sent_at must be an RFC 3339 date-time string (the client clock when the batch left)',
+  },
   COLLECTOR_ERR_EMPTY_BATCH: { status: 400, message: 'A batch must hold at least 1 event' },
   COLLECTOR_ERR_INEXACT_NUMBER: {
     status: 400,
     message: 'A number in the body cannot be carried exactly (out of double range or more digits than a double holds): send it as a string',
   },
   COLLECTOR_ERR_CORRUPT_GZIP: { status: 400, message: 'The gzip body is corrupt or truncated' },
+  COLLECTOR_ERR_CORRUPT_ZSTD: { status: 400, message: 'The zstd body is corrupt or truncated' },
   COLLECTOR_ERR_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit' },
   COLLECTOR_ERR_DECODED_TOO_LARGE: {
     status: 413,
@@ -31,7 +36,7 @@ export const ERRORS = {
   COLLECTOR_ERR_TOO_MANY_EVENTS: { status: 413, message: 'A batch may hold at most 1000 events' },
   COLLECTOR_ERR_UNSUPPORTED_ENCODING: {
     status: 415,
-    message: 'Unsupported Content-Encoding: send identity or gzip',
+    message: 'Unsupported Content-Encoding: send identity, gzip or zstd',
   },
   COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -40,6 +45,10 @@ export const ERRORS = {
   COLLECTOR_ERR_ALL_REJECTED: {
     status: 422,
     message: 'Every event in the batch failed validation; they were sent to the dead-letter topic',
+  },
+  COLLECTOR_ERR_ORIGIN_FORBIDDEN: {
+    status: 403,
+    message: 'The Origin of this browser request is not in CORS_ALLOWED_ORIGINS; nothing was written',
   },
   COLLECTOR_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
   COLLECTOR_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import pino from 'pino';
 import { loadConfig, describeConfig } from './config/load.js';
+import { maskedError, maskUrlCredentials } from './config/redact.js';
 import { Slab } from './ring/slab.js';
 import { mallocTrim, startMallocTrim } from './lifecycle/malloc-trim.js';
 import { startMemorySettle } from './lifecycle/memory-settle.js';
@@ -30,26 +31,46 @@ import { OrderHeads } from './spill/heads.js';
 import { ReplayLeadership } from './spill/replay-lock.js';
 import { DEAD_LETTER_HEADERS } from './codec/decode.js';
 import { DedupTable, defaultDedupPath } from './dedup/table.js';
+import { hostTableName } from './config/host-namespace.js';
 import { decodeLimits } from './codec/inline.js';
 import { openAccess } from './auth/access.js';
 import { PayloadSchemas } from './schema/payload/service.js';
 import { registrySourceFrom } from './schema/payload/registry.js';
+import { SaslPasswordFile } from './producer/credentials.js';
+import { topicRoutes } from './pipeline/routes.js';
+import { missingTopics } from './producer/topics.js';
 import { SchemaMetrics } from './telemetry/schema-metrics.js';
 import { startGrpc, type GrpcServer } from './grpc/server.js';
+import { SharedStore } from './shared-store/store.js';
+import { SharedClaims } from './shared-store/claims.js';
+import { KafkaReach } from './shared-store/kafka-reach.js';
+import { StoreMetrics } from './telemetry/store-metrics.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const DRAIN_QUIET_MS = 500;
 const CONNECT_ATTEMPT_MS = 5_000;
+const STORE_CONNECT_WAIT_MS = 2_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = pino({ level: config.LOG_LEVEL, base: { instance: config.INSTANCE_ID, pid: process.pid } });
+  const log = pino({
+    level: config.LOG_LEVEL,
+    base: { instance: config.INSTANCE_ID, pid: process.pid },
+    // HTTP clients and URL parsers quote the URL they were given: an error never shows its credentials.
+    serializers: { err: (e: Error) => maskedError(pino.stdSerializers.err(e)) },
+  });
   log.info({ config: describeConfig(config) }, 'effective configuration');
   if (config.HTTP_ENGINE === 'uws') assertNativeUws();
 
   const instance = `${hostname()}/${config.INSTANCE_ID}`;
-  const telemetry = new Telemetry({ instance: config.INSTANCE_ID });
+  const routes = topicRoutes(config);
+  const telemetry = new Telemetry({ instance: config.INSTANCE_ID }, [
+    ...routes.events.topics.map((t) => ['events', t] as const), ...routes.dlq.topics.map((t) => ['dlq', t] as const)]);
   // API keys and tenant quotas (AUTH_MODE, API_KEYS_FILE, TENANT_QUOTAS_FILE), reloaded while running.
-  const access = openAccess(config, log, telemetry);
+  // The store the replicas share (REDIS_URL): dedup claims and tenant buckets across hosts.
+  const storeMetrics = new StoreMetrics(telemetry.registry);
+  const store = config.REDIS_URL ? new SharedStore({ url: config.REDIS_URL, timeoutMs: config.REDIS_TIMEOUT_MS, keyPrefix: config.REDIS_KEY_PREFIX, log, metrics: storeMetrics }) : null;
+  const access = openAccess(config, log, telemetry, store);
 
   // The spill log first: recovery must finish before anything is accepted.
   const spill = new SpillClient(
@@ -79,7 +100,7 @@ async function main(): Promise<void> {
 
   // Payload schemas before the decode pool: its workers read the set from the channel on their first task.
   const schemaMetrics = new SchemaMetrics(telemetry.registry);
-  const registry = registrySourceFrom(config);
+  const registry = registrySourceFrom(config, (reason) => schemaMetrics.registryAnswerRefused(reason));
   const schemas = new PayloadSchemas({
     dir: config.SCHEMA_DIR,
     compatibility: config.SCHEMA_COMPATIBILITY,
@@ -112,6 +133,8 @@ async function main(): Promise<void> {
   });
 
   const producer = new EventProducer(config, log);
+  const saslPassword = SaslPasswordFile.applies(config) ? new SaslPasswordFile(config, producer, log) : null;
+  saslPassword?.start();
   // Open until Kafka is reachable: batches are spilled, not refused.
   const circuit = new Circuit(config.CIRCUIT_PROBE_MS, 'open');
   producer.onClientError = (code, message) => {
@@ -139,7 +162,7 @@ async function main(): Promise<void> {
   void connectLoop();
 
   const replayer = new Replayer({
-    spill, producer, circuit, telemetry, log, dlqTopic: config.DLQ_TOPIC, deadLetterHeaders: DEAD_LETTER_HEADERS,
+    spill, producer, circuit, telemetry, log, dlqRoutes: routes.dlq, deadLetterHeaders: DEAD_LETTER_HEADERS,
     instance, maxRetries: config.KAFKA_MAX_RETRIES,
     // Half the producer's queue: room is left for live batches and for the chunk after this one.
     queueBudget: Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES / 2),
@@ -159,7 +182,7 @@ async function main(): Promise<void> {
 
   let hostReplayRate = () => telemetry.replayRate();
   const deliverer = new Deliverer({
-    producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqTopic: config.DLQ_TOPIC,
+    producer, spill, circuit, telemetry, log, spillAfterMs: config.SPILL_AFTER_MS, dlqRoutes: routes.dlq,
     deadLetterHeaders: DEAD_LETTER_HEADERS, instance, onSpilled: () => replayer.kick(), heads, host,
     maxDeadLetterBytes: config.DLQ_MAX_RECORD_BYTES,
     retryAfterFull: () => {
@@ -172,19 +195,23 @@ async function main(): Promise<void> {
   // Fails fast (DedupUnavailableError) if the native addon was not built: no silent fallback.
   const dedup = config.DEDUP_ENABLED
     ? DedupTable.open({
-        path: config.DEDUP_PATH || defaultDedupPath(config.PORT),
+        path: config.DEDUP_PATH || defaultDedupPath(hostTableName(config)),
         capacity: config.DEDUP_CAPACITY,
         windowMs: config.DEDUP_WINDOW_MS,
         // A claim lives until the batch is acknowledged or refused; past this a crashed claimant stops blocking it.
         leaseMs: config.REQUEST_TIMEOUT_MS + config.SPILL_AFTER_MS,
       })
     : null;
+  const sharedDedup = store && dedup ? new SharedClaims(store, config.DEDUP_WINDOW_MS, dedup.leaseMs) : null;
+  if (store) log.info({ store: maskUrlCredentials(config.REDIS_URL), connected: await Promise.race([store.connected(), sleep(STORE_CONNECT_WAIT_MS, false)]) }, 'shared store for dedup and quotas');
   if (dedup) log.info({ path: dedup.path, capacity: dedup.capacity, window_ms: dedup.windowMs, created: dedup.created }, 'dedup table open');
   // A batch is up to MAX_EVENTS_PER_BATCH records: refuse new ones while the producer's queue could not take one
   // more below 80 % of its cap (past the cap produce() fails with QUEUE_FULL and the batch would be spilled).
   const producerHighWater = Math.max(0, config.KAFKA_QUEUE_MAX_MESSAGES * 0.8 - config.MAX_EVENTS_PER_BATCH);
-  const collector = new Collector({ config, slab, pool, deliverer, dedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota });
-  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas });
+  const collector = new Collector({ config, slab, pool, deliverer, dedup, sharedDedup, telemetry, log, instance, schemas, schemaMetrics, quota: access.quota, routes });
+  // Readiness fails while this replica cannot reach Kafka and another can (order across replicas; docs/multi-host.md).
+  const kafkaReach = store ? new KafkaReach(store, config.HOST_NAMESPACE || hostname(), () => producer.isConnected && circuit.state === 'closed').start() : null;
+  const ops = createOps({ config, telemetry, producer, circuit, spill, stopping: () => stopping, log, schemas, store, kafkaReach });
   stopSettle = startMemorySettle({
     idleMs: config.MEMORY_SETTLE_IDLE_MS,
     activity: () => collector.batchesTaken,
@@ -210,6 +237,13 @@ async function main(): Promise<void> {
   ]);
   clearTimeout(graceTimer);
   if (!waited) log.warn({ waited_ms: config.KAFKA_CONNECT_WAIT_MS }, 'kafka not connected yet: listening anyway, batches are spilled until it is');
+  else {
+    const wanted = [...new Set([...routes.events.topics, ...routes.dlq.topics])];
+    const missing = await missingTopics(config, wanted);
+    if (missing?.length) {
+      throw new Error(`topic(s) not in Kafka: ${missing.join(', ')} (from KAFKA_TOPIC, DLQ_TOPIC, TOPIC_ROUTES, DLQ_TOPIC_ROUTES): create them or fix the setting`);
+    }
+  }
   const server = await startServer({
     config,
     slab,
@@ -269,12 +303,15 @@ async function main(): Promise<void> {
     stopTrim();
     stopSettle();
     schemas.stop();
+    saslPassword?.stop();
     // Nothing acknowledged is only in librdkafka's queue: every answered batch is in Kafka or on disk.
     await producer.flush(5000);
     await producer.disconnect();
     await spill.close();
     host.close();
     dedup?.close();
+    kafkaReach?.stop();
+    await store?.close();
     access.close();
     await pool.destroy();
   });
@@ -282,6 +319,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // pino may not exist yet (bad config): plain stderr, then a non-zero exit PM2 can see.
-  process.stderr.write(`collector failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`collector failed to start: ${maskUrlCredentials((err as Error).stack ?? String(err))}\n`);
   process.exit(1);
 });

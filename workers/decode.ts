@@ -42,6 +42,7 @@ export default function decode(task: DecodeTask | RecycleTask): unknown {
     outcome = decodeBatch({
       body: slab.view(task.slot, task.length),
       gzip: task.gzip,
+      ...(task.zstd === true ? { zstd: true } : {}),
       receivedAt: task.receivedAt,
       instance: data.instance,
       limits: data.limits,

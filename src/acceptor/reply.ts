@@ -10,6 +10,8 @@ export interface Exchange {
   res: HttpResponse;
   aborted: boolean;
   answered: boolean;
+  /** headers every answer of this exchange carries (CORS: src/acceptor/cors.ts) */
+  headers?: Record<string, string> | undefined;
 }
 
 export function exchange(res: HttpResponse, onAbort?: () => void): Exchange {
@@ -58,6 +60,7 @@ export function reply(ex: Exchange, status: number, body: string | Buffer, opts:
   pending.body = body;
   pending.opts = opts;
   pending.res = ex.res;
+  pending.extra = ex.headers;
   try {
     ex.res.cork(writeCorked);
   } finally {
@@ -67,14 +70,17 @@ export function reply(ex: Exchange, status: number, body: string | Buffer, opts:
   return true;
 }
 
-const pending: { res: HttpResponse | null; status: number; body: string | Buffer; opts: ReplyOptions } = { res: null, status: 0, body: '', opts: {} };
+const pending: { res: HttpResponse | null; status: number; body: string | Buffer; opts: ReplyOptions; extra: Record<string, string> | undefined } = {
+  res: null, status: 0, body: '', opts: {}, extra: undefined,
+};
 
 function writeCorked(): void {
-  const { res, status, body, opts } = pending;
+  const { res, status, body, opts, extra } = pending;
   if (!res) return;
   res.writeStatus(statusLine(status)).writeHeader('Content-Type', opts.contentType ?? 'application/json');
   if (opts.retryAfter !== undefined) res.writeHeader('Retry-After', String(opts.retryAfter));
   if (opts.headers) for (const k in opts.headers) res.writeHeader(k, opts.headers[k]!);
+  if (extra) for (const k in extra) res.writeHeader(k, extra[k]!);
   // uWS cannot close a socket once its answer is complete, nor half-close it: the declared length
   // bounds what is read, and uWS's idle timeout (10 s) a client that stops sending without closing.
   if (opts.linger) res.writeHeader('Connection', 'close');

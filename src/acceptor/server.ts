@@ -16,8 +16,9 @@ import { readIntoSlot } from './body.js';
 import { exchange, reply, replyJson, sendError, type Exchange, type ReplyOptions } from './reply.js';
 import { DeadlineQueue, runExpiry } from '../pipeline/deadlines.js';
 import { answerJson } from '../pipeline/answer.js';
-import { contentTypeProblem, encodingOf } from './headers.js';
+import { contentTypeProblem, encodingOf, type BodyEncoding } from './headers.js';
 import { registerOpsRoutes, type OpsDeps } from './ops-routes.js';
+import { corsPolicy, registerPreflight } from './cors.js';
 import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js';
 import { clientKeyReader } from './client-key.js';
 import { threadSchedstat } from './cpu-contention.js';
@@ -109,6 +110,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
   // One timer per kind of deadline, not one per request (src/pipeline/deadlines.ts).
   const answerDeadlines = new DeadlineQueue<() => void>(config.REQUEST_TIMEOUT_MS, runExpiry);
   const bodyDeadlines = new DeadlineQueue<() => void>(config.BODY_TIMEOUT_MS, runExpiry);
+  const cors = corsPolicy(config);
   const clientKey = clientKeyReader(config.CLIENT_ID_HEADER, config.CLIENT_MAX_IN_FLIGHT > 0 || config.CLIENT_RATE_LIMIT > 0);
 
   /**
@@ -117,7 +119,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
    * leaves: a deadline answer or an aborted client does not make the work disappear.
    */
   const run = (
-    ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, gzip: boolean, startedAt: number, route: string,
+    ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, encoding: BodyEncoding, startedAt: number, route: string,
     tenants: readonly string[] | undefined,
   ) => {
     const receivedAt = Date.now();
@@ -142,7 +144,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
         admission.settle(ticket, performance.now() - bodyDoneAt);
       }
     };
-    collector.collect({ slot, token, length, gzip, receivedAt, tenants }, startedAt).then(
+    collector.collect({ slot, token, length, gzip: encoding === 'gzip', ...(encoding === 'zstd' ? { zstd: true } : {}), receivedAt, tenants }, startedAt).then(
       (answer) => finish(answer, undefined),
       (err: unknown) => finish(null, err),
     );
@@ -163,7 +165,8 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     const startedAt = performance.now();
     // Headers must be read before the handler returns: req is invalid afterwards.
     const encoding = encodingOf(req.getHeader('content-encoding'));
-    const typeProblem = contentTypeProblem(req.getHeader('content-type'));
+    const typeProblem = contentTypeProblem(req.getHeader('content-type'), cors !== null);
+    const origin = cors ? req.getHeader('origin') : '';
     const declared = req.getHeader('content-length');
     const key = clientKey(req, res);
     const verdict = authenticate(req);
@@ -191,6 +194,10 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       telemetry.requestAnswered('collect', status, performance.now() - startedAt);
     };
 
+    if (origin !== '') {
+      if (!cors!.allows(origin)) return refuse('COLLECTOR_ERR_ORIGIN_FORBIDDEN', `origin '${origin}'`);
+      ex.headers = cors!.answerHeaders(origin);
+    }
     // Before anything else: a caller without a valid key learns nothing about the request.
     if (verdict && !verdict.ok) {
       telemetry.authRefused(verdict.reason);
@@ -227,7 +234,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       }
       bodyDeadlines.cancel(bodyDeadline);
       held = null; // from here the pipeline owns the slot and the ticket
-      run(ex, admitted, slot, token, body.length, encoding === 'gzip', startedAt, 'collect', tenants);
+      run(ex, admitted, slot, token, body.length, encoding, startedAt, 'collect', tenants);
     });
     if (held) {
       // Slowloris and trickled uploads: a body not complete in time loses its slot and its connection.
@@ -270,9 +277,10 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       return void sendError(ex, 'COLLECTOR_ERR_OVERLOADED', 'no free request slot', { retryAfter: 1 });
     }
     slab.write(held.slot, 0, body);
-    run(ex, ticket, held.slot, held.token, body.byteLength, false, startedAt, 'test_events', tenants);
+    run(ex, ticket, held.slot, held.token, body.byteLength, 'identity', startedAt, 'test_events', tenants);
   });
 
+  if (cors) registerPreflight(app, '/api/v1/collect', cors, config);
   const opsPaths = registerOpsRoutes(app, deps.ops);
 
   // Known paths with the wrong method → 405; anything else → 404.

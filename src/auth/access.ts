@@ -10,12 +10,15 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { Keyring } from './keyring.js';
 import { parseKeysFile } from './keys-file.js';
 import { pollFile, type FilePoller } from './reload.js';
-import { QuotaPolicy, quotasOfFileText } from '../quota/policy.js';
+import { QuotaPolicy, quotasOfFileText, type QuotaWait } from '../quota/policy.js';
 import { QuotaTable, defaultQuotaPath } from '../quota/table.js';
+import { hostTableName } from '../config/host-namespace.js';
+import { SharedBuckets } from '../shared-store/buckets.js';
+import type { SharedStore } from '../shared-store/store.js';
 
 export interface Access {
   keyring: Keyring | null;
-  quota: QuotaPolicy | null;
+  quota: QuotaPolicy<QuotaWait> | null;
   close(): void;
 }
 
@@ -23,10 +26,11 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-export function openAccess(config: Readonly<Config>, log: Logger, telemetry: Telemetry): Access {
+/** `store`: the shared store (REDIS_URL), where the tenant buckets then live; null: the host's table alone. */
+export function openAccess(config: Readonly<Config>, log: Logger, telemetry: Telemetry, store: SharedStore | null = null): Access {
   const pollers: FilePoller[] = [];
   let keyring: Keyring | null = null;
-  let quota: QuotaPolicy | null = null;
+  let quota: QuotaPolicy<QuotaWait> | null = null;
   let table: QuotaTable | null = null;
   const relabel = () => telemetry.knownTenants([...(keyring?.tenants ?? []), ...(quota?.tenants ?? [])]);
 
@@ -50,8 +54,8 @@ export function openAccess(config: Readonly<Config>, log: Logger, telemetry: Tel
 
   const quotaFile = config.TENANT_QUOTAS_FILE || config.API_KEYS_FILE;
   if (quotaFile) {
-    table = QuotaTable.open(config.QUOTA_PATH || defaultQuotaPath(config.PORT));
-    const policy = new QuotaPolicy(table);
+    table = QuotaTable.open(config.QUOTA_PATH || defaultQuotaPath(hostTableName(config)));
+    const policy: QuotaPolicy<QuotaWait> = store ? new QuotaPolicy(new SharedBuckets(store, table, config.REPLICAS)) : new QuotaPolicy(table);
     quota = policy;
     const path = table.path;
     pollers.push(

@@ -8,6 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import { zstdDecompress } from './zstd.js';
 import type { ErrorCode } from '../errors.js';
 import { DEFAULT_PRIORITY, KNOWN_EVENT_FIELDS } from '../schema/event.js';
 import { eventErrors, isValidEvent, type EventError } from './validator.js';
@@ -15,6 +16,7 @@ import { PackedBuilder, type PackedRecords } from './packed.js';
 import { deadLetterValue, type DeadLetterReason } from './dead-letter.js';
 import { eventSpans, firstInexactNumber, FORWARDABLE, INEXACT_AT_SHIFT, INEXACT_NUMBER } from './spans.js';
 import { numberText, pointerAt } from './number-path.js';
+import { derivedTimestamp, rfc3339Millis } from './clock-skew.js';
 import type { PayloadPass, PayloadValidators } from './payload.js';
 import {
   CAPTURE, ENVELOPE_CAPTURED, ENVELOPE_ENUM_SHIFT, ENVELOPE_HEAD, ENVELOPE_SAME_SHIFT, ENVELOPE_UNKNOWN, ENVELOPE_VALID, ENVELOPE_WORDS, EVENT_TYPE_VALUES, PRESENT,
@@ -37,6 +39,7 @@ export interface DecodeLimits {
 export interface DecodeInput {
   body: Uint8Array;
   gzip: boolean;
+  zstd?: boolean;
   receivedAt: number;
   instance: string;
   limits: DecodeLimits;
@@ -55,6 +58,8 @@ export interface RejectedEvent {
 
 export interface DecodedBatch {
   batchId: string;
+  /** the header names of `accepted`'s rows: EVENT_HEADERS, or EVENT_HEADERS_DERIVED when the batch said sent_at */
+  headerNames: readonly string[];
   total: number;
   accepted: PackedRecords;
   /** one dead-letter record per rejected event, same order as `rejected` */
@@ -78,6 +83,8 @@ export type DecodeOutcome =
  * schema, and before schema_id when no registry assigned one (the producer skips what is missing).
  */
 export const EVENT_HEADERS = ['tenant_id', 'event_type', 'batch_id', 'received_at', 'schema_version', 'schema_id'] as const;
+/** The same, of a batch that said sent_at: every row holds derived_timestamp (src/codec/clock-skew.ts) after received_at. */
+export const EVENT_HEADERS_DERIVED = ['tenant_id', 'event_type', 'batch_id', 'received_at', 'derived_timestamp', 'schema_version', 'schema_id'] as const;
 /** Header names of a dead-letter record. */
 export const DEAD_LETTER_HEADERS = ['reason', 'batch_id', 'tenant_id', 'received_at'] as const;
 
@@ -99,6 +106,15 @@ function tooLarge(max: number): EventError {
   return { code: 'event_too_large', path: '', message: `event is larger than ${max} bytes` };
 }
 
+/** A batch's sent_at in ms: undefined when absent, null when it is not an RFC 3339 string. */
+function sentAtOf(v: unknown): number | null | undefined {
+  if (v === undefined) return undefined;
+  const ms = typeof v === 'string' ? rfc3339Millis(v) : NaN;
+  return Number.isNaN(ms) ? null : ms;
+}
+
+const SENT_AT_DETAIL = 'sent_at must be an RFC 3339 date-time string such as 2026-03-01T12:00:00.000Z';
+
 function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
@@ -117,6 +133,14 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
       }
       return fail('COLLECTOR_ERR_CORRUPT_GZIP', e.message);
     }
+  } else if (input.zstd === true) {
+    const out = zstdDecompress(bytes, limits.maxDecodedBytes);
+    if (!out.ok) {
+      return out.tooLarge
+        ? fail('COLLECTOR_ERR_DECODED_TOO_LARGE', `more than ${limits.maxDecodedBytes} bytes after zstd decompression`)
+        : fail('COLLECTOR_ERR_CORRUPT_ZSTD', out.message);
+    }
+    bytes = out.bytes;
   } else if (bytes.byteLength > limits.maxDecodedBytes) {
     return fail('COLLECTOR_ERR_DECODED_TOO_LARGE', `more than ${limits.maxDecodedBytes} bytes`);
   }
@@ -142,16 +166,20 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
 
   let events: unknown[];
   let batchId: string | undefined;
+  let sentAt: number | undefined;
   if (Array.isArray(body)) {
     events = body;
   } else if (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
-    const env = body as { batch_id?: unknown; events: unknown[] };
+    const env = body as { batch_id?: unknown; sent_at?: unknown; events: unknown[] };
     if (env.batch_id !== undefined) {
       if (typeof env.batch_id !== 'string' || env.batch_id.length === 0 || env.batch_id.length > 128) {
         return fail('COLLECTOR_ERR_BATCH_SHAPE', 'batch_id must be a string of 1 to 128 characters');
       }
       batchId = env.batch_id;
     }
+    const sent = sentAtOf(env.sent_at);
+    if (sent === null) return fail('COLLECTOR_ERR_SENT_AT', SENT_AT_DETAIL, batchId);
+    sentAt = sent;
     events = env.events;
   } else {
     return fail('COLLECTOR_ERR_BATCH_SHAPE', `got ${body === null ? 'null' : typeof body} at the top level`);
@@ -171,7 +199,7 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
     const at = firstInexactNumber(bytes);
     if (at >= 0) return fail('COLLECTOR_ERR_INEXACT_NUMBER', inexactMessage(numberText(bytes, at)), batchId);
   }
-  return { ok: true, batch: verdicts(events.length, (i) => events[i], batchId, input, bytes, spans, 1, 3, false) };
+  return { ok: true, batch: verdicts(events.length, (i) => events[i], batchId, sentAt, input, bytes, spans, 1, 3, false) };
 }
 
 /**
@@ -190,6 +218,12 @@ function decodeByEnvelope(bytes: Uint8Array, input: DecodeInput): DecodeOutcome 
     batchId = buf.toString('utf8', scan[2], scan[3]);
     if (batchId.length === 0 || batchId.length > 128) return fail('COLLECTOR_ERR_BATCH_SHAPE', 'batch_id must be a string of 1 to 128 characters');
   }
+  let sentAt: number | undefined;
+  if (scan[4] === 1) {
+    const sent = sentAtOf(buf.toString('utf8', scan[5], scan[6]));
+    if (sent === null) return fail('COLLECTOR_ERR_SENT_AT', SENT_AT_DETAIL, batchId);
+    sentAt = sent;
+  }
   batchId ??= randomUUID();
   const n = scan[0]!;
   if (n === 0) return fail('COLLECTOR_ERR_EMPTY_BATCH', 'the batch holds 0 events', batchId);
@@ -199,7 +233,7 @@ function decodeByEnvelope(bytes: Uint8Array, input: DecodeInput): DecodeOutcome 
     const w = ENVELOPE_HEAD + ENVELOPE_WORDS * i;
     return JSON.parse(buf.toString('utf8', scan[w]!, scan[w + 1]!));
   };
-  return { ok: true, batch: verdicts(n, eventAt, batchId, input, bytes, scan, ENVELOPE_HEAD, ENVELOPE_WORDS, true) };
+  return { ok: true, batch: verdicts(n, eventAt, batchId, sentAt, input, bytes, scan, ENVELOPE_HEAD, ENVELOPE_WORDS, true) };
 }
 
 /**
@@ -225,7 +259,7 @@ function inexactError(bytes: Uint8Array, start: number, flags: number): EventErr
  * JavaScript object, the others are read with `eventAt` and judged as they always were.
  */
 function verdicts(
-  count: number, eventAt: (i: number) => unknown, batchId: string, input: DecodeInput, bytes: Uint8Array,
+  count: number, eventAt: (i: number) => unknown, batchId: string, sentAt: number | undefined, input: DecodeInput, bytes: Uint8Array,
   spans: Int32Array | null, head: number, stride: number, envelope: boolean,
 ): DecodedBatch {
   const receivedAt = new Date(input.receivedAt).toISOString();
@@ -236,6 +270,10 @@ function verdicts(
   const schemaUse: Record<string, number> = {};
   const use = (k: string) => (schemaUse[k] = (schemaUse[k] ?? 0) + 1);
   const payload = input.payload;
+  /** The first headers of an accepted event's row (then its payload schema's). */
+  const rowOf = sentAt === undefined
+    ? (tenant: string, type: string) => [tenant, type, batchId, receivedAt]
+    : (tenant: string, type: string, timestamp: string) => [tenant, type, batchId, receivedAt, derivedTimestamp(input.receivedAt, sentAt, rfc3339Millis(timestamp))];
 
   const reject = (index: number, ev: unknown, reason: DeadLetterReason, errors: EventError[]) => {
     const o = (typeof ev === 'object' && ev !== null ? ev : {}) as Record<string, unknown>;
@@ -280,11 +318,12 @@ function verdicts(
             schema_version: (present & PRESENT.schema_version) === 0 ? undefined : Number(text(w, CAPTURE.schema_version)),
             event_data: JSON.parse(text(w, CAPTURE.event_data)),
           });
-          if (verdict.ok) pass = verdict;
+          // An upcast rewrites the event: never forwarded as sent (the old path below writes the target version).
+          if (verdict.ok && verdict.data === undefined) pass = verdict;
         }
       }
       if ((payload === undefined || pass !== null) && (allowed === null || allowed.has(tenant)) && end - start + tail.length <= input.limits.maxEventBytes) {
-        const headers = [tenant, type, batchId, receivedAt];
+        const headers = rowOf(tenant, type, sentAt === undefined ? '' : text(w, CAPTURE.timestamp));
         if (pass !== null) {
           use(pass.validKey);
           for (const h of pass.headers) headers.push(h);
@@ -310,7 +349,7 @@ function verdicts(
       reject(i, ev, 'tenant_forbidden', [{ code: 'tenant_forbidden', path: '/tenant_id', message: 'this API key may not write this tenant' }]);
       continue;
     }
-    const headers = [e.tenant_id as string, e.event_type as string, batchId, receivedAt];
+    const headers = rowOf(e.tenant_id as string, e.event_type as string, e.timestamp as string);
     let upcasted = false;
     if (payload !== undefined) {
       // The object JSON.parse built is judged; the bytes forwarded below are the same event.
@@ -365,5 +404,5 @@ function verdicts(
     warnings.push(`unknown field '${field}' on ${n} event(s): kept and forwarded unchanged`);
     if (warnings.length >= 20) break;
   }
-  return { batchId, total: count, accepted: accepted.build(), dead: dead.build(), rejected, warnings, schemaUse };
+  return { batchId, headerNames: sentAt === undefined ? EVENT_HEADERS : EVENT_HEADERS_DERIVED, total: count, accepted: accepted.build(), dead: dead.build(), rejected, warnings, schemaUse };
 }

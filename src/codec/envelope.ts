@@ -11,6 +11,7 @@ interface Layout {
   props: string[];
   captures: string[];
   words: number;
+  head: number;
 }
 
 interface EnvelopeAddon {
@@ -33,11 +34,13 @@ export const ENVELOPE_ENUM_SHIFT = 8;
 /** verdict bit ENVELOPE_SAME_SHIFT + k: capture k's bytes equal the previous element's */
 export const ENVELOPE_SAME_SHIFT = 16;
 
-/** Words before the first element, and per element (start, end, flags, verdict, presence, captures…). */
-export const ENVELOPE_HEAD = 4;
-export const ENVELOPE_WORDS = addon.envelopeLayout().words;
-
 const layout = addon.envelopeLayout();
+/**
+ * Words before the first element (n; state, start, end of batch_id; the same of sent_at), and
+ * per element (start, end, flags, verdict, presence, captures…).
+ */
+export const ENVELOPE_HEAD = layout.head;
+export const ENVELOPE_WORDS = layout.words;
 const schemaProps = Object.keys(EventSchema.properties);
 // The addon was built from this schema; a stale build would read the wrong bits. Fail at load, loudly.
 if (layout.props.join() !== schemaProps.join()) {
@@ -71,12 +74,13 @@ export const PRESENT = { priority: bit('priority'), metadata: bit('metadata'), s
  */
 export const CAPTURE = {
   event_id: capture('event_id'), learner_id: capture('learner_id'), tenant_id: capture('tenant_id'), event_type: capture('event_type'),
-  event_data: capture('event_data'), schema_version: capture('schema_version'),
+  event_data: capture('event_data'), schema_version: capture('schema_version'), timestamp: capture('timestamp'),
 } as const;
 
 /**
- * [n, batchIdState, batchIdStart, batchIdEnd, then ENVELOPE_WORDS per element], or null when
- * the body is not strict JSON or its events and batch_id cannot be told from the bytes alone.
+ * [n, batchIdState, batchIdStart, batchIdEnd, sentAtState, sentAtStart, sentAtEnd, then
+ * ENVELOPE_WORDS per element], or null when the body is not strict JSON or its events, batch_id
+ * and sent_at cannot be told from the bytes alone.
  * The body must be valid UTF-8 (the C side does not check it).
  */
 export function scanEnvelope(body: Uint8Array): Int32Array | null {

@@ -27,6 +27,7 @@ export function decodeInline(task: DecodeTask, slab: Slab, config: Readonly<Conf
   const max = config.INLINE_DECODE_MAX_BYTES;
   const body = slab.view(task.slot, task.length);
   if (limitsOf?.config !== config) limitsOf = { config, limits: decodeLimits(config) };
+  if (task.zstd === true) return null;
   if (!task.gzip) {
     if (task.length > max) return null;
     // The slot is read in place; decodeBatch copies what it keeps before it returns.

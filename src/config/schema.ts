@@ -22,6 +22,12 @@ export const ConfigSchema = Type.Object(
     ),
     KAFKA_TOPIC: Str('events', 'Primary event topic'),
     DLQ_TOPIC: Str('events-dlq', 'Dead-letter topic: rejected and quarantined events'),
+    TOPIC_ROUTES: Str(
+      '',
+      'Events topic per tenant, e.g. `tenant_alpha=events-alpha,*=events` (`*`, or a tenant without a route: KAFKA_TOPIC). Each topic must exist: checked at start',
+      {},
+    ),
+    DLQ_TOPIC_ROUTES: Str('', 'Dead-letter topic per tenant, as TOPIC_ROUTES (`*`, or no route: DLQ_TOPIC)', {}),
     KAFKA_CLIENT_ID: Str('event-collector-svc', 'Kafka client.id (the instance number is appended)'),
     BUFFER_DIR: Str('./data/buffer', 'Disk spill directory; each process owns BUFFER_DIR/<instance>'),
     MAX_BUFFER_SIZE_MB: Int(
@@ -33,7 +39,7 @@ export const ConfigSchema = Type.Object(
     KAFKA_MAX_RETRIES: Int(3, 0, 100, 'Produce attempts before an event is quarantined as a poison pill'),
     KAFKA_COMPRESSION_TYPE: Type.Union(
       [Type.Literal('none'), Type.Literal('gzip'), Type.Literal('snappy'), Type.Literal('lz4'), Type.Literal('zstd')],
-      { default: 'gzip', description: 'Kafka message compression (zstd needs librdkafka built with libzstd)' },
+      { default: 'gzip', description: 'Kafka message compression; refused at start when the installed librdkafka cannot write it (zstd needs libzstd-dev installed before `npm ci`)' },
     ),
     KAFKA_ACKS: Type.Union([Type.Literal('all'), Type.Literal('-1'), Type.Literal('1'), Type.Literal('0')], {
       default: 'all',
@@ -69,7 +75,33 @@ export const ConfigSchema = Type.Object(
     KAFKA_BATCH_SIZE: Int(1_000_000, 1024, 16_777_216, 'batch.size in bytes per partition'),
     KAFKA_DELIVERY_TIMEOUT_MS: Int(30_000, 1000, 3_600_000, 'delivery.timeout.ms: after this an unacknowledged record fails'),
     KAFKA_QUEUE_MAX_MESSAGES: Int(100_000, 1000, 10_000_000, 'queue.buffering.max.messages of the producer'),
-    KAFKA_CONFIG_JSON: Str('{}', 'Extra librdkafka global properties as a JSON object (e.g. SASL/SSL settings)', {}),
+    KAFKA_CONFIG_JSON: Str('{}', 'Extra librdkafka global properties as a JSON object (anything the KAFKA_SECURITY_* and KAFKA_SASL_*/KAFKA_SSL_* settings do not cover)', {}),
+    KAFKA_SECURITY_PROTOCOL: Type.Union(
+      [Type.Literal('plaintext'), Type.Literal('ssl'), Type.Literal('sasl_plaintext'), Type.Literal('sasl_ssl')],
+      { default: 'plaintext', description: 'How the producer talks to Kafka: `sasl_ssl` for SASL over TLS (managed clusters), `ssl` for TLS alone or mTLS (with KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION)' },
+    ),
+    KAFKA_SASL_MECHANISM: Type.Union(
+      [Type.Literal(''), Type.Literal('PLAIN'), Type.Literal('SCRAM-SHA-256'), Type.Literal('SCRAM-SHA-512'), Type.Literal('OAUTHBEARER')],
+      { default: '', description: 'SASL mechanism, required with sasl_*. PLAIN and SCRAM take KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD_FILE; OAUTHBEARER takes the KAFKA_SASL_OAUTHBEARER_* settings (OIDC client credentials)' },
+    ),
+    KAFKA_SASL_USERNAME: Str('', 'SASL user name (PLAIN, SCRAM)', {}),
+    KAFKA_SASL_PASSWORD_FILE: Str(
+      '',
+      'File holding the SASL password (PLAIN, SCRAM; a Kubernetes Secret mounted as a file; one trailing newline is ignored). Read at start and again when it changes (checked every 2 s) or on SIGHUP: the next authentication uses the new password, no restart',
+      {},
+    ),
+    KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL: Str('', 'OAUTHBEARER: the OIDC token endpoint (client credentials grant)', {}),
+    KAFKA_SASL_OAUTHBEARER_CLIENT_ID: Str('', 'OAUTHBEARER: the OIDC client id', {}),
+    KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET_FILE: Str('', 'OAUTHBEARER: file holding the OIDC client secret (read at start)', {}),
+    KAFKA_SASL_OAUTHBEARER_SCOPE: Str('', 'OAUTHBEARER: the scope to ask for (optional)', {}),
+    KAFKA_SSL_CA_LOCATION: Str('', 'PEM file of the CA(s) that signed the brokers\' certificates (ssl, sasl_ssl); empty: the system CA store', {}),
+    KAFKA_SSL_CERTIFICATE_LOCATION: Str('', 'mTLS: PEM file of this client\'s certificate (with KAFKA_SSL_KEY_LOCATION)', {}),
+    KAFKA_SSL_KEY_LOCATION: Str('', 'mTLS: PEM file of this client\'s private key', {}),
+    KAFKA_SSL_KEY_PASSWORD_FILE: Str('', 'mTLS: file holding the private key\'s passphrase, when it is encrypted', {}),
+    KAFKA_SSL_ENDPOINT_IDENTIFICATION: Type.Union([Type.Literal('https'), Type.Literal('none')], {
+      default: 'https',
+      description: 'Check that each broker\'s certificate names the host connected to (`none` only for brokers whose certificates cannot be fixed)',
+    }),
     WORKER_THREADS: Int(1, 1, 64, 'Decode/validate worker threads per process'),
     INLINE_DECODE_MAX_BYTES: Int(
       65_536,
@@ -104,7 +136,7 @@ export const ConfigSchema = Type.Object(
       268_435_456,
       'Slots in the dedup table, a power of two; 26 B each (2 Mi = 52 MiB holds 5 min at 2,000 events/s at load 0.29)',
     ),
-    DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<PORT>.dedup', {}),
+    DEDUP_PATH: Str('', 'Dedup table file (tmpfs); empty: /dev/shm/event-collector-<HOST_NAMESPACE>-<PORT>.dedup (without a namespace: -<PORT>)', {}),
     MALLOC_TRIM_INTERVAL_MS: Int(
       10_000,
       0,
@@ -147,6 +179,13 @@ export const ConfigSchema = Type.Object(
       'Header naming the client for the per-client limits (e.g. x-api-key, or x-forwarded-for behind a proxy: its first address); empty or absent: the remote address',
       {},
     ),
+    CORS_ALLOWED_ORIGINS: Str(
+      '',
+      'Browser origins that may write (comma-separated, exact: scheme://host[:port]; `*`: any origin, refused with CORS_ALLOW_CREDENTIALS). Empty: CORS off, no preflight answered, text/plain refused. On: POST /api/v1/collect answers preflights, refuses other origins with 403, and takes text/plain bodies (sendBeacon) as JSON',
+      {},
+    ),
+    CORS_ALLOW_CREDENTIALS: Bool(false, 'Answer browsers with Access-Control-Allow-Credentials: true (cookies, HTTP auth); API keys in headers do not need it'),
+    CORS_MAX_AGE_S: Int(7200, 0, 86_400, 'Access-Control-Max-Age: how long a browser may reuse a preflight answer (Chromium caps it at 7200)'),
     SCHEMA_DIR: Str(
       'schemas',
       'Versioned JSON Schemas for event_data: <dir>/<event_type>/<version>.json (+ optional config.json); see "Schema evolution". `off`: no payload schemas, any event_data object is accepted',
@@ -164,6 +203,12 @@ export const ConfigSchema = Type.Object(
     SCHEMA_REGISTRY_SUBJECT: Str('{topic}-{event_type}', 'Subject naming strategy: the subject holding each event type\'s versions; `{topic}` is KAFKA_TOPIC'),
     SCHEMA_REGISTRY_REFRESH_MS: Int(30_000, 100, 3_600_000, 'Registry cache expiry: how often every process asks for each subject\'s latest version and rule (versions seen are cached; SIGHUP refreshes at once)'),
     SCHEMA_REGISTRY_TIMEOUT_MS: Int(5000, 100, 120_000, 'Per registry request, retries included'),
+    SCHEMA_REGISTRY_MAX_VERSIONS: Int(
+      100,
+      1,
+      10_000,
+      "Most versions of one subject read from the registry (versions 1 to the latest are each fetched once and cached): a subject whose latest version is above it is refused as an absurd answer (logged, collector_schema_registry_refused_answers_total, the set in force stays)",
+    ),
     // --- gRPC ingress (src/grpc/) ---
     GRPC_PORT: Int(50051, 0, 65535, 'gRPC port (EventCollector, health, reflection), shared by every process through SO_REUSEPORT; 0: no gRPC'),
     GRPC_TLS_CERT: Str('', 'PEM certificate chain file: set with GRPC_TLS_KEY, gRPC is served over TLS (plaintext when both are empty)', {}),
@@ -174,6 +219,16 @@ export const ConfigSchema = Type.Object(
       1,
       1024,
       'Batches of one CollectStream in the pipeline or waiting for the client to read their answer; past it the stream is not read (HTTP/2 flow control holds the client)',
+    ),
+    GRPC_MAX_CONCURRENT_STREAMS: Int(
+      100,
+      1,
+      100_000,
+      'Most calls (unary or streams) open at once on one gRPC connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS): clients queue calls beyond it, streams opened past it are refused (REFUSED_STREAM). Each stream may hold GRPC_STREAM_MAX_IN_FLIGHT batches',
+    ),
+    GRPC_REFLECTION: Bool(
+      true,
+      'Serve gRPC server reflection (grpcurl list/describe/call without the .proto); false: clients need proto/collector/v1/collector.proto',
     ),
     GRPC_KEEPALIVE_TIME_MS: Int(30_000, 1000, 3_600_000, 'Server HTTP/2 PING interval on idle gRPC connections'),
     GRPC_KEEPALIVE_TIMEOUT_MS: Int(10_000, 1000, 600_000, 'A connection whose PING is not answered within this is closed'),
@@ -204,7 +259,26 @@ export const ConfigSchema = Type.Object(
       'Per-tenant quotas (JSON {"quotas": {"<tenant>|*": {"events_per_second", "bytes_per_second", "burst_seconds"}}}), enforced host-wide; empty: the "quotas" of API_KEYS_FILE, if any',
       {},
     ),
-    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<PORT>.quota', {}),
+    QUOTA_PATH: Str('', 'Shared-memory file of the per-tenant token buckets (tmpfs); empty: /dev/shm/event-collector-<HOST_NAMESPACE>-<PORT>.quota (without a namespace: -<PORT>)', {}),
+    REDIS_URL: Str(
+      '',
+      'Shared claim and quota store (Redis 7 / Valkey, one primary — not cluster mode): redis://[user:password@]host:port[/db], rediss:// for TLS. Set it on every replica so event-id dedup and tenant quotas hold across them; the password is never logged. Empty: each host alone',
+      {},
+    ),
+    REDIS_TIMEOUT_MS: Int(
+      5,
+      1,
+      10_000,
+      'Bound on one store call (one per batch for dedup, one for quotas). Past it the batch is judged by this host alone (host-local dedup, quota / REPLICAS), health says degraded, and the store is probed until it answers again',
+    ),
+    REDIS_KEY_PREFIX: Str('collector:', 'Prefix of every key the collector writes to REDIS_URL; collector deployments that share a store and must not share claims use different prefixes'),
+    REPLICAS: Int(1, 1, 1024, 'Collector hosts sharing REDIS_URL: while the store is unreachable each host enforces quota / REPLICAS of every tenant quota'),
+    HOST_NAMESPACE: Type.String({
+      default: '',
+      pattern: '^[A-Za-z0-9._-]{0,64}$',
+      description:
+        'Names what this host keeps outside BUFFER_DIR (the default dedup and quota tables in /dev/shm, the PM2 app name), so several collector hosts run side by side on one machine; give each its own BUFFER_DIR too. Empty: none (one host per machine)',
+    }),
     RUN_DIR: Str(
       '',
       'Run directory shared by the processes of a host: each writes its telemetry to RUN_DIR/metrics/<instance>.json every second, so whichever process answers reports them all. Empty: BUFFER_DIR + `-run` (./data/buffer-run), so processes sharing a spill directory share it',

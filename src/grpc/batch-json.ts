@@ -47,6 +47,7 @@ export interface CollectRequest {
   batch_id?: string;
   events?: BatchEvent[];
   metadata?: Struct | null;
+  sent_at?: Timestamp | null;
 }
 
 export type BatchJson = { ok: true; body: Buffer; batchId: string | undefined } | { ok: false; code: ErrorCode; detail: string; batchId?: string };
@@ -130,6 +131,7 @@ export function batchJson(req: CollectRequest): BatchJson {
   const events = req.events ?? [];
   const parts: (string | Buffer)[] = ['{'];
   if (batchId !== undefined) parts.push(`"batch_id":${JSON.stringify(batchId)},`);
+  if (req.sent_at) parts.push(`"sent_at":"${timestampToRfc3339(req.sent_at)}",`);
   try {
     if (req.metadata) parts.push(`"metadata":${JSON.stringify(structToJs(req.metadata))},`);
     parts.push('"events":[');

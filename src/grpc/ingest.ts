@@ -1,9 +1,12 @@
 /**
- * One gRPC batch through the HTTP pipeline: admission (the same per-process budget and
- * per-client limits as HTTP), a slab slot holding the batch's JSON (src/grpc/batch-json.ts),
- * Collector.collect, and the answer as a CollectResponse or a whole-batch error. As over HTTP
- * the admission ticket is settled when the pipeline is done with the batch, not when the
- * answer leaves: a deadline answer or a cancelled call does not make the work disappear.
+ * One gRPC batch through the HTTP pipeline: the caller's key, the message decoded, admission
+ * (the same per-process budget and per-client limits as HTTP), a slab slot holding the batch's
+ * JSON (src/grpc/batch-json.ts), Collector.collect, and the answer as a CollectResponse or a
+ * whole-batch error. The message arrives as the bytes grpc-js received (server.ts registers no
+ * decoder) and is decoded here only once the key is good: a client without one cannot make the
+ * process decode up to 4 × MAX_BODY_BYTES per call. As over HTTP the admission ticket is settled
+ * when the pipeline is done with the batch, not when the answer leaves: a deadline answer or a
+ * cancelled call does not make the work disappear.
  */
 import type { Config } from '../config/schema.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
@@ -14,6 +17,7 @@ import { isRefusal, type Admission, type Ticket } from '../acceptor/admission.js
 import { REFUSALS } from '../acceptor/server.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { batchJson, type CollectRequest } from './batch-json.js';
+import { collectorServiceDefinition } from './contract.js';
 import { grpcCodeOf } from './status.js';
 import { DeadlineQueue, runExpiry } from '../pipeline/deadlines.js';
 
@@ -67,6 +71,9 @@ export function batchError(code: ErrorCode, detail?: string, retryAfterS?: numbe
   return e;
 }
 
+// Collect and CollectStream take the same CollectRequest.
+const decodeRequest = collectorServiceDefinition().Collect!.requestDeserialize as (message: Buffer) => CollectRequest;
+
 const OUTCOMES: Record<number, CollectResponse['outcome']> = { 200: 'OUTCOME_ACCEPTED', 207: 'OUTCOME_PARTIAL', 422: 'OUTCOME_ALL_REJECTED' };
 
 /** The HTTP answer → the gRPC one: the same fields (kafka_partition is kafka_partitions' single value, so not repeated). */
@@ -104,13 +111,13 @@ export class BatchIngest {
   }
 
   /**
-   * Runs one batch and resolves with its answer, at the latest REQUEST_TIMEOUT_MS after the
-   * batch is in the pipeline (then DEADLINE_EXCEEDED: nothing of it acknowledged). `size` is the
-   * message's size on the wire, held to MAX_BODY_BYTES like an HTTP body.
+   * Runs one batch (the request message as received) and resolves with its answer, at the latest
+   * REQUEST_TIMEOUT_MS after the batch is in the pipeline (then DEADLINE_EXCEEDED: nothing of it
+   * acknowledged). The message's size on the wire is held to MAX_BODY_BYTES like an HTTP body.
    */
-  run(req: CollectRequest, size: number, clientKey: string, startedAt = performance.now(), access: CallAccess = OPEN): Promise<IngestResult> {
+  run(message: Buffer, clientKey: string, startedAt = performance.now(), access: CallAccess = OPEN): Promise<IngestResult> {
     const { config, slab, collector, admission, telemetry } = this.deps;
-    const given = req.batch_id ? req.batch_id : undefined;
+    let given: string | undefined;
     const refuse = (code: ErrorCode, detail?: string, retryAfterS?: number, batchId = given): IngestResult => ({
       ok: false,
       error: batchError(code, detail, retryAfterS),
@@ -120,6 +127,14 @@ export class BatchIngest {
     const verdict0 = access();
     if (!verdict0.ok) return Promise.resolve(refuse('COLLECTOR_ERR_UNAUTHENTICATED', verdict0.detail));
     const tenants = verdict0.tenants;
+    let req: CollectRequest;
+    try {
+      req = decodeRequest(message);
+    } catch (err) {
+      return Promise.resolve(refuse('COLLECTOR_ERR_BATCH_SHAPE', `the message is not a CollectRequest: ${(err as Error).message}`));
+    }
+    given = req.batch_id ? req.batch_id : undefined;
+    const size = message.length;
     if (size > config.MAX_BODY_BYTES) {
       return Promise.resolve(refuse('COLLECTOR_ERR_BODY_TOO_LARGE', `message of ${size} bytes exceeds ${config.MAX_BODY_BYTES} bytes`));
     }

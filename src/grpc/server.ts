@@ -1,6 +1,12 @@
 /**
  * The gRPC ingress (@grpc/grpc-js): EventCollector (Collect, CollectStream), grpc.health.v1
- * (following /readyz) and server reflection on GRPC_PORT, plaintext or TLS / mutual TLS.
+ * (following /readyz) and server reflection (GRPC_REFLECTION) on GRPC_PORT, plaintext or TLS /
+ * mutual TLS.
+ *
+ * Exposure: request messages reach the handlers as bytes and are decoded by the ingest after the
+ * call's key passed (ingest.ts); one connection holds at most GRPC_MAX_CONCURRENT_STREAMS calls
+ * (HTTP/2 settings: well-behaved clients queue, streams past it are refused); API keys sent in
+ * plaintext beyond loopback are warned about at start.
  *
  * Every process of the PM2 group serves the same port, like HTTP: Node 20 cannot set
  * SO_REUSEPORT and grpc-js listens through Node's net module (it does not share a port
@@ -19,12 +25,12 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 import { collectorServiceDefinition, SERVICE_NAME, statusDetails } from './contract.js';
 import { BatchIngest, type CollectResponse, type IngestDeps, type IngestResult } from './ingest.js';
 import { serveStream, streamAnswer } from './stream.js';
-import type { CollectRequest } from './batch-json.js';
 import { CODE_NAMES } from './status.js';
 import { reflectedDefinitions, reflectionService } from './reflection.js';
 import type { CallAccess } from './ingest.js';
 import type { Keyring } from '../auth/keyring.js';
 import { presentedKey } from '../auth/presented.js';
+import { isLoopback } from '../auth/access.js';
 import { AUTH_DETAIL } from '../acceptor/server.js';
 
 export interface GrpcDeps extends IngestDeps {
@@ -91,26 +97,16 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
     // Batches over MAX_BODY_BYTES are answered per batch (the stream survives); grpc-js's own
     // cap, which ends the call, is only for messages far beyond that.
     'grpc.max_receive_message_length': config.MAX_BODY_BYTES * 4,
+    'grpc.max_concurrent_streams': config.GRPC_MAX_CONCURRENT_STREAMS,
     'grpc.keepalive_time_ms': config.GRPC_KEEPALIVE_TIME_MS,
     'grpc.keepalive_timeout_ms': config.GRPC_KEEPALIVE_TIMEOUT_MS,
     'grpc.keepalive_permit_without_calls': 1,
   });
 
-  // The wire size of each request, for the MAX_BODY_BYTES check: remembered by the deserializer.
-  const sizes = new WeakMap<object, number>();
+  // No decoder: handlers get each request message as the bytes received, decoded once the key is good.
   const base = collectorServiceDefinition();
-  const service: Record<string, grpc.MethodDefinition<object, object>> = {};
-  for (const [name, m] of Object.entries(base)) {
-    service[name] = {
-      ...m,
-      requestDeserialize: (buf: Buffer) => {
-        const req = m.requestDeserialize(buf) as object;
-        sizes.set(req, buf.length);
-        return req;
-      },
-    };
-  }
-  const sizeOf = (req: CollectRequest) => sizes.get(req) ?? 0;
+  const service: Record<string, grpc.MethodDefinition<Buffer, object>> = {};
+  for (const [name, m] of Object.entries(base)) service[name] = { ...m, requestDeserialize: (buf: Buffer) => buf };
 
   let active = 0;
   let activeStreams = 0;
@@ -121,10 +117,10 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
   const answeredStream = answered('CollectStream');
 
   server.addService(service as grpc.ServiceDefinition, {
-    Collect: (call: grpc.ServerUnaryCall<CollectRequest, CollectResponse>, callback: grpc.sendUnaryData<CollectResponse>) => {
+    Collect: (call: grpc.ServerUnaryCall<Buffer, CollectResponse>, callback: grpc.sendUnaryData<CollectResponse>) => {
       const startedAt = performance.now();
       active++;
-      void ingest.run(call.request, sizeOf(call.request), clientKeyOf(call, config), startedAt, callAccess(call, deps.keyring, telemetry)).then((r) => {
+      void ingest.run(call.request, clientKeyOf(call, config), startedAt, callAccess(call, deps.keyring, telemetry)).then((r) => {
         active--;
         answeredUnary(r, performance.now() - startedAt);
         if (r.ok) return callback(null, r.response);
@@ -136,7 +132,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
         callback({ code: r.error.grpc_code, details: r.error.message, metadata: md });
       });
     },
-    CollectStream: (call: grpc.ServerDuplexStream<CollectRequest, CollectResponse>) => {
+    CollectStream: (call: grpc.ServerDuplexStream<Buffer, CollectResponse>) => {
       const access = callAccess(call, deps.keyring, telemetry);
       const first = access();
       if (!first.ok) {
@@ -153,7 +149,6 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
         maxInFlight: config.GRPC_STREAM_MAX_IN_FLIGHT,
         clientKey: clientKeyOf(call, config),
         access,
-        sizeOf,
         answered: answeredStream,
       }).then(() => {
         active--;
@@ -175,8 +170,8 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
   setHealth();
   const healthTimer = setInterval(setHealth, 1000).unref();
 
-  // Reflection: grpcurl list/describe/call need no local .proto.
-  reflectionService(reflectedDefinitions()).addToServer(server);
+  // Reflection: grpcurl list/describe/call need no local .proto (off with GRPC_REFLECTION=false).
+  if (config.GRPC_REFLECTION) reflectionService(reflectedDefinitions()).addToServer(server);
 
   const injector = server.createConnectionInjector(credentials(config));
   const listener = net.createServer((socket) => {
@@ -184,7 +179,13 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
     injector.injectConnection(socket);
   });
   const port = await listenReusePort(listener, config.HOST, config.GRPC_PORT);
-  log.info({ port, tls: Boolean(config.GRPC_TLS_CERT), mtls: Boolean(config.GRPC_TLS_CLIENT_CA) }, 'grpc listening');
+  log.info({ port, tls: Boolean(config.GRPC_TLS_CERT), mtls: Boolean(config.GRPC_TLS_CLIENT_CA), reflection: config.GRPC_REFLECTION }, 'grpc listening');
+  if (deps.keyring && !config.GRPC_TLS_CERT && !isLoopback(config.HOST)) {
+    log.warn(
+      { host: config.HOST, grpc_port: port },
+      'API keys travel in plaintext: gRPC is served without TLS beyond loopback, so anyone on the path can read the keys in call metadata. Set GRPC_TLS_CERT and GRPC_TLS_KEY, or bind HOST to loopback behind a TLS-terminating proxy',
+    );
+  }
 
   return {
     port,

@@ -13,14 +13,12 @@
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { BatchIngest, CallAccess, CollectResponse, IngestResult } from './ingest.js';
-import type { CollectRequest } from './batch-json.js';
 
 export interface StreamOptions {
   maxInFlight: number;
   clientKey: string;
-  /** the call's key, checked before each batch (AUTH_MODE=api_key) */
+  /** the call's key, checked before each batch is decoded (AUTH_MODE=api_key) */
   access?: CallAccess;
-  sizeOf: (req: CollectRequest) => number;
   /** each answer written (telemetry) */
   answered: (r: IngestResult, ms: number) => void;
 }
@@ -34,7 +32,7 @@ interface Pending {
   startedAt: number;
 }
 
-export function serveStream(call: ServerDuplexStream<CollectRequest, CollectResponse>, ingest: BatchIngest, opts: StreamOptions): Promise<void> {
+export function serveStream(call: ServerDuplexStream<Buffer, CollectResponse>, ingest: BatchIngest, opts: StreamOptions): Promise<void> {
   const queue: Pending[] = [];
   let inputEnded = false;
   let gone = false;
@@ -83,12 +81,12 @@ export function serveStream(call: ServerDuplexStream<CollectRequest, CollectResp
     finish();
   };
 
-  call.on('data', (req: CollectRequest) => {
+  call.on('data', (message: Buffer) => {
     if (gone) return;
     const p: Pending = { result: null, startedAt: performance.now() };
     queue.push(p);
     flow();
-    void ingest.run(req, opts.sizeOf(req), opts.clientKey, p.startedAt, opts.access).then((r) => {
+    void ingest.run(message, opts.clientKey, p.startedAt, opts.access).then((r) => {
       p.result = r;
       pump();
     });

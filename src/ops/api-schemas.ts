@@ -98,6 +98,7 @@ export const ProcessHealthSchema = Type.Object({
   self: Type.Boolean({ description: 'true for the process that answered' }),
   status: literals(['healthy', 'degraded', 'unhealthy'] as const, 'That process\'s status'),
   kafka_connected: Type.Boolean(),
+  kafka_problem: Type.Optional(Type.String({ description: 'While Kafka is unreachable: what librdkafka said stops it (authentication failed, TLS handshake failed)' })),
   circuit_state: Type.String(),
   buffered_batches: Int('Batches in its spill log'),
   buffer_fill_percent: Num('Its spill log fill'),
@@ -107,8 +108,9 @@ export const ProcessHealthSchema = Type.Object({
 });
 
 const healthProps = {
-  status: literals(['healthy', 'degraded', 'unhealthy'] as const, 'unhealthy (503): stopping, or Kafka unreachable with the spill log ≥ 95 % full; degraded: circuit not closed, spill log not empty or DLQ rate > 5 %'),
+  status: literals(['healthy', 'degraded', 'unhealthy'] as const, 'unhealthy (503): stopping, or Kafka unreachable with the spill log ≥ 95 % full; degraded: circuit not closed, spill log not empty, DLQ rate > 5 %, a payload schema refused or the shared store degraded'),
   kafka_connected: Type.Boolean(),
+  kafka_problem: Type.Optional(Type.String({ description: 'While Kafka is unreachable: what librdkafka said stops it, e.g. "authentication failed" (a wrong SASL password) or "TLS handshake failed"' })),
   buffer_status: BufferStatusSchema,
   circuit_state: Type.String({ description: 'closed | open | half_open' }),
   throughput_metrics: Type.Object({
@@ -134,6 +136,15 @@ const healthProps = {
       problems: Type.Array(Type.String(), { description: 'Why versions were refused, e.g. "assessment v3 refused: removes required field `score` …"' }),
     },
     { description: 'Versioned payload schemas of this process (GET /api/v1/schemas has the detail)' },
+  ),
+  shared_store: Type.Optional(
+    Type.Object(
+      {
+        state: literals(['shared', 'degraded'] as const, 'shared: dedup claims and tenant quotas go to REDIS_URL; degraded (and the whole report degraded): the store is slow or unreachable, each host judges alone (host-local dedup, quota / REPLICAS) until it answers again'),
+        reason: Type.Optional(Type.String({ description: 'While degraded: what the store call said (e.g. "Command timed out", "connect ECONNREFUSED")' })),
+      },
+      { description: 'With REDIS_URL: the store the replicas share' },
+    ),
   ),
 };
 const HealthBodySchema = Type.Object(healthProps);

@@ -77,6 +77,7 @@ export interface ProcessHealth {
   self: boolean;
   status: HealthBody['status'];
   kafka_connected: boolean;
+  kafka_problem?: string;
   circuit_state: string;
   buffered_batches: number;
   buffer_fill_percent: number;
@@ -151,6 +152,7 @@ export function processHealth(
     self: r.instance === self,
     status: r.health.status,
     kafka_connected: r.health.kafka_connected,
+    ...(r.health.kafka_problem ? { kafka_problem: r.health.kafka_problem } : {}),
     circuit_state: r.health.circuit_state,
     buffered_batches: r.health.buffer_status.buffered_batches,
     buffer_fill_percent: r.health.buffer_status.fill_percent,

@@ -17,6 +17,8 @@ import { opsPages } from './pages.js';
 import { LagMonitor, livez, readyz } from './probes.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import { schemasDocument } from './schemas.js';
+import type { SharedStore } from '../shared-store/store.js';
+import type { KafkaReach } from '../shared-store/kafka-reach.js';
 import { metricsTokenCheck } from './metrics-token.js';
 
 export interface OpsInput {
@@ -28,6 +30,10 @@ export interface OpsInput {
   stopping: () => boolean;
   log: Logger;
   schemas?: PayloadSchemas;
+  /** the shared store (REDIS_URL), when there is one */
+  store?: SharedStore | null;
+  /** whether other replicas reach Kafka (readiness), when there is a store */
+  kafkaReach?: KafkaReach | null;
 }
 
 export interface Ops extends OpsDeps {
@@ -49,7 +55,7 @@ export function createOps(i: OpsInput): Ops {
     runDir: runDir(i.config),
     instance: i.config.INSTANCE_ID,
     telemetry,
-    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), durability, schemas: i.schemas && (() => i.schemas!.status()) }),
+    health: () => healthReport({ telemetry, producer, circuit, spill, stopping: i.stopping(), durability, schemas: i.schemas && (() => i.schemas!.status()), store: i.store ? () => i.store!.status : undefined }),
     metrics: () => metricsReport(telemetry, spill),
     beforePublish: () => telemetry.kafkaConnected(producer.isConnected && circuit.state !== 'open'),
     onError: (err) => {
@@ -72,6 +78,7 @@ export function createOps(i: OpsInput): Ops {
         producerConnected: producer.isConnected,
         circuit: circuit.state,
         spillFill: spillSummary(spill).fillRatio,
+        othersReachKafka: i.kafkaReach?.othersReach ?? false,
       }),
     pages: opsPages(),
     schemas: i.schemas && (async () => schemasDocument(i.schemas!, i.config, await cluster.all(true))),

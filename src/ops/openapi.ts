@@ -113,11 +113,11 @@ function errorResponses(codes: ErrorCode[]): Obj {
 
 const COLLECT_ERRORS: ErrorCode[] = [
   'COLLECTOR_ERR_INVALID_JSON', 'COLLECTOR_ERR_INVALID_UTF8', 'COLLECTOR_ERR_BATCH_SHAPE', 'COLLECTOR_ERR_EMPTY_BATCH', 'COLLECTOR_ERR_INEXACT_NUMBER',
-  'COLLECTOR_ERR_CORRUPT_GZIP', 'COLLECTOR_ERR_BODY_TOO_LARGE', 'COLLECTOR_ERR_DECODED_TOO_LARGE', 'COLLECTOR_ERR_TOO_MANY_EVENTS',
+  'COLLECTOR_ERR_CORRUPT_GZIP', 'COLLECTOR_ERR_CORRUPT_ZSTD', 'COLLECTOR_ERR_BODY_TOO_LARGE', 'COLLECTOR_ERR_DECODED_TOO_LARGE', 'COLLECTOR_ERR_TOO_MANY_EVENTS',
   'COLLECTOR_ERR_UNSUPPORTED_ENCODING', 'COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE',
   'COLLECTOR_ERR_OVERLOADED', 'COLLECTOR_ERR_CLIENT_LIMIT', 'COLLECTOR_ERR_BODY_TIMEOUT', 'COLLECTOR_ERR_BUFFER_FULL',
   'COLLECTOR_ERR_SPILL_FAILED', 'COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'COLLECTOR_ERR_DEADLINE', 'COLLECTOR_ERR_INTERNAL',
-  'COLLECTOR_ERR_UNAUTHENTICATED', 'COLLECTOR_ERR_TENANT_QUOTA',
+  'COLLECTOR_ERR_UNAUTHENTICATED', 'COLLECTOR_ERR_TENANT_QUOTA', 'COLLECTOR_ERR_SENT_AT', 'COLLECTOR_ERR_ORIGIN_FORBIDDEN',
 ];
 const TEST_EVENTS_ERRORS: ErrorCode[] = [
   'COLLECTOR_ERR_BAD_QUERY', 'COLLECTOR_ERR_TEST_ENDPOINTS_DISABLED', 'COLLECTOR_ERR_BODY_TOO_LARGE',
@@ -209,19 +209,45 @@ export function buildOpenApi(): Obj {
           security: WRITE_SECURITY,
           summary: 'Collect a batch of events',
           description:
-            'A bare JSON array of events, or a batch envelope `{batch_id?, events, metadata?}`. Optionally gzipped ' +
-            '(`Content-Encoding: gzip`). Unknown top-level event fields are kept, forwarded unchanged and named in `warnings`.',
+            'A bare JSON array of events, or a batch envelope `{batch_id?, sent_at?, events, metadata?}`. Optionally compressed ' +
+            '(`Content-Encoding: gzip` or `zstd`; decompressed size capped at MAX_DECODED_BYTES). Unknown top-level event fields are kept, forwarded unchanged and named in `warnings`. ' +
+            'Browsers: with CORS_ALLOWED_ORIGINS set, a request whose Origin is listed gets Access-Control-Allow-Origin (and may ' +
+            'read Retry-After), one from another origin is refused with 403 before its body is read, and a `text/plain` body ' +
+            '(what navigator.sendBeacon sends without a preflight) is taken as JSON under the same limits and validation.',
           parameters: [
             {
               name: 'Content-Encoding', in: 'header', required: false,
-              schema: { type: 'string', enum: ['identity', 'gzip'] },
+              schema: { type: 'string', enum: ['identity', 'gzip', 'zstd'] },
             },
           ],
           requestBody: {
             required: true,
-            content: json(ref('BatchBody'), [EXAMPLE_EVENT]),
+            content: {
+              ...json(ref('BatchBody'), [EXAMPLE_EVENT]),
+              'text/plain': { schema: ref('BatchBody'), description: 'With CORS_ALLOWED_ORIGINS set only: the same JSON, as sendBeacon sends it' },
+            },
           },
           responses: { ...batchAnswers(), ...errorResponses([...COLLECT_ERRORS, ...ROUTING_ERRORS]) },
+        },
+        options: {
+          tags: ['collect'],
+          operationId: 'collectPreflight',
+          summary: 'CORS preflight (only with CORS_ALLOWED_ORIGINS set)',
+          description:
+            'Answered by the acceptor alone, nothing of the pipeline is touched. Without CORS_ALLOWED_ORIGINS there is no ' +
+            'such route (405 COLLECTOR_ERR_METHOD_NOT_ALLOWED).',
+          parameters: [
+            { name: 'Origin', in: 'header', required: true, schema: { type: 'string' } },
+            { name: 'Access-Control-Request-Method', in: 'header', required: true, schema: { type: 'string', enum: ['POST'] } },
+          ],
+          responses: {
+            '204': {
+              description: 'The origin is allowed',
+              headers: Object.fromEntries(['Access-Control-Allow-Origin', 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
+                .map((h) => [h, { schema: { type: 'string' } }])),
+            },
+            ...errorResponses(['COLLECTOR_ERR_ORIGIN_FORBIDDEN', 'COLLECTOR_ERR_METHOD_NOT_ALLOWED']),
+          },
         },
       },
       '/api/v1/test/events': {

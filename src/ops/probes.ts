@@ -5,7 +5,9 @@
  *                 at all, so the probe times out; a loop that just came back from a long block
  *                 still reports it for a few seconds.)
  *   GET /readyz — the process can take batches: not stopping, and either Kafka is reachable
- *                 (producer connected, circuit closed) or the spill log has headroom (< 95 % full).
+ *                 (producer connected, circuit closed) or the spill log has headroom (< 95 % full)
+ *                 and no other replica reaches Kafka (src/shared-store/kafka-reach.ts: a replica
+ *                 that would spill while others deliver is routed around, for order).
  */
 import type { CircuitState } from '../producer/circuit.js';
 
@@ -63,13 +65,21 @@ export interface ReadyInput {
   circuit: CircuitState;
   /** 0..1 */
   spillFill: number;
+  /** another replica of the deployment reaches Kafka (from the shared store; false without one) */
+  othersReachKafka?: boolean;
 }
 
 export function readyz(r: ReadyInput): { status: number; body: ProbeBody } {
   const kafka = r.producerConnected && r.circuit === 'closed';
   const headroom = r.spillFill < READY_MAX_SPILL_FILL;
-  const ok = !r.stopping && (kafka || headroom);
-  const reason = r.stopping ? 'stopping' : ok ? undefined : 'kafka unreachable and the spill log is full';
+  const ok = !r.stopping && (kafka || (headroom && !r.othersReachKafka));
+  const reason = r.stopping
+    ? 'stopping'
+    : ok
+      ? undefined
+      : headroom
+        ? 'kafka unreachable from this replica while other replicas reach it'
+        : 'kafka unreachable and the spill log is full';
   return {
     status: ok ? 200 : 503,
     body: {

@@ -8,7 +8,7 @@ import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { errorBody, type ErrorCode, ERRORS } from '../errors.js';
-import { DEAD_LETTER_HEADERS, EVENT_HEADERS, type DecodeOutcome } from '../codec/decode.js';
+import { DEAD_LETTER_HEADERS, type DecodeOutcome } from '../codec/decode.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { Slab } from '../ring/slab.js';
 import type { DecodeTask } from './task.js';
@@ -17,10 +17,14 @@ import { batchAnswer, type CollectAnswer } from './answer.js';
 import { claimBatch } from './dedup.js';
 import type { DedupTable } from '../dedup/table.js';
 import { decodeInline } from '../codec/inline.js';
-import type { QuotaPolicy } from '../quota/policy.js';
+import type { QuotaPolicy, QuotaWait } from '../quota/policy.js';
+import type { SharedClaims } from '../shared-store/claims.js';
+import { claimAcrossReplicas } from './shared-dedup.js';
 import type { PackedRecords } from '../codec/packed.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import type { SchemaMetrics } from '../telemetry/schema-metrics.js';
+import type { TopicRoutes } from './routes.js';
+import type { Part } from './delivery.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
@@ -31,13 +35,19 @@ export interface CollectorDeps {
   telemetry: Telemetry;
   log: Logger;
   /** per-tenant quotas (host-wide token buckets); null when none are configured */
-  quota?: QuotaPolicy | null;
+  quota?: QuotaPolicy<QuotaWait> | null;
+  /** event-id claims in the shared store (REDIS_URL), behind the host table; null: per host only */
+  sharedDedup?: SharedClaims | null;
   /** this process in dead letters (host/INSTANCE_ID), as the decode workers name it */
   instance: string;
   /** versioned payload schemas; the workers read the same set from its channel */
   schemas?: PayloadSchemas;
   schemaMetrics?: SchemaMetrics;
+  /** TOPIC_ROUTES and DLQ_TOPIC_ROUTES: each tenant's topics */
+  routes: { events: TopicRoutes; dlq: TopicRoutes };
 }
+
+const DEAD_LETTER_TENANT = DEAD_LETTER_HEADERS.indexOf('tenant_id');
 
 export function errorAnswer(code: ErrorCode, detail?: string, batchId?: string, retryAfter?: number): CollectAnswer {
   const answer: CollectAnswer = { status: ERRORS[code].status, body: errorBody(code, detail, batchId) };
@@ -107,25 +117,24 @@ export class Collector {
 
     const batch = outcome.batch;
     // Quotas before anything is written: the batch fits whole or is refused whole (dead letters included).
-    const charge = this.deps.quota?.charge(batch.accepted, 0) ?? { ok: true };
+    const charge = (await this.deps.quota?.charge(batch.accepted, 0)) ?? { ok: true };
     if (!charge.ok) {
       telemetry.tenantEvents(perTenant(batch.accepted, 0), 'throttled');
       return errorAnswer('COLLECTOR_ERR_TENANT_QUOTA', charge.detail, batch.batchId, charge.retryAfterS);
     }
     this.deps.schemaMetrics?.judged(batch.schemaUse);
-    const claim = claimBatch(this.deps.dedup, batch.accepted);
+    const claim = await claimAcrossReplicas(claimBatch(this.deps.dedup, batch.accepted, batch.headerNames.indexOf('tenant_id')), this.deps.sharedDedup ?? null, batch.headerNames.indexOf('tenant_id'));
     if (claim.inFlight) {
       return errorAnswer('COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'a copy of an event is being written by another request', batch.batchId, 1);
     }
     let result;
     try {
-      result = await deliverer.deliver(
-        [
-          { topic: config.KAFKA_TOPIC, headerNames: EVENT_HEADERS, records: claim.fresh, timestamp: task.receivedAt, main: true },
-          { topic: config.DLQ_TOPIC, headerNames: DEAD_LETTER_HEADERS, records: batch.dead, timestamp: task.receivedAt, main: false },
-        ],
-        batch.batchId,
-      );
+      const { events, dlq } = this.deps.routes;
+      const parts: Part[] = [];
+      // A batch with sent_at carries its own header names (derived_timestamp): tenant_id is found by name.
+      for (const g of events.split(claim.fresh, batch.headerNames.indexOf('tenant_id'))) parts.push({ topic: g.topic, headerNames: batch.headerNames, records: g.records, timestamp: task.receivedAt, main: true });
+      for (const g of dlq.split(batch.dead, DEAD_LETTER_TENANT)) parts.push({ topic: g.topic, headerNames: DEAD_LETTER_HEADERS, records: g.records, timestamp: task.receivedAt, main: false });
+      result = await deliverer.deliver(parts, batch.batchId);
     } finally {
       claim.settle(result?.ok === true);
     }

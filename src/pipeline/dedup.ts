@@ -1,5 +1,5 @@
 /**
- * Client retries by event_id, across every process of the host: a claim in the shared
+ * Client retries by (tenant, event_id), across every process of the host: a claim in the shared
  * native table (src/dedup/table.ts) before producing, a commit once the batch is
  * acknowledged (Kafka or disk), a release when it is not — so a retry of a failed batch
  * is new again. Claims are leases: a retry that arrives while the first copy is still
@@ -22,12 +22,24 @@ export interface Claimed {
   settle(acknowledged: boolean): void;
 }
 
-export function claimBatch(table: DedupTable | null, records: PackedRecords): Claimed {
+/**
+ * What a claim is keyed by: the tenant and the event_id. An event_id is the client's, unique within its
+ * tenant at best: keyed by the id alone, one tenant could suppress another's event by sending its id first.
+ * The table hashes a key that is not a bare UUID into its 128 bits.
+ */
+export function dedupKeys(records: PackedRecords, tenantHeader: number): string[] {
+  const keys = new Array<string>(records.count);
+  for (let i = 0; i < records.count; i++) keys[i] = `${records.headers[i]![tenantHeader] ?? ''}\u0000${records.eventIds[i]!}`;
+  return keys;
+}
+
+export function claimBatch(table: DedupTable | null, records: PackedRecords, tenantHeader = 0): Claimed {
   if (!table || records.count === 0) return { fresh: records, duplicates: [], inFlight: false, settle: () => {} };
   const ids = records.eventIds;
-  const claims = table.claimBatch(ids);
+  const keys = dedupKeys(records, tenantHeader);
+  const claims = table.claimBatch(keys);
   if (claims.includes(CLAIM_IN_FLIGHT)) {
-    table.release(ids, claims);
+    table.release(keys, claims);
     return { fresh: records, duplicates: [], inFlight: true, settle: () => {} };
   }
   const duplicates: { index: number; event_id: string }[] = [];
@@ -40,6 +52,6 @@ export function claimBatch(table: DedupTable | null, records: PackedRecords): Cl
     fresh: duplicates.length === 0 ? records : pickRecords(records, keep),
     duplicates,
     inFlight: false,
-    settle: (acknowledged) => (acknowledged ? table.commit(ids, claims) : table.release(ids, claims)),
+    settle: (acknowledged) => (acknowledged ? table.commit(keys, claims) : table.release(keys, claims)),
   };
 }

@@ -36,6 +36,7 @@ import { PackedBuilder, recordValue, type PackedRecords as Records } from '../co
 import type { OrderHeads } from '../spill/heads.js';
 import type { HostTable, OrderStamp } from '../spill/host-table.js';
 import { DeadlineQueue } from './deadlines.js';
+import type { TopicRoutes } from './routes.js';
 
 export interface Part {
   topic: string;
@@ -72,7 +73,8 @@ export interface DelivererDeps {
   telemetry: Telemetry;
   log: Logger;
   spillAfterMs: number;
-  dlqTopic: string;
+  /** where dead letters go, by tenant (DLQ_TOPIC_ROUTES; DLQ_TOPIC for everyone without a route) */
+  dlqRoutes: TopicRoutes;
   deadLetterHeaders: readonly string[];
   instance: string;
   /** after an append: wake the replayer */
@@ -135,13 +137,13 @@ export class Deliverer {
       const part = live[i]!;
       const result = race.results[i]!;
       if (part.main) for (const p of result.partitions) partitions.add(p);
-      this.d.telemetry.kafkaWritten(part.main ? 'events' : 'dlq', part.records.count - result.failures.length);
+      this.d.telemetry.kafkaWritten(part.main ? 'events' : 'dlq', part.records.count - result.failures.length, part.topic);
       if (result.failures.length === 0) continue;
       const refused = result.failures.filter((f) => classifyFailure(f.code, f.message) === 'final');
       const retriable = result.failures.filter((f) => !refused.includes(f));
       if (!part.main && refused.length > 0) {
         // A dead letter refused for good is no outage: no circuit, no spill (the replay would only drop it).
-        const again = await this.refusedDeadLetters(part.records, refused, part.timestamp, batchId);
+        const again = await this.refusedDeadLetters(part.topic, part.records, refused, part.timestamp, batchId);
         if (again.length > 0) toSpill.push({ ...part, records: again.records });
       }
       // Kafka refuses a whole record batch for one oversized record: send each refused record
@@ -155,16 +157,19 @@ export class Deliverer {
         this.d.log.warn({ batch_id: batchId, count: final.length, err: final[0]!.message }, 'poison pill: quarantined to the DLQ');
         this.d.telemetry.poisoned(final.length);
         poisoned.push(...rejected);
-        const dl = await producer.send(this.d.dlqTopic, dead, this.d.deadLetterHeaders, part.timestamp);
-        this.d.telemetry.kafkaWritten('dlq', dead.count - dl.failures.length);
-        const dlFinal = dl.failures.filter((f) => classifyFailure(f.code, f.message) === 'final');
-        const dlRetry = dl.failures.filter((f) => !dlFinal.includes(f)).map((f) => f.record);
-        if (dlFinal.length > 0) {
-          const again = await this.refusedDeadLetters(dead, dlFinal, part.timestamp, batchId);
-          dlRetry.push(...again.positions.map((k) => dlFinal[k]!.record));
-        }
-        if (dlRetry.length > 0) {
-          toSpill.push({ topic: this.d.dlqTopic, headerNames: this.d.deadLetterHeaders, records: pickRecords(dead, dlRetry), timestamp: part.timestamp, main: false });
+        // Each tenant's dead letters to its own DLQ topic (one group unless DLQ_TOPIC_ROUTES splits them).
+        for (const group of this.d.dlqRoutes.split(dead, this.d.deadLetterHeaders.indexOf('tenant_id'))) {
+          const dl = await producer.send(group.topic, group.records, this.d.deadLetterHeaders, part.timestamp);
+          this.d.telemetry.kafkaWritten('dlq', group.records.count - dl.failures.length, group.topic);
+          const dlFinal = dl.failures.filter((f) => classifyFailure(f.code, f.message) === 'final');
+          const dlRetry = dl.failures.filter((f) => !dlFinal.includes(f)).map((f) => f.record);
+          if (dlFinal.length > 0) {
+            const again = await this.refusedDeadLetters(group.topic, group.records, dlFinal, part.timestamp, batchId);
+            dlRetry.push(...again.positions.map((k) => dlFinal[k]!.record));
+          }
+          if (dlRetry.length > 0) {
+            toSpill.push({ topic: group.topic, headerNames: this.d.deadLetterHeaders, records: pickRecords(group.records, dlRetry), timestamp: part.timestamp, main: false });
+          }
         }
       }
       if (retriable.length > 0) {
@@ -189,6 +194,7 @@ export class Deliverer {
    * back (`positions` into `failed`, `records` the shrunk records) for the spill log.
    */
   private async refusedDeadLetters(
+    topic: string,
     records: Records,
     failed: RecordFailure[],
     timestamp: number,
@@ -200,8 +206,8 @@ export class Deliverer {
       b.add(shrunkDeadLetter(recordValue(records, i).toString(), f.message), records.keys[i] ?? null, records.headers[i]!, records.eventIds[i] ?? '', records.indexes[i] ?? -1);
     }
     const shrunk = b.build();
-    const sent = await this.d.producer.send(this.d.dlqTopic, shrunk, this.d.deadLetterHeaders, timestamp);
-    this.d.telemetry.kafkaWritten('dlq', shrunk.count - sent.failures.length);
+    const sent = await this.d.producer.send(topic, shrunk, this.d.deadLetterHeaders, timestamp);
+    this.d.telemetry.kafkaWritten('dlq', shrunk.count - sent.failures.length, topic);
     const lost = sent.failures.filter((f) => classifyFailure(f.code, f.message) === 'final');
     if (lost.length > 0) {
       this.d.telemetry.deadLettersDropped(lost.length);
@@ -223,7 +229,7 @@ export class Deliverer {
       const alone = await this.d.producer.send(part.topic, pickRecords(part.records, [f.record]), part.headerNames, part.timestamp);
       if (alone.failures.length === 0) {
         for (const p of alone.partitions) partitions.add(p);
-        this.d.telemetry.kafkaWritten('events', 1);
+        this.d.telemetry.kafkaWritten('events', 1, part.topic);
       } else still.push({ ...f, message: alone.failures[0]!.message, code: alone.failures[0]!.code });
     }
     return still;

@@ -19,6 +19,8 @@ export interface DecodeTask {
   token: number;
   length: number;
   gzip: boolean;
+  /** Content-Encoding: zstd (decoded in a worker, never inline: its decoded size is not known before) */
+  zstd?: boolean;
   receivedAt: number;
   /** the tenants the request's API key may write; absent: any */
   tenants?: readonly string[] | undefined;

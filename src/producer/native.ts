@@ -40,6 +40,8 @@ export interface NativeProducer {
   /** the value librdkafka holds for a global property (null when unknown): what the configuration became */
   configValue(h: ProducerHandle, name: string): string | null;
   ref(h: ProducerHandle, on: boolean): void;
+  /** SASL PLAIN/SCRAM credentials for the next authentication (librdkafka's rd_kafka_sasl_set_credentials) */
+  saslCredentials(h: ProducerHandle, username: string, password: string): void;
   close(h: ProducerHandle): Promise<void>;
 }
 

@@ -34,6 +34,20 @@ interface Pending {
 /** One "kafka client error" line per error code per interval; repeats are counted on the next line. */
 const CLIENT_ERROR_LOG_INTERVAL_MS = 10_000;
 
+/** librdkafka's codes for a failed SASL authentication and a failed TLS handshake (rdkafka.h). */
+const ERR__AUTHENTICATION = -169;
+const ERR__SSL = -181;
+const ERR_SASL_AUTHENTICATION_FAILED = 58;
+
+/** The short reason health reports for an error that says the credentials or certificates are wrong. */
+export function securityProblem(code: number, message: string): string | null {
+  if (code === ERR__AUTHENTICATION || code === ERR_SASL_AUTHENTICATION_FAILED || /SASL authentication (error|failed)|authentication failed/i.test(message)) {
+    return 'authentication failed';
+  }
+  if (code === ERR__SSL || /SSL handshake failed|certificate verify failed/i.test(message)) return 'TLS handshake failed';
+  return null;
+}
+
 const toFailure = ([record, code, message]: NativeFailure): RecordFailure => ({ record, code, message });
 
 export class EventProducer {
@@ -47,6 +61,8 @@ export class EventProducer {
   /** set by the owner: every client-level error (e.g. all brokers down) goes through it */
   onClientError: ((code: number, message: string) => void) | undefined;
   private readonly errorLog = new LogThrottle(CLIENT_ERROR_LOG_INTERVAL_MS);
+  /** why Kafka cannot be used, when librdkafka said so plainly (authentication, TLS); cleared on a connect */
+  private problem: string | null = null;
 
   constructor(
     config: Readonly<Config>,
@@ -79,12 +95,24 @@ export class EventProducer {
       throw new Error(`kafka connect failed: ${(err as Error).message}`);
     }
     this.connected = true;
+    this.problem = null;
+  }
+
+  /** What librdkafka last said stops it reaching Kafka (health shows it while Kafka is unreachable). */
+  get kafkaProblem(): string | null {
+    return this.problem;
+  }
+
+  /** New SASL PLAIN/SCRAM credentials, used from the next authentication (credentials.ts). */
+  setSaslCredentials(username: string, password: string): void {
+    this.native.saslCredentials(this.handle, username, password);
   }
 
   /** Asks a broker for metadata: resolves when one answered within timeoutMs (the circuit's probe without a batch). */
   async probe(timeoutMs: number): Promise<void> {
     if (!this.connected) throw new Error('kafka probe: producer not connected');
     await this.native.connect(this.handle, timeoutMs);
+    this.problem = null;
   }
 
   /**
@@ -122,8 +150,16 @@ export class EventProducer {
   }
 
   private clientError(code: number, message: string): void {
-    // Every occurrence still reaches onClientError (the circuit); only the log line is throttled per code.
-    this.errorLog.warn(this.log, code, { err: message, code }, 'kafka client error');
+    const problem = securityProblem(code, message);
+    if (problem !== null) {
+      // One clear line when it starts (not one per reconnect): librdkafka retries on its own, and a fixed
+      // password (credentials.ts) or certificate is picked up at the next attempt.
+      if (this.problem !== problem) this.log.error({ err: message, code }, `kafka ${problem}: events are kept in the spill log until it is fixed`);
+      this.problem = problem;
+    } else {
+      // Every occurrence still reaches onClientError (the circuit); only the log line is throttled per code.
+      this.errorLog.warn(this.log, code, { err: message, code }, 'kafka client error');
+    }
     this.onClientError?.(code, message);
   }
 

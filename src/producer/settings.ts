@@ -5,6 +5,7 @@
  */
 import type { ProducerGlobalConfig, ProducerTopicConfig } from 'node-rdkafka';
 import type { Config } from '../config/schema.js';
+import { securitySettings } from './security.js';
 
 export function producerSettings(config: Readonly<Config>): { global: ProducerGlobalConfig; topic: ProducerTopicConfig } {
   const extra = JSON.parse(config.KAFKA_CONFIG_JSON) as Record<string, unknown>;
@@ -23,6 +24,7 @@ export function producerSettings(config: Readonly<Config>): { global: ProducerGl
     // Brokers that go away must be noticed fast (circuit breaker), not after minutes.
     'reconnect.backoff.max.ms': 1000,
     'dr_cb': true,
+    ...(securitySettings(config) as ProducerGlobalConfig),
     ...(extra as ProducerGlobalConfig),
   };
   const topic: ProducerTopicConfig = {

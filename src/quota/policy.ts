@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PackedRecords } from '../codec/packed.js';
-import { PARAMS_PER_KEY, TAKE_NEVER, type QuotaTable } from './table.js';
+import { PARAMS_PER_KEY, TAKE_NEVER } from './table.js';
 
 export interface TenantQuota {
   eventsPerSecond: number;
@@ -64,11 +64,18 @@ export function quotasOfFileText(text: string, where: string): Map<string, Tenan
 
 const MAX_CACHED_KEYS = 65_536;
 
-export class QuotaPolicy {
+/** Where the buckets are: the host's table (src/quota/table.ts) or the shared store (src/shared-store/buckets.ts). */
+export interface Buckets<W extends QuotaWait = QuotaWait> {
+  take(keys: BigUint64Array, params: Float64Array, nowUs?: number): W;
+}
+export type QuotaWait = number | Promise<number>;
+
+/** W: what the buckets answer — the host table at once (number), the shared store later (a promise). */
+export class QuotaPolicy<W extends QuotaWait = number> {
   #quotas = new Map<string, TenantQuota>();
   #keys = new Map<string, bigint>();
 
-  constructor(private readonly table: QuotaTable) {}
+  constructor(private readonly table: Buckets<W>) {}
 
   replace(quotas: Map<string, TenantQuota>): void {
     this.#quotas = quotas;
@@ -95,8 +102,15 @@ export class QuotaPolicy {
     return k;
   }
 
-  /** Charge a batch's main-topic records (tenant_id is header `tenantHeader`) against their tenants' quotas. */
-  charge(records: PackedRecords, tenantHeader = 0, nowUs?: number): Charge {
+  /**
+   * Charge a batch's main-topic records (tenant_id is header `tenantHeader`) against their tenants' quotas;
+   * a promise only when the buckets are in the shared store.
+   */
+  charge(records: PackedRecords, tenantHeader = 0, nowUs?: number): W extends number ? Charge : Charge | Promise<Charge> {
+    return this.#charge(records, tenantHeader, nowUs) as W extends number ? Charge : Charge | Promise<Charge>;
+  }
+
+  #charge(records: PackedRecords, tenantHeader: number, nowUs?: number): Charge | Promise<Charge> {
     if (this.#quotas.size === 0 || records.count === 0) return { ok: true };
     const need = new Map<string, { events: number; bytes: number; q: TenantQuota }>();
     const any = this.#quotas.get('*');
@@ -121,7 +135,11 @@ export class QuotaPolicy {
       keys[i] = this.#keyOf(t);
       params.set([q.eventsPerSecond, q.eventsPerSecond * q.burstSeconds, q.bytesPerSecond, q.bytesPerSecond * q.burstSeconds, events, bytes], i * PARAMS_PER_KEY);
     });
-    const wait = this.table.take(keys, params, nowUs);
+    const wait: QuotaWait = this.table.take(keys, params, nowUs);
+    return typeof wait === 'number' ? this.#judge(wait, tenants, need) : wait.then((w) => this.#judge(w, tenants, need));
+  }
+
+  #judge(wait: number, tenants: string[], need: Map<string, { events: number; bytes: number; q: TenantQuota }>): Charge {
     if (wait === 0) return { ok: true };
     // Name the tenant to blame: the first whose own share does not fit alone (the answer is for the whole batch).
     const blame = tenants.find((t) => {

@@ -102,6 +102,13 @@ export const KNOWN_EVENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(Event
 export const BatchEnvelopeSchema = Type.Object(
   {
     batch_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Generated (UUID) when absent' })),
+    sent_at: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description:
+          "The client's clock when the batch left (RFC 3339). When present, every record gets the Kafka header derived_timestamp = received_at - (sent_at - timestamp): the event's time corrected for a wrong device clock, never after received_at nor more than 30 days before it; timestamp itself is untouched. Not RFC 3339: 400 COLLECTOR_ERR_SENT_AT",
+      }),
+    ),
     events: Type.Array(EventSchema, { minItems: 1, maxItems: 1000 }),
     metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },

@@ -38,6 +38,7 @@ import { orderKey, SLOTS, stampNow } from './host-table.js';
 import { mergeChunk } from './merge.js';
 import type { ReplayLeadership } from './replay-lock.js';
 import { sweepStaleSlots } from './sweep.js';
+import type { TopicRoutes } from '../pipeline/routes.js';
 
 export interface ReplayerDeps {
   spill: SpillClient;
@@ -45,7 +46,8 @@ export interface ReplayerDeps {
   circuit: Circuit;
   telemetry: Telemetry;
   log: Logger;
-  dlqTopic: string;
+  /** where dead letters go, by tenant (DLQ_TOPIC_ROUTES) */
+  dlqRoutes: TopicRoutes;
   deadLetterHeaders: readonly string[];
   instance: string;
   maxRetries: number;
@@ -378,7 +380,9 @@ export class Replayer {
       // process may be dead by now).
       if (b.firstCopyOut || cursor.unsure > 0) telemetry.possibleDuplicates(b.records.count - r.failures.length);
       if (cursor.unsure > 0) cursor.unsure--;
-      telemetry.kafkaWritten(b.topic === this.d.dlqTopic ? 'dlq' : 'events', b.records.count - r.failures.length);
+      // Dead-letter records are told by their header names, whichever topic they were routed to.
+      const deadLetters = b.headerNames[0] === this.d.deadLetterHeaders[0];
+      telemetry.kafkaWritten(deadLetters ? 'dlq' : 'events', b.records.count - r.failures.length, b.topic);
       const condemned: { record: number; message: string }[] = [];
       for (const f of r.failures) {
         if (isQueueFull(f.code, f.message)) {
@@ -399,7 +403,7 @@ export class Replayer {
         telemetry.possibleDuplicates(1);
       }
       if (condemned.length === 0) continue;
-      if (b.topic === this.d.dlqTopic) {
+      if (deadLetters) {
         // A dead letter Kafka will not take: nowhere left to put it but the log line (and the counter the alert watches).
         telemetry.deadLettersDropped(condemned.length);
         this.d.log.error({ count: condemned.length, err: condemned[0]!.message, event_ids: condemned.map((c) => b.records.eventIds[c.record]) }, 'dead letter refused by Kafka: dropped');
@@ -412,8 +416,11 @@ export class Replayer {
       });
       telemetry.poisoned(condemned.length);
       this.d.log.warn({ count: condemned.length, err: condemned[0]!.message }, 'poison pill in the spill log: quarantined to the DLQ');
-      const dl = await producer.send(this.d.dlqTopic, dead, this.d.deadLetterHeaders, b.timestamp);
-      if (dl.failures.length > 0) complete = false;
+      for (const group of this.d.dlqRoutes.split(dead, this.d.deadLetterHeaders.indexOf('tenant_id'))) {
+        const dl = await producer.send(group.topic, group.records, this.d.deadLetterHeaders, b.timestamp);
+        telemetry.kafkaWritten('dlq', group.records.count - dl.failures.length, group.topic);
+        if (dl.failures.length > 0) complete = false;
+      }
     }
     if (!complete) telemetry.possibleDuplicates(delivered);
     else {

@@ -10,6 +10,7 @@ import type { EventProducer } from '../producer/producer.js';
 import type { Circuit } from '../producer/circuit.js';
 import type { SpillClient } from '../spill/client.js';
 import type { Telemetry } from './telemetry.js';
+import type { StoreStatus } from '../shared-store/store.js';
 
 export interface HealthInput {
   telemetry: Telemetry;
@@ -21,6 +22,8 @@ export interface HealthInput {
   durability: { acks: string; idempotent: boolean; weakAcksAllowed: boolean };
   /** payload schema status (src/schema/payload/service.ts) */
   schemas?: () => { status: 'ok' | 'degraded'; generation: number; problems: { message: string }[] };
+  /** the shared store's state (src/shared-store/store.ts); absent without REDIS_URL */
+  store?: (() => StoreStatus) | undefined;
 }
 
 export function spillSummary(spill: SpillClient) {
@@ -56,6 +59,10 @@ export interface HealthBody {
   /** what a 2xx promises: weak_acks is true when an acknowledged event can be lost with one broker */
   durability: { acks: string; idempotent: boolean; weak_acks: boolean };
   payload_schemas: { status: 'ok' | 'degraded'; generation: number; problems: string[] };
+  /** with REDIS_URL: shared (dedup and quotas across replicas) or degraded (per host only) and why */
+  shared_store?: StoreStatus;
+  /** while Kafka is unreachable, what librdkafka said stops it (e.g. "authentication failed") */
+  kafka_problem?: string;
 }
 
 /** GET /api/v1/metrics of one process (the spec's fields, then ours). */
@@ -82,8 +89,9 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
   const dlqRate = s.events_processed_total ? s.events_rejected_total / s.events_processed_total : 0;
   let status: HealthBody['status'] = 'healthy';
   const schemas = h.schemas?.() ?? { status: 'ok' as const, generation: 0, problems: [] };
+  const store = h.store?.();
   if (h.stopping || (!kafka && spill.fillRatio >= 0.95)) status = 'unhealthy';
-  else if (!kafka || spill.batches > 0 || dlqRate > 0.05 || schemas.status !== 'ok') status = 'degraded';
+  else if (!kafka || spill.batches > 0 || dlqRate > 0.05 || schemas.status !== 'ok' || store?.state === 'degraded') status = 'degraded';
   return {
     status: status === 'unhealthy' ? 503 : 200,
     body: {
@@ -110,6 +118,8 @@ export function healthReport(h: HealthInput): { status: number; body: HealthBody
         weak_acks: h.durability.weakAcksAllowed && h.durability.acks !== 'all' && h.durability.acks !== '-1',
       },
       payload_schemas: { status: schemas.status, generation: schemas.generation, problems: schemas.problems.map((p) => p.message) },
+      ...(store ? { shared_store: store } : {}),
+      ...(!kafka && h.producer.kafkaProblem ? { kafka_problem: h.producer.kafkaProblem } : {}),
     },
   };
 }

@@ -5,11 +5,13 @@
  * without schemas) or `unknown` (an unregistered version, whatever number was sent).
  */
 import client from 'prom-client';
+import type { RefusedAnswer } from '../schema/payload/registry.js';
 
 export class SchemaMetrics {
   private readonly events: client.Counter<'event_type' | 'schema_version' | 'outcome'>;
   private readonly reloads: client.Counter<'result'>;
   private readonly generation: client.Gauge;
+  private readonly refusedAnswers: client.Counter<'reason'>;
 
   constructor(registry: client.Registry) {
     this.events = new client.Counter({
@@ -29,7 +31,18 @@ export class SchemaMetrics {
       help: 'Generation of the payload schema set in force in this process (1 at boot, +1 per applied reload)',
       registers: [registry],
     });
+    this.refusedAnswers = new client.Counter({
+      name: 'collector_schema_registry_refused_answers_total',
+      help: 'Schema registry answers refused as absurd, by reason: too_many_versions (a latest version above SCHEMA_REGISTRY_MAX_VERSIONS), malformed (not a schema version); the set in force stays',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
     for (const result of ['applied', 'refused', 'failed']) this.reloads.inc({ result }, 0);
+    for (const reason of ['too_many_versions', 'malformed'] satisfies RefusedAnswer[]) this.refusedAnswers.inc({ reason }, 0);
+  }
+
+  registryAnswerRefused(reason: RefusedAnswer): void {
+    this.refusedAnswers.inc({ reason });
   }
 
   /** `use` as DecodedBatch.schemaUse: "event_type|version|outcome" → count. */

@@ -114,7 +114,7 @@ export class Telemetry {
   readonly registry = new client.Registry();
   private readonly requests: client.Counter<'route' | 'status'>;
   private readonly events: client.Counter<'outcome'>;
-  private readonly kafkaWrites: client.Counter<'topic'>;
+  private readonly kafkaWrites: client.Counter<'kind' | 'topic'>;
   private readonly latency: client.Histogram<'route'>;
   private readonly spillEvents: client.Counter<'direction'>;
   private readonly duplicates: client.Counter;
@@ -150,7 +150,11 @@ export class Telemetry {
   };
   readonly startedAt = Date.now();
 
-  constructor(labels: Record<string, string> = {}) {
+  /**
+   * `labels`: on every series (the instance). `topics`: [kind, topic name] pairs whose write counters
+   * start at 0, so a rate() over them exists before the first write.
+   */
+  constructor(labels: Record<string, string> = {}, private readonly topics: readonly (readonly ['events' | 'dlq', string])[] = [['events', 'events'], ['dlq', 'events-dlq']]) {
     this.registry.setDefaultLabels(labels);
     client.collectDefaultMetrics({ register: this.registry, prefix: 'collector_process_' });
     this.requests = new client.Counter({
@@ -167,8 +171,8 @@ export class Telemetry {
     });
     this.kafkaWrites = new client.Counter({
       name: 'collector_kafka_records_written_total',
-      help: 'Records acknowledged by Kafka, by topic',
-      labelNames: ['topic'],
+      help: 'Records acknowledged by Kafka, by kind (events, dlq) and topic name',
+      labelNames: ['kind', 'topic'],
       registers: [this.registry],
     });
     this.latency = new client.Histogram({
@@ -311,7 +315,7 @@ export class Telemetry {
     this.ingressBatches.inc({ ingress: 'http', method: 'collect', code: '200' }, 0);
     for (const method of ['Collect', 'CollectStream']) this.ingressBatches.inc({ ingress: 'grpc', method, code: 'OK' }, 0);
     this.streamsGauge.set(0);
-    for (const topic of ['events', 'dlq']) this.kafkaWrites.inc({ topic }, 0);
+    for (const [kind, topic] of this.topics) this.kafkaWrites.inc({ kind, topic }, 0);
     for (const direction of ['in', 'out']) this.spillEvents.inc({ direction }, 0);
     this.latency.zero({ route: 'collect' });
     for (const what of ['batches', 'events', 'bytes', 'fill_ratio']) this.spillGauge.set({ what }, 0);
@@ -464,10 +468,11 @@ export class Telemetry {
     while (this.eventWindow.length > 0 && now - this.eventWindow[0]!.at > 60_000) this.eventWindow.shift();
   }
 
-  kafkaWritten(topic: 'events' | 'dlq', records: number): void {
+  /** `kind`: the events or the dead-letter topic; `topic`: its name (several with TOPIC_ROUTES). */
+  kafkaWritten(kind: 'events' | 'dlq', records: number, topic: string): void {
     if (records === 0) return;
-    this.kafkaWrites.inc({ topic }, records);
-    if (topic === 'events') this.totals.kafka += records;
+    this.kafkaWrites.inc({ kind, topic }, records);
+    if (kind === 'events') this.totals.kafka += records;
     else this.totals.dlq += records;
   }
 

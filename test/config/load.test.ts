@@ -54,6 +54,52 @@ t.test('weak acks (a leader-only write answered 2xx) are refused unless ALLOW_WE
   t.equal(loadConfig({}).ALLOW_WEAK_ACKS, false, 'off by default');
 });
 
+t.test('credentials in URL-valued settings are masked in the start-up log', async (t) => {
+  const c = loadConfig({
+    SCHEMA_REGISTRY_URL: 'https://svc:hunter2@registry.example:8081/apis/ccompat/v7',
+    KAFKA_CONFIG_JSON: '{"sasl.oauthbearer.token.endpoint.url":"https://client:s3cr3t@idp.example/token","client.rack":"https://rack:s3cr3t@r1/"}',
+  });
+  const shown = describeConfig(c);
+  t.equal(shown.SCHEMA_REGISTRY_URL, 'https://***@registry.example:8081/apis/ccompat/v7');
+  t.same(shown.KAFKA_CONFIG_JSON, { 'sasl.oauthbearer.token.endpoint.url': '***', 'client.rack': 'https://***@r1/' }, 'a named secret hidden whole; a URL elsewhere loses its user-info');
+  t.notMatch(JSON.stringify(shown), /hunter2|s3cr3t|svc:|client:/, 'no user-info anywhere');
+  t.equal(c.SCHEMA_REGISTRY_URL, 'https://svc:hunter2@registry.example:8081/apis/ccompat/v7', 'the setting itself keeps them (basic auth)');
+});
+
+t.test('a configuration error does not echo credentials from a URL in the value', async (t) => {
+  // V8 quotes the text (its start, when long) in JSON.parse errors: a URL given there is printed at exit.
+  const err = t.throws(() => loadConfig({ KAFKA_CONFIG_JSON: 's://u:pw9@idp' })) as Error;
+  t.match(err.message, /KAFKA_CONFIG_JSON.*s:\/\/\*\*\*@idp/);
+  t.notMatch(err.message, /pw9/);
+});
+
+t.test('a compression codec the installed librdkafka cannot write is refused at start, naming what it can', async (t) => {
+  const withoutZstd = ['none', 'gzip', 'snappy', 'lz4'];
+  const err = t.throws(() => loadConfig({ KAFKA_COMPRESSION_TYPE: 'zstd' }, withoutZstd)) as Error;
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /KAFKA_COMPRESSION_TYPE=zstd/);
+  t.match(err.message, /gzip, snappy, lz4/, 'names the codecs this build has');
+  t.match(err.message, /libzstd-dev/, 'says how to get zstd');
+  t.equal(loadConfig({ KAFKA_COMPRESSION_TYPE: 'lz4' }, withoutZstd).KAFKA_COMPRESSION_TYPE, 'lz4');
+  t.equal(loadConfig({ KAFKA_COMPRESSION_TYPE: 'zstd' }, [...withoutZstd, 'zstd']).KAFKA_COMPRESSION_TYPE, 'zstd');
+});
+
+t.test('secured Kafka settings are checked at start, one clear line each', async (t) => {
+  const err = t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl' })) as Error;
+  t.match(err.message, /KAFKA_SASL_MECHANISM/);
+  const scram = t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_PASSWORD_FILE: '/nonexistent/pw' })) as Error;
+  t.match(scram.message, /set KAFKA_SASL_USERNAME/);
+  t.match(scram.message, /KAFKA_SASL_PASSWORD_FILE=\/nonexistent\/pw: cannot be read \(ENOENT\)/);
+  t.throws(() => loadConfig({ KAFKA_SSL_CA_LOCATION: '/etc/hostname' }), /needs KAFKA_SECURITY_PROTOCOL=ssl or sasl_ssl/);
+  t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_SSL_CERTIFICATE_LOCATION: '/etc/hostname' }), /both KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION/);
+  t.throws(() => loadConfig({ KAFKA_SASL_MECHANISM: 'PLAIN' }), /needs KAFKA_SECURITY_PROTOCOL=sasl_ssl/);
+  t.throws(() => loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'OAUTHBEARER' }), /KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL/);
+  const ok = loadConfig({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD_FILE: '/etc/hostname' });
+  t.equal(ok.KAFKA_SECURITY_PROTOCOL, 'sasl_ssl');
+  const described = JSON.stringify(describeConfig(ok));
+  t.match(described, /"KAFKA_SASL_PASSWORD_FILE":"\/etc\/hostname"/, 'the path is shown');
+});
+
 t.test('production (NODE_ENV=production) has no test endpoint unless it asks for one', async (t) => {
   t.equal(loadConfig({ NODE_ENV: 'production' }).TEST_ENDPOINTS_ENABLED, false, 'off in production by default');
   t.equal(loadConfig({ NODE_ENV: 'production', TEST_ENDPOINTS_ENABLED: 'true' }).TEST_ENDPOINTS_ENABLED, true, 'on when set');

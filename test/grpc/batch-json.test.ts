@@ -71,3 +71,11 @@ t.test('status table and details', async (t) => {
   t.same(decodeStatusDetails(statusDetails(e.grpc_code, e.message, e.code, 3)), { code: 14, message: e.message, reason: 'COLLECTOR_ERR_OVERLOADED', retryDelayS: 3 });
   t.equal(decodeStatusDetails(statusDetails(3, 'm', 'COLLECTOR_ERR_EMPTY_BATCH')).retryDelayS, undefined);
 });
+
+t.test('sent_at travels into the JSON batch as RFC 3339', async (t) => {
+  const r = batchJson({ sent_at: { seconds: 1_772_366_400, nanos: 5_000_000 }, events: [{ kind: 'json', json: Buffer.from('{}') }] });
+  t.ok(r.ok);
+  if (r.ok) t.equal((JSON.parse(r.body.toString()) as { sent_at: string }).sent_at, timestampToRfc3339({ seconds: 1_772_366_400, nanos: 5_000_000 }));
+  const none = batchJson({ events: [{ kind: 'json', json: Buffer.from('{}') }] });
+  t.ok(none.ok && !('sent_at' in JSON.parse(none.body.toString())), 'absent when unset');
+});

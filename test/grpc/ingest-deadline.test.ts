@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { BatchIngest } from '../../src/grpc/ingest.js';
+import { collectorServiceDefinition } from '../../src/grpc/contract.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Slab } from '../../src/ring/slab.js';
 import { Admission } from '../../src/acceptor/admission.js';
@@ -16,7 +17,8 @@ const EVENT = {
   learner_id: 'learner_1', tenant_id: 'tenant_a', event_type: 'interaction', timestamp: '2026-11-29T10:00:00Z',
   source_service: 'deadline-test', event_data: { a: 1 },
 };
-const REQUEST = { batch_id: '', events: [{ kind: 'json', json: Buffer.from(JSON.stringify(EVENT)) }] } as never;
+// The message as the server hands it over: the bytes on the wire.
+const REQUEST = (collectorServiceDefinition().Collect!.requestSerialize as (r: object) => Buffer)({ batch_id: '', events: [{ json: Buffer.from(JSON.stringify(EVENT)) }] });
 
 // The deadline timer is unref'd (it must not keep a stopping server alive); in a server the listener does.
 const alive = setInterval(() => {}, 1_000);
@@ -37,7 +39,7 @@ t.test('no answer within REQUEST_TIMEOUT_MS: DEADLINE_EXCEEDED, and the ticket s
   const answers = new Map<number, (a: CollectAnswer) => void>();
   const { ingest, admission } = ingestWith(answers, 150);
   const started = performance.now();
-  const results = await Promise.all([0, 1, 2].map(() => ingest.run(REQUEST, 200, 'client')));
+  const results = await Promise.all([0, 1, 2].map(() => ingest.run(REQUEST, 'client')));
   const took = performance.now() - started;
   for (const r of results) {
     t.equal(r.ok, false, 'not acknowledged');
@@ -57,7 +59,7 @@ t.test('no answer within REQUEST_TIMEOUT_MS: DEADLINE_EXCEEDED, and the ticket s
 t.test('an answer in time cancels the deadline: the batch gets the pipeline\'s answer, not a late DEADLINE_EXCEEDED', async (t) => {
   const answers = new Map<number, (a: CollectAnswer) => void>();
   const { ingest } = ingestWith(answers, 200);
-  const running = ingest.run(REQUEST, 200, 'client');
+  const running = ingest.run(REQUEST, 'client');
   await new Promise((r) => setTimeout(r, 20));
   answers.get(0)!({ status: 503, body: { error: { code: 'COLLECTOR_ERR_OVERLOADED', detail: 'test' } }, retryAfter: 2 } as never);
   const r = await running;

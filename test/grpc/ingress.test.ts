@@ -3,16 +3,14 @@
  * reflection only) and a grpc-js client; every delivery claim is read back from Kafka.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { sharedBroker } from '../helpers/broker.js';
 import { createTopics } from '../helpers/topics.js';
 import { freePort, startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
 import { readTopic, eventIds, type ReadRecord } from '../helpers/consumer.js';
-import { batchOf, collect, eventJson, grpcClient, idsOf, metric, typedEvent, type CollectorClient } from '../helpers/grpc.js';
+import { batchOf, collect, eventJson, GRPCURL, grpcClient, grpcurl, idsOf, metric, typedEvent, type CollectorClient } from '../helpers/grpc.js';
 import { decodeStatusDetails } from '../../src/grpc/contract.js';
 import type { CollectResponse } from '../../src/grpc/ingest.js';
 
@@ -20,7 +18,6 @@ const { bootstrap } = sharedBroker();
 const suffix = randomUUID().slice(0, 8);
 const TOPIC = `events-grpc-${suffix}`;
 const DLQ = `events-dlq-grpc-${suffix}`;
-const GRPCURL = fileURLToPath(new URL('../../../.tools/bin/grpcurl', import.meta.url));
 
 let collector: RunningCollector;
 let grpcPort: number;
@@ -46,15 +43,6 @@ t.teardown(async () => {
 });
 
 const byId = (records: ReadRecord[]) => new Map(records.map((r) => [(JSON.parse(r.value) as { event_id: string }).event_id, r]));
-
-function grpcurl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = execFile(GRPCURL, args, { timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) p.stdin!.end(input);
-  });
-}
 
 t.test('grpcurl (reflection only) → Kafka records byte-for-byte those of the HTTP path, headers included', async (t) => {
   if (!existsSync(GRPCURL)) return t.fail(`grpcurl not built at ${GRPCURL} (.ci/run builds it)`);

@@ -21,9 +21,11 @@ export async function readTopic(
   topic: string,
   until: (records: ReadRecord[]) => boolean,
   timeoutMs = 30_000,
+  /** librdkafka settings besides the bootstrap (a secured listener's) */
+  extra: Kafka.ConsumerGlobalConfig = {},
 ): Promise<ReadRecord[]> {
   const consumer = new Kafka.KafkaConsumer(
-    { 'group.id': `test-${randomUUID()}`, 'bootstrap.servers': bootstrap, 'enable.auto.commit': false },
+    { ...extra, 'group.id': `test-${randomUUID()}`, 'bootstrap.servers': bootstrap, 'enable.auto.commit': false },
     { 'auto.offset.reset': 'earliest' },
   );
   await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 20_000 }, (err) => (err ? reject(err) : resolve())));
@@ -67,7 +69,7 @@ export function eventIds(records: ReadRecord[]): Set<string> {
  * Reads `topic` until every id in `ids` was seen (incrementally: the check is O(new records)),
  * or the timeout passes. Returns all records read; the caller asserts.
  */
-export async function readUntilIds(bootstrap: string, topic: string, ids: Iterable<string>, timeoutMs = 60_000): Promise<ReadRecord[]> {
+export async function readUntilIds(bootstrap: string, topic: string, ids: Iterable<string>, timeoutMs = 60_000, extra: Kafka.ConsumerGlobalConfig = {}): Promise<ReadRecord[]> {
   const want = new Set(ids);
   let checked = 0;
   return readTopic(
@@ -78,5 +80,6 @@ export async function readUntilIds(bootstrap: string, topic: string, ids: Iterab
       return want.size === 0;
     },
     timeoutMs,
+    extra,
   );
 }

@@ -1,8 +1,11 @@
 /**
- * A gRPC client of the collector (grpc-js, the proto in proto/) and helpers to stream batches.
+ * A gRPC client of the collector (grpc-js, the proto in proto/), helpers to stream batches, and
+ * grpcurl (Go, built into .tools/bin by .ci/run) for calls by reflection only.
  */
 import * as grpc from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { packageDefinition, SERVICE_NAME } from '../../src/grpc/contract.js';
 import type { CollectResponse } from '../../src/grpc/ingest.js';
 
@@ -73,4 +76,16 @@ export async function metric(url: string, name: string, labels = ''): Promise<nu
     sum += Number(line.split(' ').pop());
   }
   return sum;
+}
+
+/** grpcurl of this checkout (dist/test/helpers → .tools/bin). */
+export const GRPCURL = fileURLToPath(new URL('../../../.tools/bin/grpcurl', import.meta.url));
+
+export function grpcurl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = execFile(GRPCURL, args, { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) p.stdin!.end(input);
+  });
 }

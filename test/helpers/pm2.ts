@@ -28,6 +28,8 @@ export interface Pm2Cluster {
   bufferDir: string;
   /** runs `pm2 <args>` against this cluster's daemon */
   pm(...args: string[]): Promise<{ stdout: string; stderr: string }>;
+  /** the same, with `env` added to the cluster's environment (start it again with other settings) */
+  pmWith(env: Record<string, string>, ...args: string[]): Promise<{ stdout: string; stderr: string }>;
   /** the processes PM2 lists as online, with a pid */
   online(): Promise<Pm2Process[]>;
 }
@@ -52,7 +54,9 @@ export async function startPm2Cluster(t: Test, bootstrap: string, topic: string,
     ...env,
   };
   for (const [k, v] of Object.entries(full)) if (v === undefined) delete full[k];
-  const pm = (...args: string[]) => run(process.execPath, [pm2Bin, ...args], { env: full as NodeJS.ProcessEnv, cwd: root, timeout: 120_000 });
+  const pmWith = (more: Record<string, string>, ...args: string[]) =>
+    run(process.execPath, [pm2Bin, ...args], { env: { ...full, ...more } as NodeJS.ProcessEnv, cwd: root, timeout: 120_000 });
+  const pm = (...args: string[]) => pmWith({}, ...args);
   t.teardown(async () => {
     await pm('kill').catch(() => undefined);
     rmSync(home, { recursive: true, force: true });
@@ -61,5 +65,5 @@ export async function startPm2Cluster(t: Test, bootstrap: string, topic: string,
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url);
   const online = async () => (JSON.parse((await pm('jlist')).stdout) as Pm2Process[]).filter((p) => p.pm2_env.status === 'online' && p.pid > 0);
-  return { url, home, bufferDir, pm, online };
+  return { url, home, bufferDir, pm, pmWith, online };
 }

@@ -65,7 +65,7 @@ t.test('the alert rules parse and cover the issue\'s conditions', async (t) => {
   const exprOf = (name: string) => rules.find((r) => r.alert === name)?.expr ?? '';
   t.match(exprOf('CollectorThroughputLow'), /collector_events_total[\s\S]*< 1000/, 'EPS < 1000');
   t.match(exprOf('CollectorLatencyP99High'), /histogram_quantile\(0\.99[\s\S]*collector_request_duration_seconds_bucket[\s\S]*> 0\.04/, 'p99 > 40 ms');
-  t.match(exprOf('CollectorDeadLetterRateHigh'), /topic="dlq"[\s\S]*> 0\.05/, 'DLQ rate > 5 %');
+  t.match(exprOf('CollectorDeadLetterRateHigh'), /kind="dlq"[\s\S]*> 0\.05/, 'DLQ rate > 5 %');
   t.match(exprOf('CollectorBufferFilling'), /what="fill_ratio"[\s\S]*> 0\.8/, 'buffer > 80 %');
   t.match(exprOf('CollectorKafkaCircuitOpen'), /collector_circuit_state\{state="open"\}/, 'Kafka connection failures: circuit open');
   t.match(exprOf('CollectorKafkaDisconnected'), /collector_kafka_connected/, 'Kafka connection failures: disconnected');

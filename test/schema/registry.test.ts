@@ -13,6 +13,7 @@ import { RegistrySource, registrySourceFrom, splitRegistryUrl, subjectName, DEFA
 import { PayloadSchemas } from '../../src/schema/payload/service.js';
 import type { SchemaSource, SourceLoad } from '../../src/schema/payload/source.js';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { startMisbehavingRegistry } from '../helpers/misbehaving-registry.js';
 
 const log = pino({ level: 'silent' });
 
@@ -39,21 +40,30 @@ t.test('credentials in the URL become basic auth and are never shown', async (t)
     auth: { username: 'svc', password: 'p@ss' },
   });
   t.same(splitRegistryUrl('http://127.0.0.1:8081'), { location: 'http://127.0.0.1:8081' });
-  const src = new RegistrySource({ url: 'http://u:secret@127.0.0.1:1/x', subject: DEFAULT_SUBJECT_TEMPLATE, topic: 'events', compatibility: 'BACKWARD', timeoutMs: 500 });
+  const src = new RegistrySource({ url: 'http://u:secret@127.0.0.1:1/x', subject: DEFAULT_SUBJECT_TEMPLATE, topic: 'events', compatibility: 'BACKWARD', timeoutMs: 500, maxVersions: 100 });
   t.equal(src.location, 'http://127.0.0.1:1/x');
   t.equal(src.fingerprint(), null, 'a registry is asked at every refresh (cache expiry)');
 });
 
 t.test('SCHEMA_REGISTRY_URL: empty means the folder; not a URL is refused at boot', async (t) => {
-  const base = { SCHEMA_REGISTRY_SUBJECT: DEFAULT_SUBJECT_TEMPLATE, SCHEMA_REGISTRY_TIMEOUT_MS: 500, SCHEMA_COMPATIBILITY: 'BACKWARD' as const, KAFKA_TOPIC: 'events' };
+  const base = { SCHEMA_REGISTRY_SUBJECT: DEFAULT_SUBJECT_TEMPLATE, SCHEMA_REGISTRY_TIMEOUT_MS: 500, SCHEMA_REGISTRY_MAX_VERSIONS: 100, SCHEMA_COMPATIBILITY: 'BACKWARD' as const, KAFKA_TOPIC: 'events' };
   t.equal(registrySourceFrom({ ...base, SCHEMA_REGISTRY_URL: '' }), null);
   t.throws(() => registrySourceFrom({ ...base, SCHEMA_REGISTRY_URL: 'registry:8081 ' }), /SCHEMA_REGISTRY_URL is not an http\(s\) URL/);
   t.type(registrySourceFrom({ ...base, SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081' }), RegistrySource);
 });
 
+t.test('a refused SCHEMA_REGISTRY_URL is named without its credentials', async (t) => {
+  const base = { SCHEMA_REGISTRY_SUBJECT: DEFAULT_SUBJECT_TEMPLATE, SCHEMA_REGISTRY_TIMEOUT_MS: 500, SCHEMA_REGISTRY_MAX_VERSIONS: 100, SCHEMA_COMPATIBILITY: 'BACKWARD' as const, KAFKA_TOPIC: 'events' };
+  for (const url of ['ftp://svc:hunter2@registry:8081', 'https://svc:hunter2@registry example:8081', 'svc:hunter2@registry:8081']) {
+    const err = t.throws(() => registrySourceFrom({ ...base, SCHEMA_REGISTRY_URL: url })) as Error;
+    t.match(err.message, /SCHEMA_REGISTRY_URL is not an http\(s\) URL: .*\*\*\*@registry/, url);
+    t.notMatch(err.message, /hunter2|svc/, `${url}: no user-info in the message`);
+  }
+});
+
 t.test('a registry that cannot be reached at boot: no payload schemas, degraded, retried at every refresh', async (t) => {
   const port = await deadPort();
-  const source = new RegistrySource({ url: `http://127.0.0.1:${port}`, subject: DEFAULT_SUBJECT_TEMPLATE, topic: 'events', compatibility: 'BACKWARD', timeoutMs: 500 });
+  const source = new RegistrySource({ url: `http://127.0.0.1:${port}`, subject: DEFAULT_SUBJECT_TEMPLATE, topic: 'events', compatibility: 'BACKWARD', timeoutMs: 500, maxVersions: 100 });
   await t.rejects(source.load(), 'the source throws: it cannot say what it holds');
   const results: string[] = [];
   const s = new PayloadSchemas({ dir: 'ignored', compatibility: 'BACKWARD', source, reloadMs: 60_000, log, onReload: (r) => results.push(r) });
@@ -132,4 +142,91 @@ t.test('a poll that comes while a load is running waits for it instead of loadin
   release();
   t.same(await first, await second);
   t.equal(loads, 1);
+});
+
+const SCHEMA = JSON.stringify({ type: 'object', properties: { score: { type: 'number' } } });
+const answer = (version: unknown, over: Record<string, unknown> = {}) => ({ subject: 'events-assessment', version, id: 100, schemaType: 'JSON', schema: SCHEMA, ...over });
+
+/** A source on the misbehaving registry; `refused` collects the reasons it reports (the metric's label). */
+function sourceOn(url: string, maxVersions: number) {
+  const refused: string[] = [];
+  const opts = { url, subject: DEFAULT_SUBJECT_TEMPLATE, topic: 'events', compatibility: 'BACKWARD' as const, timeoutMs: 2000, maxVersions, onRefusedAnswer: (r: string) => refused.push(r) };
+  return { source: new RegistrySource(opts), refused };
+}
+
+t.test('a registry answering latest version 1e9 is refused at once: no walk to it, nothing cached, a clear problem, counted', async (t) => {
+  const reg = await startMisbehavingRegistry();
+  t.teardown(() => reg.close());
+  reg.latest.set('events-assessment', answer(1e9));
+  const { source, refused } = sourceOn(reg.url, 100);
+  const loaded = await Promise.race([source.load(), new Promise<'wedged'>((r) => setTimeout(() => r('wedged'), 5000))]);
+  if (loaded === 'wedged') return t.fail(`load() still running after 5 s: ${reg.requests} requests so far`);
+  t.ok(reg.requests <= 2 * 5, `one or two requests per event type (${reg.requests})`);
+  t.same(loaded.types, [], 'the type is not loaded');
+  t.equal(loaded.problems.length, 1);
+  t.match(loaded.problems[0], { eventType: 'assessment', version: null, message: /events-assessment: the registry answered latest version 1000000000; at most SCHEMA_REGISTRY_MAX_VERSIONS \(100\) versions of a subject are read/ });
+  t.same(refused, ['too_many_versions']);
+});
+
+t.test('SCHEMA_REGISTRY_MAX_VERSIONS: a subject up to it loads; one version past it is refused', async (t) => {
+  const reg = await startMisbehavingRegistry();
+  t.teardown(() => reg.close());
+  reg.latest.set('events-assessment', answer(3, { id: 103 }));
+  for (const n of [1, 3]) reg.versions.set(`events-assessment/${n}`, answer(n, { id: 100 + n })); // v2 deleted
+  const atCap = await sourceOn(reg.url, 3).source.load();
+  t.same(atCap.problems, []);
+  t.same(atCap.types[0]!.versions.map((v) => [v.version, v.id]), [[1, 101], [3, 103]]);
+  const over = sourceOn(reg.url, 2);
+  const refused = await over.source.load();
+  t.same(refused.types, []);
+  t.match(refused.problems[0]!.message, /latest version 3; at most SCHEMA_REGISTRY_MAX_VERSIONS \(2\)/);
+  t.same(over.refused, ['too_many_versions']);
+});
+
+t.test('malformed answers are refused with the reason, never used', async (t) => {
+  const reg = await startMisbehavingRegistry();
+  t.teardown(() => reg.close());
+  const cases: [string, unknown, RegExp][] = [
+    ['negative version', answer(-1), /version -1 is not a positive integer/],
+    ['fractional version', answer(2.5), /version 2.5 is not a positive integer/],
+    ['version as text', answer('7'), /version "7" is not a positive integer/],
+    ['negative id', answer(1, { id: -4 }), /id -4 is not a non-negative integer/],
+    ['schema not a string', answer(1, { schema: { type: 'object' } }), /schema is not a string/],
+    ['not an object', [1, 2, 3], /not a schema version/],
+  ];
+  for (const [what, latest, why] of cases) {
+    reg.latest.set('events-assessment', latest);
+    reg.versions.set('events-assessment/1', answer(1));
+    const { source, refused } = sourceOn(reg.url, 100);
+    const r = await source.load();
+    t.same(r.types, [], `${what}: not loaded`);
+    t.match(r.problems[0]?.message, why, what);
+    t.same(refused, ['malformed'], `${what}: counted`);
+  }
+  // The latest is fine, but version 1 answers as another version: refused like a version that does not compile.
+  reg.latest.set('events-assessment', answer(2, { id: 102 }));
+  reg.versions.set('events-assessment/1', answer(9));
+  reg.versions.set('events-assessment/2', answer(2, { id: 102 }));
+  const { source, refused } = sourceOn(reg.url, 100);
+  const r = await source.load();
+  t.match(r.problems[0], { version: 1, message: /asked for version 1, the registry answered version 9/ });
+  t.same(refused, ['malformed']);
+});
+
+t.test('an absurd answer at a refresh: the set in force keeps serving, the reload is refused', async (t) => {
+  const reg = await startMisbehavingRegistry();
+  t.teardown(() => reg.close());
+  reg.latest.set('events-assessment', answer(1, { id: 101 }));
+  reg.versions.set('events-assessment/1', answer(1, { id: 101 }));
+  const { source } = sourceOn(reg.url, 100);
+  const results: string[] = [];
+  const s = new PayloadSchemas({ dir: '', compatibility: 'BACKWARD', source, reloadMs: 60_000, log, onReload: (r) => results.push(r) });
+  await s.load();
+  t.equal(s.snapshot.types[0]!.versions[0]!.id, 101);
+  reg.latest.set('events-assessment', answer(1e9));
+  t.match(await s.reload('poll', false), { result: 'refused' });
+  t.equal(s.snapshot.generation, 1, 'the set in force stays');
+  t.match(s.current.judge({ event_type: 'assessment', event_data: { score: 1 } }), { ok: true, version: 1, headers: ['1', '101'] });
+  t.match(s.status(), { status: 'degraded', problems: [{ message: /latest version 1000000000/ }] });
+  t.same(results, ['refused']);
 });

@@ -92,3 +92,27 @@ t.test('a broken upcast in config.json is a load problem', async (t) => {
   t.match(problems[0]!.message, /config.json: upcast.steps has no steps from v1/);
   t.equal(types[0]!.upcast, undefined, 'the versions load; nothing is rewritten');
 });
+
+t.test('the fast path upcasts too: minified and spaced bodies, scanner on and off, write the same record', async (t) => {
+  // Regression: a minified v1 event went out byte for byte (v1 body, "schema_version":1) under v2 headers.
+  const P1 = { type: 'object', properties: { points: { type: 'number' } }, required: ['points'] };
+  const P2 = { type: 'object', properties: { score: { type: 'number' } }, required: ['score'] };
+  const dir = folder(t, { 'progress/1.json': P1, 'progress/2.json': P2, 'progress/config.json': { compatibility: 'NONE', upcast: { to: 2, steps: { '1': [{ rename: { from: 'points', to: 'score' } }] } } } });
+  const { types, problems } = loadFolder(dir, 'BACKWARD');
+  t.same(problems, []);
+  const payload = new PayloadValidators({ generation: 1, source: 'folder', location: dir, loadedAt: '', types });
+  const event = { ...syntheticEvent(4), event_type: 'progress', schema_version: 1, event_data: { points: 7 } };
+  const outputs: string[] = [];
+  for (const nativeEnvelope of [true, false]) {
+    for (const body of [JSON.stringify([event]), JSON.stringify([event], null, 2)]) {
+      const o = decodeBatch({ body: Buffer.from(body), gzip: false, receivedAt: 0, instance: 't/0', limits: { ...limits, nativeEnvelope }, payload });
+      if (!o.ok) throw new Error(o.code);
+      t.equal(o.batch.accepted.count, 1);
+      const value = JSON.parse(recordValue(o.batch.accepted, 0).toString()) as { schema_version: number; event_data: unknown };
+      t.same([value.schema_version, value.event_data], [2, { score: 7 }], `written as v2 (scanner ${nativeEnvelope ? 'on' : 'off'}, ${body.includes('\n') ? 'spaced' : 'minified'})`);
+      t.equal(o.batch.accepted.headers[0]![EVENT_HEADERS.indexOf('schema_version')], '2', 'the header agrees with the body');
+      outputs.push(recordValue(o.batch.accepted, 0).toString());
+    }
+  }
+  t.equal(new Set(outputs).size, 1, 'the same record bytes whichever path judged it');
+});

@@ -112,6 +112,8 @@ t.test('readyz: Kafka reachable or spill headroom, and not stopping', async (t) 
   t.equal(readyz({ ...base, circuit: 'open', spillFill: 0.96 }).status, 503, 'Kafka down and disk full');
   t.equal(readyz({ ...base, spillFill: 0.99 }).status, 200, 'full disk but Kafka up: it drains');
   t.equal(readyz({ ...base, stopping: true }).status, 503);
+  t.equal(readyz({ ...base, producerConnected: false, spillFill: 0.5, othersReachKafka: true }).status, 503, 'Kafka down here while other replicas reach it: routed around');
+  t.equal(readyz({ ...base, othersReachKafka: true }).status, 200, 'Kafka up here');
 });
 
 t.test('livez: event loop lag', async (t) => {

@@ -28,7 +28,7 @@ const FORMATS = { uuid: 'EVF_UUID', 'date-time': 'EVF_DATE_TIME' };
  * ones must be strings), or a record's or an integer's whole value (event_data for the payload
  * schemas, schema_version to pick one).
  */
-const CAPTURES = ['event_id', 'learner_id', 'tenant_id', 'event_type', 'event_data', 'schema_version'];
+const CAPTURES = ['event_id', 'learner_id', 'tenant_id', 'event_type', 'event_data', 'schema_version', 'timestamp'];
 /** Keywords that only annotate. */
 const ANNOTATIONS = new Set(['description', 'title', 'examples', '$id', '$comment']);
 const ANY_KEY = '^(.*)$';

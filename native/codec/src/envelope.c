@@ -10,7 +10,8 @@
  *   be told unambiguously (an escaped or repeated top-level key, events not an array, batch_id
  *   not a plain string): the caller takes the old path, where JSON.parse and the batch checks
  *   name the error exactly as before.
- *   else [n, batchIdState (0 absent, 1 present), batchIdStart, batchIdEnd, then per element
+ *   else [n, batchIdState (0 absent, 1 present), batchIdStart, batchIdEnd, sentAtState, sentAtStart,
+ *   sentAtEnd (the top-level sent_at string, as batch_id; not a plain string: null), then per element
  *   W words: start, end, flags (spans.c), verdict, presence mask, then start/end of each
  *   captured property: a string's content, a record's or an integer's whole value; 0, 0 when
  *   absent or of another type].
@@ -368,7 +369,10 @@ static void check_event(const body_t *b, size_t i, int32_t *out, const int32_t *
   out[1] = (int32_t)present;
 }
 
-/* The elements found so far: 4 head words, then WORDS per element. */
+/* Words before the first element: n, then state/start/end of batch_id and of sent_at. */
+#define HEAD 7
+
+/* The elements found so far: HEAD words, then WORDS per element. */
 typedef struct {
   int32_t *out;
   size_t cap, n;
@@ -382,7 +386,7 @@ static size_t scan_array(const body_t *b, size_t i, events_t *ev) {
   i = codec_skip_ws(b, i + 1);
   while (i < b->n && b->p[i] != ']') {
     if (ev->n == ev->cap) {
-      int32_t *next = realloc(ev->out, sizeof(int32_t) * (4 + WORDS * ev->cap * 2));
+      int32_t *next = realloc(ev->out, sizeof(int32_t) * (HEAD + WORDS * ev->cap * 2));
       if (!next) {
         ev->failed = 1;
         return b->n;
@@ -390,7 +394,7 @@ static size_t scan_array(const body_t *b, size_t i, events_t *ev) {
       ev->out = next;
       ev->cap *= 2;
     }
-    int32_t *w = ev->out + 4 + WORDS * ev->n;
+    int32_t *w = ev->out + HEAD + WORDS * ev->n;
     int flags = 0;
     size_t start = i;
     size_t end = codec_scan_event(b, i, &flags, ev->keys);
@@ -404,15 +408,27 @@ static size_t scan_array(const body_t *b, size_t i, events_t *ev) {
   return i + 1;
 }
 
+/* A top-level string member: its content's start and end into at[1..2]; 0, or -1 when twice, not a string or escaped. */
+static int plain_string(const body_t *b, size_t vs, size_t *ve, int32_t *at) {
+  int esc = 0;
+  if (at[0] || b->p[vs] != '"') return -1;
+  *ve = codec_scan_string(b, vs, &esc);
+  if (esc) return -1;
+  at[0] = 1;
+  at[1] = (int32_t)(vs + 1);
+  at[2] = (int32_t)(*ve - 1);
+  return 0;
+}
+
 /*
- * The events (scanned into ev) and batch_id of a strict-JSON body, in one walk: 0, or -1 when
- * JSON.parse's view cannot be told from the bytes alone (the old path decides).
+ * The events (scanned into ev), batch_id and sent_at of a strict-JSON body, in one walk: 0, or
+ * -1 when JSON.parse's view cannot be told from the bytes alone (the old path decides).
  */
 static int find_envelope(const body_t *b, events_t *ev, int32_t *bid) {
   size_t i = 0;
   if (b->n >= 3 && b->p[0] == 0xEF && b->p[1] == 0xBB && b->p[2] == 0xBF) i = 3;
   i = codec_skip_ws(b, i);
-  bid[0] = bid[1] = bid[2] = 0;
+  memset(bid, 0, sizeof(int32_t) * (HEAD - 1));
   if (b->p[i] == '[') {
     scan_array(b, i, ev);
     return ev->failed ? -1 : 0;
@@ -431,13 +447,9 @@ static int find_envelope(const body_t *b, events_t *ev, int32_t *bid) {
       ve = scan_array(b, vs, ev);
       if (ev->failed) return -1;
     } else if (klen == 10 && memcmp(key, "\"batch_id\"", 10) == 0) {
-      int esc = 0;
-      if (bid[0] || b->p[vs] != '"') return -1;
-      ve = codec_scan_string(b, vs, &esc);
-      if (esc) return -1;
-      bid[0] = 1;
-      bid[1] = (int32_t)(vs + 1);
-      bid[2] = (int32_t)(ve - 1);
+      if (plain_string(b, vs, &ve, bid) < 0) return -1;
+    } else if (klen == 9 && memcmp(key, "\"sent_at\"", 9) == 0) {
+      if (plain_string(b, vs, &ve, bid + 3) < 0) return -1;
     } else ve = codec_skip_value(b, vs);
     i = after_member(b, ve);
   }
@@ -451,8 +463,8 @@ napi_value codec_js_envelope(napi_env env, napi_callback_info info) {
   CHECK(napi_get_null(env, &nul));
   if (b.n > INT32_MAX || b.n == 0) return nul;
   if (!json_valid(b.p, b.n)) return nul;
-  events_t ev = {malloc(sizeof(int32_t) * (4 + WORDS * 64)), 64, 0, malloc(sizeof(span_key_t) * (CODEC_MAX_DEPTH * CODEC_MAX_KEYS + MAX_RECORD_KEYS)), 0};
-  int32_t bid[3];
+  events_t ev = {malloc(sizeof(int32_t) * (HEAD + WORDS * 64)), 64, 0, malloc(sizeof(span_key_t) * (CODEC_MAX_DEPTH * CODEC_MAX_KEYS + MAX_RECORD_KEYS)), 0};
+  int32_t bid[HEAD - 1];
   if (!ev.out || !ev.keys || find_envelope(&b, &ev, bid) < 0) {
     free(ev.out);
     free(ev.keys);
@@ -461,10 +473,8 @@ napi_value codec_js_envelope(napi_env env, napi_callback_info info) {
   free(ev.keys);
   int32_t *out = ev.out;
   out[0] = (int32_t)ev.n;
-  out[1] = bid[0];
-  out[2] = bid[1];
-  out[3] = bid[2];
-  size_t words = 4 + WORDS * ev.n;
+  memcpy(out + 1, bid, sizeof bid);
+  size_t words = HEAD + WORDS * ev.n;
   napi_value ab, arr;
   void *dst;
   if (napi_create_arraybuffer(env, words * sizeof(int32_t), &dst, &ab) != napi_ok) {
@@ -497,7 +507,10 @@ napi_value codec_js_envelope_layout(napi_env env, napi_callback_info info) {
     throw_last(env, "names");
     return NULL;
   }
+  napi_value head;
   CHECK(napi_create_uint32(env, WORDS, &words));
+  CHECK(napi_create_uint32(env, HEAD, &head));
+  CHECK(napi_set_named_property(env, o, "head", head));
   CHECK(napi_set_named_property(env, o, "props", props));
   CHECK(napi_set_named_property(env, o, "captures", caps));
   CHECK(napi_set_named_property(env, o, "words", words));

@@ -535,6 +535,43 @@ static napi_value js_config_value(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * New SASL PLAIN/SCRAM credentials, used from the next authentication on: a Secret file rotated
+ * under a running process takes effect without a restart (librdkafka re-authenticates when it
+ * reconnects). Throws with librdkafka's reason when it refuses them.
+ */
+static napi_value js_sasl_credentials(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  producer_t *p = args_of(env, info, 3, argv);
+  if (!p) return NULL;
+  char ubuf[256], pbuf[256], *user, *pass, *uheap, *pheap;
+  size_t ulen, plen;
+  if (utf8_of(env, argv[1], ubuf, sizeof ubuf, &user, &ulen, &uheap)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "producer: username must be a string");
+    return NULL;
+  }
+  if (utf8_of(env, argv[2], pbuf, sizeof pbuf, &pass, &plen, &pheap)) {
+    free(uheap);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "producer: password must be a string");
+    return NULL;
+  }
+  rd_kafka_error_t *err = rd_kafka_sasl_set_credentials(p->rk, user, pass);
+  free(uheap);
+  if (pheap) {
+    memset(pheap, 0, plen);
+    free(pheap);
+  }
+  memset(pbuf, 0, sizeof pbuf);
+  if (err) {
+    napi_throw_error(env, "ERR_KAFKA_SASL", rd_kafka_error_string(err));
+    rd_kafka_error_destroy(err);
+    return NULL;
+  }
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
 static napi_value js_ref(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   bool on = true;
@@ -738,6 +775,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"outqLen", NULL, js_outq_len, NULL, NULL, NULL, napi_default, NULL},
     {"configValue", NULL, js_config_value, NULL, NULL, NULL, napi_default, NULL},
     {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
+    {"saslCredentials", NULL, js_sasl_credentials, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value version;

@@ -17,9 +17,18 @@
  * subject's own level; Apicurio answers its global level for a subject without one), else, on a
  * 404 (Confluent, no level of its own), SCHEMA_COMPATIBILITY. Every version is judged by
  * judge.ts as the folder's are.
+ *
+ * Bounds: a registry's answers are not trusted to be sane. Versions 1 to the latest are each
+ * fetched once, so the latest version number is the work and the cache a subject costs: above
+ * SCHEMA_REGISTRY_MAX_VERSIONS the subject is refused, as is an answer that is not a schema
+ * version (a version that is no positive integer, an id that is no non-negative integer, a
+ * schema that is no string, another version than the one asked for). A refusal is a problem
+ * like a version that does not compile — logged, the set in force stays — and is reported
+ * through onRefusedAnswer (collector_schema_registry_refused_answers_total).
  */
 import { createRequire } from 'node:module';
 import type { SchemaRegistryAPIClient, SchemaRegistryAPIClientArgs } from '@kafkajs/confluent-schema-registry/dist/api/index.js';
+import { maskUrlCredentials } from '../../config/redact.js';
 import { EVENT_TYPES } from '../event.js';
 import { judgeSchema } from './judge.js';
 import type { SchemaSource, SourceLoad } from './source.js';
@@ -43,7 +52,14 @@ export interface RegistrySourceOptions {
   compatibility: CompatibilityMode;
   /** per request; the client retries 5xx and network errors up to twice within it */
   timeoutMs: number;
+  /** the highest latest version read from a subject (SCHEMA_REGISTRY_MAX_VERSIONS) */
+  maxVersions: number;
+  /** an answer refused as absurd (metrics) */
+  onRefusedAnswer?: (reason: RefusedAnswer) => void;
 }
+
+/** Why an answer of the registry was refused: a bounded label. */
+export type RefusedAnswer = 'too_many_versions' | 'malformed';
 
 export function subjectName(template: string, topic: string, eventType: string): string {
   return template.replaceAll('{topic}', topic).replaceAll('{event_type}', eventType);
@@ -66,6 +82,16 @@ interface RegistryVersion {
   schema: string;
   schemaType?: string;
   references?: unknown[];
+}
+
+/** Why `v` is not a schema version the collector can take, or null. */
+function malformed(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `not a schema version: ${JSON.stringify(v).slice(0, 80)}`;
+  const { version, id, schema } = v as Record<string, unknown>;
+  if (!Number.isSafeInteger(version) || (version as number) < 1) return `version ${JSON.stringify(version)} is not a positive integer`;
+  if (!Number.isSafeInteger(id) || (id as number) < 0) return `id ${JSON.stringify(id)} is not a non-negative integer`;
+  if (typeof schema !== 'string') return 'schema is not a string';
+  return null;
 }
 
 interface ResponseErrorLike {
@@ -114,6 +140,12 @@ export class RegistrySource implements SchemaSource {
       if (notFound(err)) return null; // no subject: the type keeps today's behaviour (any object)
       throw err;
     }
+    const bad = malformed(latest);
+    if (bad !== null) return this.refuse('malformed', problems, eventType, null, `${subject}: the registry's latest version was refused: ${bad}`);
+    if (latest.version > this.o.maxVersions) {
+      return this.refuse('too_many_versions', problems, eventType, null,
+        `${subject}: the registry answered latest version ${latest.version}; at most SCHEMA_REGISTRY_MAX_VERSIONS (${this.o.maxVersions}) versions of a subject are read`);
+    }
     this.cache.set(key(subject, latest.version), latest);
     const compatibility = await this.compatibilityOf(subject, eventType, problems);
     if (compatibility === null) return null;
@@ -127,6 +159,12 @@ export class RegistrySource implements SchemaSource {
         problems.push({ eventType, version: n, message: `${eventType} v${n} (${subject}) refused: it follows v${refusedAt}, which was refused` });
         continue;
       }
+      const bad = malformed(v) ?? (v.version === n ? null : `asked for version ${n}, the registry answered version ${v.version}`);
+      if (bad !== null) {
+        this.refuse('malformed', problems, eventType, n, `${eventType} v${n} (${subject}) refused: ${bad}`);
+        refusedAt = n;
+        continue;
+      }
       const why = this.judge(v, compatibility, versions);
       if (typeof why === 'string') {
         problems.push({ eventType, version: n, message: `${eventType} v${n} (${subject}, id ${v.id}) refused: ${why}` });
@@ -138,6 +176,12 @@ export class RegistrySource implements SchemaSource {
     if (versions.length === 0) return null;
     // The registry has no "default version" of its own: the latest loaded is the default.
     return { eventType, compatibility, defaultVersion: versions[versions.length - 1]!.version, pinned: false, versions };
+  }
+
+  private refuse(reason: RefusedAnswer, problems: SchemaProblem[], eventType: string, version: number | null, message: string): null {
+    this.o.onRefusedAnswer?.(reason);
+    problems.push({ eventType, version, message });
+    return null;
   }
 
   private judge(v: RegistryVersion, mode: CompatibilityMode, earlier: TypeSchemas['versions']) {
@@ -164,7 +208,8 @@ export class RegistrySource implements SchemaSource {
       if (!notFound(err)) throw err;
       v = null;
     }
-    this.cache.set(k, v);
+    // A malformed answer is refused, not remembered: a registry that is fixed is read again.
+    if (v === null || malformed(v) === null) this.cache.set(k, v);
     return v;
   }
 
@@ -200,13 +245,14 @@ export function registrySourceFrom(config: {
   SCHEMA_REGISTRY_URL: string;
   SCHEMA_REGISTRY_SUBJECT: string;
   SCHEMA_REGISTRY_TIMEOUT_MS: number;
+  SCHEMA_REGISTRY_MAX_VERSIONS: number;
   SCHEMA_COMPATIBILITY: CompatibilityMode;
   KAFKA_TOPIC: string;
-}): RegistrySource | null {
+}, onRefusedAnswer?: (reason: RefusedAnswer) => void): RegistrySource | null {
   if (config.SCHEMA_REGISTRY_URL === '') return null;
   // `registry:8081` parses as a URL of scheme `registry:`: only http(s) is one the client can call.
   if (!URL.canParse(config.SCHEMA_REGISTRY_URL) || !/^https?:$/.test(new URL(config.SCHEMA_REGISTRY_URL).protocol)) {
-    throw new Error(`SCHEMA_REGISTRY_URL is not an http(s) URL: ${JSON.stringify(config.SCHEMA_REGISTRY_URL)}`);
+    throw new Error(`SCHEMA_REGISTRY_URL is not an http(s) URL: ${JSON.stringify(maskUrlCredentials(config.SCHEMA_REGISTRY_URL))}`);
   }
   return new RegistrySource({
     url: config.SCHEMA_REGISTRY_URL,
@@ -214,5 +260,7 @@ export function registrySourceFrom(config: {
     topic: config.KAFKA_TOPIC,
     compatibility: config.SCHEMA_COMPATIBILITY,
     timeoutMs: config.SCHEMA_REGISTRY_TIMEOUT_MS,
+    maxVersions: config.SCHEMA_REGISTRY_MAX_VERSIONS,
+    ...(onRefusedAnswer ? { onRefusedAnswer } : {}),
   });
 }

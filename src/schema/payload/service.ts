@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { PayloadValidators } from '../../codec/payload.js';
+import { maskUrlCredentials } from '../../config/redact.js';
 import { SchemaChannel } from './channel.js';
 import { FolderSource } from './folder.js';
 import type { SchemaSource } from './source.js';
@@ -87,7 +88,7 @@ export class PayloadSchemas {
     } catch (err) {
       // A folder changing under the scan, a registry that cannot be reached, or a set too large for
       // the channel: serve with none, say so, and retry on every poll (the fingerprint is forgotten).
-      problems = [...problems, { eventType: '*', version: null, message: `loading ${src.location} failed: ${(err as Error).message}` }];
+      problems = [...problems, { eventType: '*', version: null, message: `loading ${src.location} failed: ${maskUrlCredentials((err as Error).message)}` }];
       this.fingerprint = null;
       this.apply({ generation: 1, source: src.kind, location: src.location, loadedAt, types: [] });
     }
@@ -147,7 +148,7 @@ export class PayloadSchemas {
     } catch (err) {
       // Not remembered as seen: the next poll tries again even if the folder did not change.
       this.fingerprint = null;
-      this.problems = [{ eventType: '*', version: null, message: `reload failed: ${(err as Error).message}` }];
+      this.problems = [{ eventType: '*', version: null, message: `reload failed: ${maskUrlCredentials((err as Error).message)}` }];
       this.lastReload = { at, result: 'failed' };
       this.o.onReload?.('failed');
       this.o.log.error({ err, source: src.kind, location: src.location, reason }, 'payload schemas: reload failed; the previous set stays in force');
