@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     serializers: { err: (e: Error) => maskedError(pino.stdSerializers.err(e)) },
   });
   log.info({ config: describeConfig(config) }, 'effective configuration');
-  assertNativeUws();
+  if (config.HTTP_ENGINE === 'uws') assertNativeUws();
 
   const instance = `${hostname()}/${config.INSTANCE_ID}`;
   const routes = topicRoutes(config);

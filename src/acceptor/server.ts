@@ -1,6 +1,7 @@
 /**
- * The HTTP edge (uWebSockets.js): routes, request admission, body into the slab, and
- * the answer. Everything after the body is in lives in src/pipeline/collector.ts.
+ * The HTTP edge (uWebSockets.js, or Node's http server with HTTP_ENGINE=node: node-engine.ts):
+ * routes, request admission, body into the slab, and the answer. Everything after the body is
+ * in lives in src/pipeline/collector.ts.
  */
 import uWS from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
@@ -22,6 +23,7 @@ import { Admission, isRefusal, type Refusal, type Ticket } from './admission.js'
 import { clientKeyReader } from './client-key.js';
 import { threadSchedstat } from './cpu-contention.js';
 import { presentedKey } from '../auth/presented.js';
+import { nodeEngine } from './node-engine.js';
 import type { Keyring, Verdict } from '../auth/keyring.js';
 
 export interface ServerDeps {
@@ -91,7 +93,8 @@ const CLOSE: ReplyOptions = Object.freeze({ close: true });
 
 export function startServer(deps: ServerDeps): Promise<Server> {
   const { config, slab, collector, telemetry } = deps;
-  const app: TemplatedApp = uWS.App();
+  const node = config.HTTP_ENGINE === 'node' ? nodeEngine() : null;
+  const app: TemplatedApp = node ? node.app : uWS.App();
   const admission = new Admission({
     targetMs: config.ADMISSION_TARGET_MS,
     maxLimit: slab.slots,
@@ -300,6 +303,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
     }
   });
 
+  if (node) return node.listen(config.HOST, config.PORT).then((l) => ({ ...l, admission }));
   return new Promise((resolve, reject) => {
     app.listen(config.HOST, config.PORT, (socket: us_listen_socket | false) => {
       if (!socket) return reject(new Error(`cannot listen on ${config.HOST}:${config.PORT}`));

@@ -54,6 +54,11 @@ export const ConfigSchema = Type.Object(
 
     // --- ours ---
     PORT: Int(8000, 0, 65535, 'HTTP port (shared by every process through SO_REUSEPORT)'),
+    HTTP_ENGINE: Type.Union([Type.Literal('uws'), Type.Literal('node')], {
+      default: 'uws',
+      description:
+        'uws: uWebSockets.js, the fastest; a request pipelined behind a pending answer closes the connection with no answer (clients must not pipeline). node: Node\'s http server; pipelined requests are answered in order, one at a time per connection, at a higher cost per request',
+    }),
     HOST: Str('0.0.0.0', 'HTTP bind address'),
     KAFKA_IDEMPOTENT: Bool(true, 'Idempotent producer (no duplicates from producer retries)'),
     ALLOW_WEAK_ACKS: Bool(

@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { loadNativeAddon } from '../native-addon.js';
+import { listenReusePort } from '../reuse-port.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { collectorServiceDefinition, SERVICE_NAME, statusDetails } from './contract.js';
 import { BatchIngest, type CollectResponse, type IngestDeps, type IngestResult } from './ingest.js';
@@ -48,10 +48,6 @@ export interface GrpcServer {
   drain(): Promise<void>;
   /** batches answered or in the pipeline on streams and unary calls */
   readonly activeCalls: number;
-}
-
-interface ListenAddon {
-  listenReusePort(host: string, port: number, backlog: number): number;
 }
 
 function credentials(config: Readonly<Config>): grpc.ServerCredentials {
@@ -178,17 +174,11 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcServer> {
   if (config.GRPC_REFLECTION) reflectionService(reflectedDefinitions()).addToServer(server);
 
   const injector = server.createConnectionInjector(credentials(config));
-  const addon = loadNativeAddon<ListenAddon>('listen');
-  const fd = addon.listenReusePort(config.HOST, config.GRPC_PORT, 511);
   const listener = net.createServer((socket) => {
     socket.setNoDelay(true);
     injector.injectConnection(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.listen({ fd }, () => resolve());
-  });
-  const port = (listener.address() as net.AddressInfo).port;
+  const port = await listenReusePort(listener, config.HOST, config.GRPC_PORT);
   log.info({ port, tls: Boolean(config.GRPC_TLS_CERT), mtls: Boolean(config.GRPC_TLS_CLIENT_CA), reflection: config.GRPC_REFLECTION }, 'grpc listening');
   if (deps.keyring && !config.GRPC_TLS_CERT && !isLoopback(config.HOST)) {
     log.warn(
