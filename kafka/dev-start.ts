@@ -30,6 +30,9 @@ async function main(): Promise<void> {
       { name: env.DLQ_TOPIC || 'events-dlq', partitions: 1 },
     ]);
     env.KAFKA_BOOTSTRAP_SERVERS = broker.bootstrap;
+    // ecosystem.config.js sets NODE_ENV=production, which turns the synthetic-load endpoint off by default;
+    // a collector on a throwaway local broker is a trial run, where the quick start uses that endpoint.
+    env.TEST_ENDPOINTS_ENABLED ??= 'true';
     console.log(`local Kafka at ${broker.bootstrap} (data in ${broker.dataDir})`);
   }
   const pm2Runtime = join(require.resolve('pm2/package.json'), '..', 'bin', 'pm2-runtime');
