@@ -53,8 +53,10 @@ export class EventProducer {
   constructor(
     config: Readonly<Config>,
     private readonly log: Logger,
+    /** the addon; a test may stand in for librdkafka's answers */
+    native: NativeProducer = loadNativeProducer(),
   ) {
-    this.native = loadNativeProducer();
+    this.native = native;
     const { global, topic } = producerSettings(config);
     // A bad property throws here, at boot, as node-rdkafka's constructor did.
     this.handle = this.native.create(confPairs(global), confPairs(topic), (kind, a, b, c) => {
