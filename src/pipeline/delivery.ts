@@ -5,7 +5,8 @@
  *   circuit closed and own spill log empty ──▶ produce; wait ≤ SPILL_AFTER_MS for reports
  *        ├─ all acknowledged ─────────────────▶ delivered
  *        ├─ some refused for good (poison) ───▶ those become dead letters
- *        ├─ some failed, retriable ───────────▶ those are spilled
+ *        ├─ some failed, retriable ───────────▶ those are spilled, in record order (a record refused at
+ *        │                                     once holds back the rest of its batch: native.ts)
  *        └─ too slow, or the circuit opened ──▶ the whole batch is spilled, the circuit opens;
  *                                              late acknowledgements are counted as duplicates
  *   otherwise ───────────────────────────────▶ spilled (per-learner order: while any log of the

@@ -23,7 +23,11 @@ export interface NativeProducer {
   ): ProducerHandle;
   /** a metadata round trip: rejects when no broker answers within the timeout */
   connect(h: ProducerHandle, timeoutMs: number): Promise<void>;
-  /** enqueues every record; returns the ones librdkafka refused at once (they get no report) */
+  /**
+   * enqueues the records in order; returns the ones librdkafka refused at once (they get no report). From the
+   * first refusal on (unless only that record was too large) the rest is not offered and comes back with the
+   * refusal's code: no record may reach Kafka ahead of a refused one of its batch.
+   */
   produce(
     h: ProducerHandle,
     topic: string,

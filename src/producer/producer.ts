@@ -21,6 +21,7 @@ export interface RecordFailure {
 
 export interface BatchDelivery {
   partitions: number[];
+  /** in record order */
   failures: RecordFailure[];
 }
 
@@ -49,6 +50,7 @@ export function securityProblem(code: number, message: string): string | null {
 }
 
 const toFailure = ([record, code, message]: NativeFailure): RecordFailure => ({ record, code, message });
+const byRecord = (a: RecordFailure, b: RecordFailure) => a.record - b.record;
 
 export class EventProducer {
   private readonly native: NativeProducer;
@@ -67,8 +69,10 @@ export class EventProducer {
   constructor(
     config: Readonly<Config>,
     private readonly log: Logger,
+    /** the addon; a test may stand in for librdkafka's answers */
+    native: NativeProducer = loadNativeProducer(),
   ) {
-    this.native = loadNativeProducer();
+    this.native = native;
     const { global, topic } = producerSettings(config);
     // A bad property throws here, at boot, as node-rdkafka's constructor did.
     this.handle = this.native.create(confPairs(global), confPairs(topic), (kind, a, b, c) => {
@@ -116,8 +120,9 @@ export class EventProducer {
   }
 
   /**
-   * Produce every record; resolves when each has a delivery report (or failed to enqueue).
-   * Never rejects: failures are per record, so the caller can decide per event.
+   * Produce the records in order; resolves when each has a delivery report (or failed to enqueue: what such a
+   * refusal holds back of the records after it is in native.ts). Never rejects: failures are per record, so the caller can
+   * decide per event.
    */
   send(topic: string, records: PackedRecords, headerNames: readonly string[], timestamp: number): Promise<BatchDelivery> {
     if (records.count === 0) return Promise.resolve({ partitions: [], failures: [] });
@@ -146,6 +151,9 @@ export class EventProducer {
     const failures: RecordFailure[] = [];
     if (p.refused) for (const f of p.refused) failures.push(toFailure(f));
     if (failed) for (const f of failed) failures.push(toFailure(f));
+    // In record order: the refused ones are the batch's tail and reports come as the partitions answer, but
+    // what the caller keeps of them (the spill log) must keep the batch's order.
+    if (failures.length > 1) failures.sort(byRecord);
     p.resolve({ partitions, failures });
   }
 

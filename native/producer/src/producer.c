@@ -15,7 +15,8 @@
  *   connect(handle, timeoutMs) -> Promise<void>                        metadata round trip
  *   produce(handle, topic, bytes: ArrayBuffer, offsets: Uint32Array, count, keys: (string|null)[],
  *           headerNames: string[], headers: string[][], timestampMs, id) -> null | [index, code, message][]
- *       (the records that could not be enqueued; every other record gets a report)
+ *       (the records that could not be enqueued: from the first refusal on, unless that record was only too
+ *       large, the rest of the batch is not offered and comes back with its code; every other record gets a report)
  *   outqLen(handle) -> number        records librdkafka still holds (queued or in flight)
  *   ref(handle) / unref(handle)      keep the event loop alive while reports are due
  *   close(handle) -> Promise<void>   stop polling, destroy the client (call after a flush)
@@ -748,6 +749,15 @@ static napi_value js_produce(napi_env env, napi_callback_info info) {
       if (hs) rd_kafka_headers_destroy(hs); /* ours again when producev fails */
       if (!sync) napi_create_array(env, &sync);
       napi_set_element(env, sync, nsync++, failure_tuple(env, i, err));
+      /* A refused record goes to the spill log and reaches Kafka later: a record after it that librdkafka
+       * would still take (its queue drained meanwhile, or the record is smaller) would overtake it. So the
+       * rest of the batch is not offered, and comes back with the same code, after it in record order.
+       * Only a record too large for Kafka is refused for itself: it becomes a dead letter, never a main-
+       * topic record, so its neighbours go on. */
+      if (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        for (uint32_t j = i + 1; j < count; j++) napi_set_element(env, sync, nsync++, failure_tuple(env, j, err));
+        break;
+      }
     }
   }
   if (bad != napi_ok) {
