@@ -5,6 +5,7 @@
  * back behind it (native/producer). Everything else is real: EventProducer, Deliverer, the spill
  * worker and its log on disk, the host order table.
  */
+import { TopicRoutes } from '../../src/pipeline/routes.js';
 import t from 'tap';
 import pino from 'pino';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,6 +36,7 @@ function standIn(refuse: number[], fail: number[]): NativeProducer {
       return {} as ProducerHandle;
     },
     connect: async () => {},
+    saslCredentials: () => {},
     produce: (_h, _topic, _bytes, _offsets, count, _keys, _names, _headers, _ts, id) => {
       const failed: NativeFailure[] = fail.map((i) => [i, TIMED_OUT, 'Local: Message timed out']);
       const delivered = count - refuse.length - fail.length;
@@ -67,7 +69,7 @@ t.test('a batch failing in its reports and refused at once is spilled in record 
   await producer.connect();
   const deliverer = new Deliverer({
     producer, spill, circuit: new Circuit(1000, 'closed'), telemetry: new Telemetry(), log, spillAfterMs: 30_000,
-    dlqTopic: 'dlq', deadLetterHeaders: [], instance: 'test', onSpilled: () => {}, retryAfterFull: () => 1, heads, host,
+    dlqRoutes: TopicRoutes.parse('', 'dlq', 'DLQ_TOPIC_ROUTES'), deadLetterHeaders: [], instance: 'test', onSpilled: () => {}, retryAfterFull: () => 1, heads, host,
   });
 
   const b = new PackedBuilder();
