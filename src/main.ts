@@ -11,7 +11,7 @@ import { loadConfig, describeConfig } from './config/load.js';
 import { maskedError, maskUrlCredentials } from './config/redact.js';
 import { Slab } from './ring/slab.js';
 import { mallocTrim, startMallocTrim } from './lifecycle/malloc-trim.js';
-import { startMemorySettle } from './lifecycle/memory-settle.js';
+import { recycleWorkers, startMemorySettle } from './lifecycle/memory-settle.js';
 import { EventProducer } from './producer/producer.js';
 import { Circuit } from './producer/circuit.js';
 import { meansBrokersDown } from './producer/classify.js';
@@ -215,13 +215,7 @@ async function main(): Promise<void> {
   stopSettle = startMemorySettle({
     idleMs: config.MEMORY_SETTLE_IDLE_MS,
     activity: () => collector.batchesTaken,
-    // One task per worker, dispatched at once to the idle workers: each exits and Piscina starts a fresh one.
-    // The tasks fail by design (their worker exited).
-    settleWorkers: async () => {
-      const before = new Set(pool.threads.map((w) => w.threadId));
-      await Promise.allSettled(Array.from({ length: config.WORKER_THREADS }, () => pool.run({ recycle: true })));
-      return pool.threads.filter((w) => !before.has(w.threadId)).length;
-    },
+    settleWorkers: () => recycleWorkers(pool, config.WORKER_THREADS),
     trim: mallocTrim,
     onSettled: (ms, workersReplaced) => log.info({ ms: Math.round(ms), workers_replaced: workersReplaced }, 'memory settled after work'),
   });

@@ -64,3 +64,29 @@ export function startMemorySettle(o: SettleOptions): () => void {
   const timer = setInterval(check, Math.max(100, Math.floor(o.idleMs / 4))).unref();
   return () => clearInterval(timer);
 }
+
+/** The parts of a Piscina pool that replacing its workers needs. */
+export interface RecyclablePool {
+  readonly threads: ReadonlyArray<{ threadId: number }>;
+  run(task: { recycle: true }): Promise<unknown>;
+}
+
+/**
+ * Replaces every worker the pool has now by a fresh one; resolves with how many of them were replaced.
+ * One recycle task per worker is dispatched at once, but Piscina may hand two to one worker (one that was just
+ * ready) or report a task's failure before it has started the replacement, so this goes round until none of the
+ * old workers is left and the pool is back to its size, within a bound: a worker still busy after it settles
+ * next time.
+ */
+export async function recycleWorkers(pool: RecyclablePool, size: number, boundMs = 5_000): Promise<number> {
+  const before = new Set(pool.threads.map((w) => w.threadId));
+  const left = () => pool.threads.filter((w) => before.has(w.threadId)).length;
+  const deadline = performance.now() + boundMs;
+  while (left() > 0 && performance.now() < deadline) {
+    const had = left();
+    await Promise.allSettled(Array.from({ length: had }, () => pool.run({ recycle: true })));
+    if (left() === had) await new Promise((r) => setTimeout(r, 10));
+  }
+  while (pool.threads.length < size && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return before.size - left();
+}

@@ -3,7 +3,7 @@
  * activity; never while batches keep coming, never again and again while idle.
  */
 import t from 'tap';
-import { startMemorySettle } from '../../src/lifecycle/memory-settle.js';
+import { recycleWorkers, startMemorySettle } from '../../src/lifecycle/memory-settle.js';
 
 function harness(idleMs: number) {
   let clock = 0;
@@ -59,4 +59,43 @@ t.test('0 means never', async (t) => {
   await new Promise((r) => setTimeout(r, 150));
   stop();
   t.equal(asked, 0, 'no watch was started');
+});
+
+/** A pool whose first recycle task goes to a worker that also takes the second, and whose replacements start late. */
+function fakePool(workers: number) {
+  let next = 1;
+  const threads: { threadId: number }[] = Array.from({ length: workers }, () => ({ threadId: next++ }));
+  let calls = 0;
+  return {
+    threads,
+    get calls() { return calls; },
+    run(_task: { recycle: true }): Promise<unknown> {
+      calls++;
+      // Every task of a round lands on the first worker: it exits once, the others stay.
+      const victim = threads[0];
+      return new Promise((_resolve, reject) => setTimeout(() => {
+        const i = threads.indexOf(victim!);
+        if (i >= 0) {
+          threads.splice(i, 1);
+          setTimeout(() => threads.push({ threadId: next++ }), 30); // the replacement comes after the failure
+        }
+        reject(new Error('worker exited'));
+      }, 1));
+    },
+  };
+}
+
+t.test('recycleWorkers: every old worker is replaced even when Piscina gives one worker two tasks', async (t) => {
+  const pool = fakePool(3);
+  const replaced = await recycleWorkers(pool, 3);
+  t.equal(replaced, 3, 'all three old workers replaced');
+  t.equal(pool.threads.length, 3, 'the pool is back to its size');
+  t.ok(pool.threads.every((w) => w.threadId > 3), 'none of the old workers is left');
+});
+
+t.test('recycleWorkers: a worker that never takes the task is not counted, and the bound holds', async (t) => {
+  const pool = { threads: [{ threadId: 1 }, { threadId: 2 }], run: () => Promise.reject(new Error('queue full')) };
+  const t0 = performance.now();
+  t.equal(await recycleWorkers(pool, 2, 100), 0, 'nothing replaced');
+  t.ok(performance.now() - t0 < 1_000, 'gave up at the bound');
 });
