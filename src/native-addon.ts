@@ -2,6 +2,8 @@
  * Loading the C addons under native/ (built by `npm run build:native` into
  * native/<name>/build/Release/<name>.node): found by walking up from the calling module
  * (src/… or dist/src/…) to the package root. No fallback: a missing addon is a build error.
+ * NATIVE_ADDON_DIR names another tree laid out as native/ (<dir>/<name>/build/Release/<name>.node) whose builds are
+ * taken first: an instrumented build (AddressSanitizer, native/asan.sh) runs the same tests as the release one.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,6 +16,15 @@ export function loadNativeAddon<T>(name: string, from: string = import.meta.url)
   const hit = loaded.get(name);
   if (hit) return hit as T;
   const rel = join('native', name, 'build', 'Release', `${name}.node`);
+  const override = process.env.NATIVE_ADDON_DIR;
+  if (override) {
+    const candidate = join(override, name, 'build', 'Release', `${name}.node`);
+    if (existsSync(candidate)) {
+      const addon = createRequire(import.meta.url)(candidate) as T;
+      loaded.set(name, addon);
+      return addon;
+    }
+  }
   let dir = dirname(fileURLToPath(from));
   for (let i = 0; i < 6; i++) {
     const candidate = join(dir, rel);

@@ -191,7 +191,7 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
   }
   // Where each event is, which may be forwarded as sent, which hold a number JSON.stringify would change
   // (native/codec/src/spans.c): only when the scanner saw exactly the events JSON.parse did.
-  const found = eventSpans(bytes);
+  const found = eventSpans(bytes, limits.maxEvents);
   const spans = found !== null && found[0] === events.length ? found : null;
   if (spans === null) {
     // A body the scanner cannot map to its events (an escaped top-level key, "events" twice): rare
@@ -210,7 +210,7 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
  */
 function decodeByEnvelope(bytes: Uint8Array, input: DecodeInput): DecodeOutcome | null {
   if (!isUtf8(bytes)) return null;
-  const scan = scanEnvelope(bytes);
+  const scan = scanEnvelope(bytes, input.limits.maxEvents);
   if (scan === null) return null;
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let batchId: string | undefined;

@@ -15,7 +15,7 @@ interface Layout {
 }
 
 interface EnvelopeAddon {
-  envelope(body: Uint8Array): Int32Array | null;
+  envelope(body: Uint8Array, maxEvents?: number): Int32Array | null;
   envelopeLayout(): Layout;
 }
 
@@ -81,8 +81,9 @@ export const CAPTURE = {
  * [n, batchIdState, batchIdStart, batchIdEnd, sentAtState, sentAtStart, sentAtEnd, then
  * ENVELOPE_WORDS per element], or null when the body is not strict JSON or its events, batch_id
  * and sent_at cannot be told from the bytes alone.
- * The body must be valid UTF-8 (the C side does not check it).
+ * The body must be valid UTF-8 (the C side does not check it). Past maxEvents elements are counted, not
+ * scanned or kept: n says how many there are, and no element's words follow.
  */
-export function scanEnvelope(body: Uint8Array): Int32Array | null {
-  return addon.envelope(body);
+export function scanEnvelope(body: Uint8Array, maxEvents?: number): Int32Array | null {
+  return maxEvents === undefined ? addon.envelope(body) : addon.envelope(body, maxEvents);
 }

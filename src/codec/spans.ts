@@ -12,15 +12,18 @@ export const INEXACT_NUMBER = 2;
 export const INEXACT_AT_SHIFT = 2;
 
 interface CodecAddon {
-  spans(body: Uint8Array): Int32Array | null;
+  spans(body: Uint8Array, maxEvents?: number): Int32Array | null;
   firstInexact(body: Uint8Array): number;
 }
 
 const addon = loadNativeAddon<CodecAddon>('codec');
 
-/** [n, start0, end0, flags0, start1, …] for the events array of the body, or null. */
-export function eventSpans(body: Uint8Array): Int32Array | null {
-  return addon.spans(body);
+/**
+ * [n, start0, end0, flags0, start1, …] for the events array of the body, or null (also when it holds more than
+ * maxEvents: such a batch is refused, and mapping millions of elements would cost memory for nothing).
+ */
+export function eventSpans(body: Uint8Array, maxEvents?: number): Int32Array | null {
+  return maxEvents === undefined ? addon.spans(body) : addon.spans(body, maxEvents);
 }
 
 /** Offset of the first number in the whole body whose value JSON.stringify would change, or -1. */

@@ -346,3 +346,28 @@ t.test('hand-picked edges', async (t) => {
   t.equal(scanEnvelope(Buffer.from('{"batch_id":"a","batch_id":"b","events":[]}')), null, 'batch_id twice');
   t.equal(scanEnvelope(Buffer.from('\uFEFF[]'))?.[0], 0, 'a BOM, as TextDecoder drops it');
 });
+
+t.test('a batch of millions of tiny elements: counted past the limit, nothing kept for them', async (t) => {
+  // ~4 MB of "0," that gzip to a few KB: one scan word block per element would be ~300 MB.
+  const n = 2_000_000;
+  const body = Buffer.from(`[${'0,'.repeat(n - 1)}0]`);
+  const rss0 = process.memoryUsage().rss;
+  const scan = scanEnvelope(body, 1000);
+  const grew = process.memoryUsage().rss - rss0;
+  t.equal(scan?.[0], n, 'the count is exact, so the answer can say how many');
+  t.equal(scan?.length, ENVELOPE_HEAD + ENVELOPE_WORDS * 1000, 'words for the first 1000 elements at most');
+  t.ok(grew < 40 * 1024 * 1024, `resident memory grew ${Math.round(grew / 1024 / 1024)} MB`);
+  const out = decodeBatch({ body: gzipSync(body), gzip: true, receivedAt: 0, instance: 'test/0', limits: { maxDecodedBytes: 8 << 20, maxEvents: 1000, maxEventBytes: 8192, nativeEnvelope: true } });
+  t.match(out, { ok: false, code: 'COLLECTOR_ERR_TOO_MANY_EVENTS', detail: /2000000 events; the limit is 1000/ });
+});
+
+t.test('element words end where the next begins (64, 128, … elements fill the buffer exactly)', async (t) => {
+  const ev = { event_id: '123e4567-e89b-12d3-a456-426614174000', learner_id: 'l', tenant_id: 't', event_type: 'progress', timestamp: '2024-02-29T00:00:00Z', source_service: 's', event_data: {} };
+  for (const n of [63, 64, 65, 128, 129]) {
+    const scan = scanEnvelope(Buffer.from(JSON.stringify(Array.from({ length: n }, () => ev))));
+    t.equal(scan?.[0], n, `${n} elements`);
+    t.equal(scan?.length, ENVELOPE_HEAD + ENVELOPE_WORDS * n, 'no word past the last element');
+    const verdicts = new Set(Array.from({ length: n }, (_, i) => scan![ENVELOPE_HEAD + ENVELOPE_WORDS * i + 3]! & 3));
+    t.same([...verdicts], [ENVELOPE_VALID], 'every element valid');
+  }
+});

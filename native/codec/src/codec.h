@@ -43,6 +43,8 @@ static inline size_t codec_find_special(const uint8_t *p, size_t i, size_t n, in
 
 /* The Uint8Array argument of an export: 1, or 0 with a TypeError pending. */
 int codec_body_arg(napi_env env, napi_callback_info info, const char *fn, body_t *b);
+/* As codec_body_arg, and an optional second argument: the most events a batch may hold (*max; UINT32_MAX if absent). */
+int codec_body_max_args(napi_env env, napi_callback_info info, const char *fn, body_t *b, size_t *max);
 size_t codec_skip_ws(const body_t *b, size_t i);
 size_t codec_scan_string(const body_t *b, size_t i, int *escaped);
 size_t codec_skip_value(const body_t *b, size_t i);

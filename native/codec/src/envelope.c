@@ -308,7 +308,7 @@ static size_t check_value(const body_t *b, size_t i, const ev_prop_t *pr, verdic
 /* The element at [i, end) of a body json_valid() accepted; out: W words from verdict on. */
 static void check_event(const body_t *b, size_t i, int32_t *out, const int32_t *prev, span_key_t *keys) {
   int32_t *caps = out + 2;
-  memset(out, 0, sizeof(int32_t) * (3 + 2 * EV_NCAPTURES));
+  memset(out, 0, sizeof(int32_t) * (WORDS - 3)); /* out is an element's words from its verdict on (w + 3) */
   if (b->p[i] != '{') {
     out[0] = V_INVALID;
     return;
@@ -378,6 +378,7 @@ typedef struct {
   size_t cap, n;
   span_key_t *keys; /* scratch: the forwarding keys of spans.c, then the record keys here */
   int failed;        /* out of memory */
+  size_t max;        /* the batch's event limit: elements past it are counted, not kept */
 } events_t;
 
 /* The events array at i ('['): each element's words; returns the index after the ']'. */
@@ -385,6 +386,12 @@ static size_t scan_array(const body_t *b, size_t i, events_t *ev) {
   ev->n = 0; /* a second "events" is refused by the caller; this is the only scan that counts */
   i = codec_skip_ws(b, i + 1);
   while (i < b->n && b->p[i] != ']') {
+    if (ev->n >= ev->max) {
+      /* The batch is refused for its size; its count is all the answer needs, so nothing is allocated for it. */
+      ev->n++;
+      i = after_member(b, codec_skip_value(b, i));
+      continue;
+    }
     if (ev->n == ev->cap) {
       int32_t *next = realloc(ev->out, sizeof(int32_t) * (HEAD + WORDS * ev->cap * 2));
       if (!next) {
@@ -459,11 +466,12 @@ static int find_envelope(const body_t *b, events_t *ev, int32_t *bid) {
 napi_value codec_js_envelope(napi_env env, napi_callback_info info) {
   napi_value nul;
   body_t b;
-  if (!codec_body_arg(env, info, "envelope", &b)) return NULL;
+  size_t max;
+  if (!codec_body_max_args(env, info, "envelope", &b, &max)) return NULL;
   CHECK(napi_get_null(env, &nul));
   if (b.n > INT32_MAX || b.n == 0) return nul;
   if (!json_valid(b.p, b.n)) return nul;
-  events_t ev = {malloc(sizeof(int32_t) * (HEAD + WORDS * 64)), 64, 0, malloc(sizeof(span_key_t) * (CODEC_MAX_DEPTH * CODEC_MAX_KEYS + MAX_RECORD_KEYS)), 0};
+  events_t ev = {malloc(sizeof(int32_t) * (HEAD + WORDS * 64)), 64, 0, malloc(sizeof(span_key_t) * (CODEC_MAX_DEPTH * CODEC_MAX_KEYS + MAX_RECORD_KEYS)), 0, max};
   int32_t bid[HEAD - 1];
   if (!ev.out || !ev.keys || find_envelope(&b, &ev, bid) < 0) {
     free(ev.out);
@@ -474,7 +482,7 @@ napi_value codec_js_envelope(napi_env env, napi_callback_info info) {
   int32_t *out = ev.out;
   out[0] = (int32_t)ev.n;
   memcpy(out + 1, bid, sizeof bid);
-  size_t words = HEAD + WORDS * ev.n;
+  size_t words = HEAD + WORDS * (ev.n < ev.max ? ev.n : ev.max);
   napi_value ab, arr;
   void *dst;
   if (napi_create_arraybuffer(env, words * sizeof(int32_t), &dst, &ab) != napi_ok) {

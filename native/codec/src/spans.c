@@ -284,8 +284,8 @@ size_t codec_scan_event(const body_t *b, size_t i, int *flags, span_key_t *keys)
   return i;
 }
 
-/* The events array at i ('['): fills out (grown as needed); returns the element count or -1. */
-static long scan_events(const body_t *b, size_t i, int32_t **out, size_t *cap) {
+/* The events array at i ('['): fills out (grown as needed); returns the element count, or -1 (also past max). */
+static long scan_events(const body_t *b, size_t i, int32_t **out, size_t *cap, size_t max) {
   span_key_t *keys = malloc(sizeof(span_key_t) * MAX_DEPTH * MAX_KEYS);
   if (!keys) return -1;
   long n = 0;
@@ -296,6 +296,10 @@ static long scan_events(const body_t *b, size_t i, int32_t **out, size_t *cap) {
   }
   while (i < b->n) {
     i = codec_skip_ws(b, i);
+    if ((size_t)n >= max) { /* more events than a batch may hold: the caller refuses it, nothing to map */
+      free(keys);
+      return -1;
+    }
     if ((size_t)(1 + 3 * (n + 1)) > *cap) {
       size_t cap2 = *cap * 2 + 64;
       int32_t *next = realloc(*out, cap2 * sizeof(int32_t));
@@ -357,8 +361,12 @@ static long find_events(const body_t *b) {
 
 /* The Uint8Array argument of an export: 1, or 0 with a TypeError pending. */
 int codec_body_arg(napi_env env, napi_callback_info info, const char *fn, body_t *b) {
-  size_t argc = 1;
-  napi_value argv[1];
+  return codec_body_max_args(env, info, fn, b, NULL);
+}
+
+int codec_body_max_args(napi_env env, napi_callback_info info, const char *fn, body_t *b, size_t *max) {
+  size_t argc = 2;
+  napi_value argv[2];
   napi_typedarray_type t;
   size_t len;
   void *data;
@@ -371,20 +379,29 @@ int codec_body_arg(napi_env env, napi_callback_info info, const char *fn, body_t
   }
   b->p = data;
   b->n = len;
+  if (max) {
+    /* The batch's event limit: the scanners keep nothing past it (a few KB of gzip can hold millions of elements). */
+    uint32_t m = UINT32_MAX;
+    napi_valuetype vt = napi_undefined;
+    if (argc >= 2) napi_typeof(env, argv[1], &vt);
+    if (vt == napi_number && napi_get_value_uint32(env, argv[1], &m) != napi_ok) m = UINT32_MAX;
+    *max = m;
+  }
   return 1;
 }
 
 static napi_value js_spans(napi_env env, napi_callback_info info) {
   napi_value nul;
   body_t b;
-  if (!codec_body_arg(env, info, "spans", &b)) return NULL;
+  size_t max;
+  if (!codec_body_max_args(env, info, "spans", &b, &max)) return NULL;
   CHECK(napi_get_null(env, &nul));
   if (b.n > INT32_MAX) return nul;
   long at = find_events(&b);
   if (at < 0) return nul;
   size_t cap = 0;
   int32_t *out = NULL;
-  long n = scan_events(&b, (size_t)at, &out, &cap);
+  long n = scan_events(&b, (size_t)at, &out, &cap, max);
   if (n < 0) {
     free(out);
     return nul;
