@@ -47,6 +47,7 @@ export default function decode(task: DecodeTask | RecycleTask): unknown {
       instance: data.instance,
       limits: data.limits,
       tenants: task.tenants,
+      keyId: task.keyId,
       payload: currentPayload(),
     });
   } finally {

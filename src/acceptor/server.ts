@@ -120,7 +120,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
    */
   const run = (
     ex: Exchange, ticket: Ticket, slot: number, token: number, length: number, encoding: BodyEncoding, startedAt: number, route: string,
-    tenants: readonly string[] | undefined,
+    tenants: readonly string[] | undefined, keyId: string | undefined,
   ) => {
     const receivedAt = Date.now();
     const bodyDoneAt = performance.now();
@@ -144,7 +144,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
         admission.settle(ticket, performance.now() - bodyDoneAt);
       }
     };
-    collector.collect({ slot, token, length, gzip: encoding === 'gzip', ...(encoding === 'zstd' ? { zstd: true } : {}), receivedAt, tenants }, startedAt).then(
+    collector.collect({ slot, token, length, gzip: encoding === 'gzip', ...(encoding === 'zstd' ? { zstd: true } : {}), receivedAt, tenants, keyId }, startedAt).then(
       (answer) => finish(answer, undefined),
       (err: unknown) => finish(null, err),
     );
@@ -205,6 +205,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       return;
     }
     const tenants = verdict?.ok ? (verdict.principal.tenants ?? undefined) : undefined;
+    const keyId = verdict?.ok ? verdict.principal.keyId : undefined;
     if (encoding === null) return refuse('COLLECTOR_ERR_UNSUPPORTED_ENCODING', `got '${req.getHeader('content-encoding')}'`);
     if (typeProblem) return refuse('COLLECTOR_ERR_UNSUPPORTED_MEDIA_TYPE', typeProblem);
     if (declared !== '' && Number(declared) > config.MAX_BODY_BYTES) {
@@ -234,7 +235,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       }
       bodyDeadlines.cancel(bodyDeadline);
       held = null; // from here the pipeline owns the slot and the ticket
-      run(ex, admitted, slot, token, body.length, encoding, startedAt, 'collect', tenants);
+      run(ex, admitted, slot, token, body.length, encoding, startedAt, 'collect', tenants, keyId);
     });
     if (held) {
       // Slowloris and trickled uploads: a body not complete in time loses its slot and its connection.
@@ -277,7 +278,7 @@ export function startServer(deps: ServerDeps): Promise<Server> {
       return void sendError(ex, 'COLLECTOR_ERR_OVERLOADED', 'no free request slot', { retryAfter: 1 });
     }
     slab.write(held.slot, 0, body);
-    run(ex, ticket, held.slot, held.token, body.byteLength, 'identity', startedAt, 'test_events', tenants);
+    run(ex, ticket, held.slot, held.token, body.byteLength, 'identity', startedAt, 'test_events', tenants, verdict?.ok ? verdict.principal.keyId : undefined);
   });
 
   if (cors) registerPreflight(app, '/api/v1/collect', cors, config);

@@ -22,7 +22,12 @@ export interface DeadLetterInput {
   failedAt: string;
   batchId: string;
   instance: string;
+  /** the tenant the record belongs to: the event's, or the sending key's when the event claims another */
   tenantId: string | null;
+  /** the API key that sent the event (AUTH_MODE=api_key) */
+  keyId?: string;
+  /** what the event claimed as tenant_id when that is not a tenant its key may write */
+  claimedTenantId?: string;
   eventIndex: number;
   original: unknown;
 }
@@ -88,6 +93,8 @@ function serialise(d: DeadLetterInput, original: string, cut?: TruncatedOriginal
     event_index: d.eventIndex,
     collector_instance: d.instance,
     tenant_id: d.tenantId,
+    ...(d.keyId !== undefined ? { key_id: d.keyId } : {}),
+    ...(d.claimedTenantId !== undefined ? { claimed_tenant_id: d.claimedTenantId } : {}),
   });
   const tail = cut ? `,"original_event_truncated":${JSON.stringify(cut)}` : '';
   return `${envelope.slice(0, -1)},"original_event":${original}${tail}}`;

@@ -45,6 +45,8 @@ export interface DecodeInput {
   limits: DecodeLimits;
   /** the tenants the request's API key may write; absent: any (AUTH_MODE=none, or a "*" key) */
   tenants?: readonly string[] | undefined;
+  /** the id of the API key that sent the request: named in its dead letters */
+  keyId?: string | undefined;
   /** versioned payload schemas (src/codec/payload.ts); absent: every event_data is any object */
   payload?: PayloadValidators;
 }
@@ -275,19 +277,26 @@ function verdicts(
     ? (tenant: string, type: string) => [tenant, type, batchId, receivedAt]
     : (tenant: string, type: string, timestamp: string) => [tenant, type, batchId, receivedAt, derivedTimestamp(input.receivedAt, sentAt, rfc3339Millis(timestamp))];
 
+  const allowed = input.tenants === undefined ? null : new Set(input.tenants);
+  // A dead letter belongs to the tenant that sent it: an event claiming a tenant its key may not write is the
+  // key's tenant's (its DLQ route, its quota, its metric), never the claimed one's, which did not send it.
+  const keyTenant = input.tenants?.[0] ?? null;
   const reject = (index: number, ev: unknown, reason: DeadLetterReason, errors: EventError[]) => {
     const o = (typeof ev === 'object' && ev !== null ? ev : {}) as Record<string, unknown>;
     const eventId = str(o.event_id);
-    const tenant = str(o.tenant_id);
+    const claimed = str(o.tenant_id);
+    const foreign = allowed !== null && (claimed === null || !allowed.has(claimed));
+    const tenant = foreign ? keyTenant : claimed;
     rejected.push({ index, event_id: eventId, reason, errors });
     const value = deadLetterValue({
       reason, errors, retryCount: 0, failedAt: receivedAt, batchId, instance: input.instance,
       tenantId: tenant, eventIndex: index, original: ev,
+      ...(input.keyId !== undefined ? { keyId: input.keyId } : {}),
+      ...(foreign && claimed !== null ? { claimedTenantId: claimed } : {}),
     }, input.limits.maxDeadLetterBytes);
     dead.add(value, str(o.learner_id), [reason, batchId, tenant ?? '', receivedAt], eventId ?? '', index);
   };
 
-  const allowed = input.tenants === undefined ? null : new Set(input.tenants);
   const buf = envelope ? (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) : null;
   const text = (w: number, at: number) => buf!.toString('utf8', spans![w + at]!, spans![w + at + 1]!);
   let tenant = ''; // of element tenantOf, reused by the next when the C side saw the same bytes

@@ -31,13 +31,13 @@ export function decodeInline(task: DecodeTask, slab: Slab, config: Readonly<Conf
   if (!task.gzip) {
     if (task.length > max) return null;
     // The slot is read in place; decodeBatch copies what it keeps before it returns.
-    return decodeBatch({ body, gzip: false, receivedAt: task.receivedAt, instance, limits: limitsOf.limits, tenants: task.tenants, payload });
+    return decodeBatch({ body, gzip: false, receivedAt: task.receivedAt, instance, limits: limitsOf.limits, tenants: task.tenants, keyId: task.keyId, payload });
   }
   // gzip's trailer says the decompressed size (mod 2^32): a hint only, so gunzip here stops at our cap.
   if (task.length >= 18 && body.readUInt32LE(task.length - 4) > max) return null;
   const capped = max < limitsOf.limits.maxDecodedBytes;
   const limits = capped ? { ...limitsOf.limits, maxDecodedBytes: max } : limitsOf.limits;
-  const o = decodeBatch({ body, gzip: true, receivedAt: task.receivedAt, instance, limits, tenants: task.tenants, payload });
+  const o = decodeBatch({ body, gzip: true, receivedAt: task.receivedAt, instance, limits, tenants: task.tenants, keyId: task.keyId, payload });
   // Larger than its trailer said: the worker decides under the real cap.
   return !o.ok && o.code === 'COLLECTOR_ERR_DECODED_TOO_LARGE' && capped ? null : o;
 }

@@ -55,7 +55,7 @@ export interface BatchError {
 }
 
 /** Who sent a call (AUTH_MODE=api_key): the tenants its key may write (undefined: any), or why it may not write. */
-export type CallAccess = () => { ok: true; tenants: readonly string[] | undefined } | { ok: false; detail: string };
+export type CallAccess = () => { ok: true; tenants: readonly string[] | undefined; keyId?: string } | { ok: false; detail: string };
 const OPEN: CallAccess = () => ({ ok: true, tenants: undefined });
 
 export type IngestResult = { ok: true; response: CollectResponse } | { ok: false; error: BatchError; batchId: string };
@@ -176,7 +176,7 @@ export class BatchIngest {
       };
       const deadline = this.deadlines.arm(() => answer(refuse('COLLECTOR_ERR_DEADLINE', `no answer within ${config.REQUEST_TIMEOUT_MS} ms`, 1)));
       collector
-        .collect({ slot: held.slot, token: held.token, length: json.body.byteLength, gzip: false, receivedAt: Date.now(), tenants }, startedAt)
+        .collect({ slot: held.slot, token: held.token, length: json.body.byteLength, gzip: false, receivedAt: Date.now(), tenants, keyId: verdict0.keyId }, startedAt)
         .then((a) => answer(toResult(a, json.batchId)))
         .catch((err: unknown) => answer(refuse('COLLECTOR_ERR_INTERNAL', (err as Error).message)))
         .finally(() => {

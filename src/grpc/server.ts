@@ -84,7 +84,7 @@ function callAccess(call: { metadata: grpc.Metadata }, keyring: Keyring | null, 
   const key = presentedKey(md('authorization'), md('x-api-key'));
   return () => {
     const v = keyring.verify(key);
-    if (v.ok) return { ok: true, tenants: v.principal.tenants ?? undefined };
+    if (v.ok) return { ok: true, tenants: v.principal.tenants ?? undefined, keyId: v.principal.keyId };
     telemetry.authRefused(v.reason);
     return { ok: false, detail: AUTH_DETAIL[v.reason] };
   };

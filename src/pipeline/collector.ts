@@ -116,10 +116,12 @@ export class Collector {
     if (!outcome.ok) return errorAnswer(outcome.code, outcome.detail, outcome.batchId);
 
     const batch = outcome.batch;
-    // Quotas before anything is written: the batch fits whole or is refused whole (dead letters included).
-    const charge = (await this.deps.quota?.charge(batch.accepted, 0)) ?? { ok: true };
+    // Quotas before anything is written: the batch fits whole or is refused whole, its dead letters charged too.
+    const charge = (await this.deps.quota?.charge(batch.accepted, 0, undefined, batch.dead, DEAD_LETTER_TENANT)) ?? { ok: true };
     if (!charge.ok) {
-      telemetry.tenantEvents(perTenant(batch.accepted, 0), 'throttled');
+      const throttled = perTenant(batch.accepted, 0);
+      for (const [t, n] of perTenant(batch.dead, DEAD_LETTER_TENANT)) throttled.set(t, (throttled.get(t) ?? 0) + n);
+      telemetry.tenantEvents(throttled, 'throttled');
       return errorAnswer('COLLECTOR_ERR_TENANT_QUOTA', charge.detail, batch.batchId, charge.retryAfterS);
     }
     this.deps.schemaMetrics?.judged(batch.schemaUse);

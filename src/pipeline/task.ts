@@ -24,6 +24,8 @@ export interface DecodeTask {
   receivedAt: number;
   /** the tenants the request's API key may write; absent: any */
   tenants?: readonly string[] | undefined;
+  /** the id of the API key that sent the request (AUTH_MODE=api_key): named in its dead letters */
+  keyId?: string | undefined;
 }
 
 /** Not a batch: asks the worker to exit so that Piscina replaces it with a fresh one (src/lifecycle/memory-settle.ts). */

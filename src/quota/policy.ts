@@ -103,29 +103,38 @@ export class QuotaPolicy<W extends QuotaWait = number> {
   }
 
   /**
-   * Charge a batch's main-topic records (tenant_id is header `tenantHeader`) against their tenants' quotas;
-   * a promise only when the buckets are in the shared store.
+   * Charge what a batch costs against its tenants' quotas: every event it carries, the main-topic records
+   * (tenant_id is header `tenantHeader`) and the dead letters (tenant_id is header `deadTenantHeader`: the sending
+   * key's tenant when an event claims one the key may not write) — an invalid event costs a Kafka write as a valid
+   * one does, so a tenant over its quota is refused whatever it sends. A promise only when the buckets are in the
+   * shared store.
    */
-  charge(records: PackedRecords, tenantHeader = 0, nowUs?: number): W extends number ? Charge : Charge | Promise<Charge> {
-    return this.#charge(records, tenantHeader, nowUs) as W extends number ? Charge : Charge | Promise<Charge>;
+  charge(
+    records: PackedRecords, tenantHeader = 0, nowUs?: number, deadLetters?: PackedRecords, deadTenantHeader = 2,
+  ): W extends number ? Charge : Charge | Promise<Charge> {
+    return this.#charge(records, tenantHeader, nowUs, deadLetters, deadTenantHeader) as W extends number ? Charge : Charge | Promise<Charge>;
   }
 
-  #charge(records: PackedRecords, tenantHeader: number, nowUs?: number): Charge | Promise<Charge> {
-    if (this.#quotas.size === 0 || records.count === 0) return { ok: true };
+  #charge(records: PackedRecords, tenantHeader: number, nowUs: number | undefined, deadLetters: PackedRecords | undefined, deadTenantHeader: number): Charge | Promise<Charge> {
+    if (this.#quotas.size === 0 || records.count + (deadLetters?.count ?? 0) === 0) return { ok: true };
     const need = new Map<string, { events: number; bytes: number; q: TenantQuota }>();
     const any = this.#quotas.get('*');
-    for (let i = 0; i < records.count; i++) {
-      const tenant = records.headers[i]![tenantHeader]!;
-      let n = need.get(tenant);
-      if (!n) {
-        const q = this.#quotas.get(tenant) ?? any;
-        if (!q || (q.eventsPerSecond === 0 && q.bytesPerSecond === 0)) continue;
-        n = { events: 0, bytes: 0, q };
-        need.set(tenant, n);
+    const add = (from: PackedRecords, header: number) => {
+      for (let i = 0; i < from.count; i++) {
+        const tenant = from.headers[i]![header]!;
+        let n = need.get(tenant);
+        if (!n) {
+          const q = this.#quotas.get(tenant) ?? any;
+          if (!q || (q.eventsPerSecond === 0 && q.bytesPerSecond === 0)) continue;
+          n = { events: 0, bytes: 0, q };
+          need.set(tenant, n);
+        }
+        n.events++;
+        n.bytes += from.offsets[i + 1]! - from.offsets[i]!;
       }
-      n.events++;
-      n.bytes += records.offsets[i + 1]! - records.offsets[i]!;
-    }
+    };
+    add(records, tenantHeader);
+    if (deadLetters) add(deadLetters, deadTenantHeader);
     if (need.size === 0) return { ok: true };
     const tenants = [...need.keys()];
     const keys = new BigUint64Array(tenants.length);

@@ -244,10 +244,28 @@ t.test('tenant binding: events of a tenant the key may not write are dead-letter
   t.same(o.batch.rejected.map((r) => [r.index, r.reason, r.errors[0]!.code]), [[2, 'tenant_forbidden', 'tenant_forbidden'], [3, 'tenant_forbidden', 'tenant_forbidden']]);
   const dead = JSON.parse(recordValue(o.batch.dead, 0).toString()) as { reason: string; tenant_id: string; original_event: { event_id: string } };
   t.equal(dead.reason, 'tenant_forbidden');
-  t.equal(dead.tenant_id, 'tenant-b');
+  t.equal(dead.tenant_id, 'tenant-a', "the dead letter is the sending key's tenant's, not the claimed tenant's");
   t.equal(dead.original_event.event_id, events[2]!.event_id);
+  t.same(o.batch.dead.headers.map((h) => h[2]), ['tenant-a', 'tenant-a'], 'its tenant_id header (DLQ route, quota, metric) too');
   const any = decodeBatch({ ...input(JSON.stringify(events)), tenants: undefined });
   t.ok(any.ok && any.batch.accepted.count === 4, 'no tenant list: any tenant');
   const invalid = decodeBatch({ ...input(JSON.stringify([{ tenant_id: 'tenant-b' }])), tenants: ['tenant-a'] });
   t.ok(invalid.ok && invalid.batch.rejected[0]!.reason === 'validation', 'an invalid event is a validation failure first');
+});
+
+t.test('dead letters name the key that sent them and what it claimed', async (t) => {
+  const events = [...syntheticBatch(1, { tenant: 'tenant-a' }), ...syntheticBatch(1, { tenant: 'victim' }, 1)];
+  const bad = { ...syntheticBatch(1, { tenant: 'victim' }, 2)[0]!, event_type: 'no-such-type' };
+  const o = decodeBatch({ ...input(JSON.stringify([...events, bad, { tenant_id: 7 }])), tenants: ['tenant-a', 'tenant-c'], keyId: 'k_123' });
+  if (!o.ok) return t.fail(o.code);
+  const dead = o.batch.dead.indexes.map((_, i) => JSON.parse(recordValue(o.batch.dead, i).toString()) as Record<string, unknown>);
+  t.same(dead.map((d) => [d.reason, d.tenant_id, d.claimed_tenant_id, d.key_id]), [
+    ['tenant_forbidden', 'tenant-a', 'victim', 'k_123'],
+    ['validation', 'tenant-a', 'victim', 'k_123'],
+    ['validation', 'tenant-a', undefined, 'k_123'],
+  ], "forbidden or invalid, an event claiming another tenant is the key's first tenant's");
+  t.same(o.batch.dead.headers.map((h) => h[2]), ['tenant-a', 'tenant-a', 'tenant-a']);
+  const open = decodeBatch({ ...input(JSON.stringify([bad])) });
+  const d = open.ok ? JSON.parse(recordValue(open.batch.dead, 0).toString()) as Record<string, unknown> : {};
+  t.same([d.tenant_id, 'key_id' in d, 'claimed_tenant_id' in d], ['victim', false, false], 'without keys: the claimed tenant, nothing more');
 });

@@ -19,6 +19,7 @@ import { createTopics } from '../helpers/topics.js';
 import { freePort, startCollector, type RunningCollector } from '../helpers/collector.js';
 import { readTopic, readUntilIds, eventIds } from '../helpers/consumer.js';
 import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+import { keyIdOf } from '../../src/auth/secret.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../src/auth/cli.js', import.meta.url));
@@ -136,9 +137,20 @@ t.test('a key of tenant A sending A and B events: A in Kafka, B dead-lettered te
       continue;
     }
     t.equal(rec.headers.reason, 'tenant_forbidden');
-    t.equal(rec.headers.tenant_id, 'tenant-b');
-    t.match(JSON.parse(rec.value), { reason: 'tenant_forbidden', tenant_id: 'tenant-b', original_event: { event_id: id } });
+    t.equal(rec.headers.tenant_id, 'tenant-a', "the sender's tenant: B did not send it, its DLQ route and quota are not A's to use");
+    t.match(JSON.parse(rec.value), { reason: 'tenant_forbidden', tenant_id: 'tenant-a', claimed_tenant_id: 'tenant-b', key_id: keyIdOf(keyA), original_event: { event_id: id } });
   }
+  // Summed over the processes (the host-wide /metrics has a series per process), once tenant-a's show up.
+  const rejected = (text: string, tenant: string) => text.split('\n')
+    .filter((l) => l.startsWith(`collector_tenant_events_total{tenant="${tenant}",outcome="rejected"`))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  let metrics = '';
+  for (const until = Date.now() + 15_000; Date.now() < until; await sleep(300)) {
+    metrics = (await request(port, 'GET', '/metrics', {})).text;
+    if (rejected(metrics, 'tenant-a') >= 2) break;
+  }
+  t.ok(rejected(metrics, 'tenant-a') >= 2, `the forbidden writes are counted as tenant-a's rejected events (${rejected(metrics, 'tenant-a')})`);
+  t.equal(rejected(metrics, 'tenant-b'), 0, 'none against tenant-b, which sent nothing');
   const onlyB = await post({ 'x-api-key': keyA }, b);
   t.equal(onlyB.status, 422, 'only forbidden events: all rejected (422), as for invalid ones');
 });

@@ -138,3 +138,33 @@ t.test('a tenant over its quota is throttled to it across both processes; anothe
   const found = eventIds(await readUntilIds(bootstrap, TOPIC, ids, 60_000));
   t.same(ids.filter((id) => !found.has(id)), [], `all ${ids.length} admitted tenant-q events are in Kafka`);
 });
+
+t.test('invalid events are charged as valid ones: a tenant over its quota gets 429 however it fills its batches', async (t) => {
+  const topic = `${TOPIC}-inv`;
+  await createTopics([{ name: topic, partitions: 1 }, { name: `${topic}-dlq`, partitions: 1 }]);
+  const home = mkdtempSync(join(os.tmpdir(), 'collector-quota-inv-'));
+  const quotas = join(home, 'quotas.json');
+  writeFileSync(quotas, JSON.stringify({ quotas: { 'tenant-i': { events_per_second: 100, bytes_per_second: 0, burst_seconds: 1 } } }));
+  const c = await startCollector({
+    KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: `${topic}-dlq`, TENANT_QUOTAS_FILE: quotas,
+    QUOTA_PATH: join(home, 'quota.table'), RUN_DIR: join(home, 'run'), BUFFER_DIR: join(home, 'buffer'),
+  });
+  t.teardown(() => c.stop());
+  const port = Number(new URL(c.url).port);
+  const deadline = Date.now() + 60_000;
+  while ((await request(port, '/api/v1/health').catch(() => null))?.status !== 200) {
+    if (Date.now() > deadline) throw new Error('collector never healthy');
+    await sleep(200);
+  }
+  // 100 events each, every one invalid (no such event type): each would be a dead letter.
+  const invalid = () => syntheticBatch(100, { tenant: 'tenant-i' }).map((e) => ({ ...e, event_type: 'no-such-type' }));
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await request(port, '/api/v1/collect', JSON.stringify(invalid()));
+    statuses.push(r.status);
+    if (r.status === 429) t.equal((JSON.parse(r.text) as { error: { code: string } }).error.code, 'COLLECTOR_ERR_TENANT_QUOTA');
+  }
+  t.equal(statuses[0], 422, 'the first batch fits the burst: dead-lettered, 422');
+  t.ok(statuses.slice(1).filter((s) => s === 429).length >= 3, `the next ones are over the quota: ${statuses.join(' ')}`);
+  t.equal((await request(port, '/api/v1/collect', JSON.stringify(syntheticBatch(100, { tenant: 'tenant-i' })))).status, 429, 'and so is a valid batch right after');
+});

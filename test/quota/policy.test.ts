@@ -37,3 +37,21 @@ t.test('quota files are checked', async (t) => {
   t.throws(() => quotasOfFileText('{"quotas": []}', 'f'), /object/);
   t.throws(() => quotasOfFileText('nope', 'f'), /not JSON/);
 });
+
+t.test('dead letters cost what accepted events cost: a throttled tenant is refused whatever it sends', async (t) => {
+  const policy = new QuotaPolicy(QuotaTable.open(join(mkdtempSync(join(os.tmpdir(), 'quota-')), 'd.quota'), 64));
+  policy.replace(parseQuotas({ t: { events_per_second: 10, bytes_per_second: 0, burst_seconds: 1 } }, 'test'));
+  const T = 1e12;
+  const deadLetters = (tenants: string[]) => {
+    const b = new PackedBuilder();
+    tenants.forEach((tenant, i) => b.add('{"reason":"validation"}', 'l', ['validation', 'b', tenant, 'r'], `d${i}`, i));
+    return b.build();
+  };
+  const none = records([]);
+  t.same(policy.charge(none, 0, T, deadLetters(Array(10).fill('t'))), { ok: true }, '10 invalid events take the 10 tokens');
+  const r = policy.charge(none, 0, T, deadLetters(['t']));
+  t.notOk(r.ok, 'the 11th invalid event is refused like a valid one');
+  t.notOk(policy.charge(records(['t']), 0, T).ok, 'and so is a valid one: the bucket is the same');
+  t.equal(policy.charge(none, 0, T, deadLetters(Array(11).fill('t'))).ok, false, 'more dead letters than the burst: never');
+  t.same(policy.charge(records(['other']), 0, T, deadLetters(['other'])), { ok: true }, 'a tenant without a quota is not limited');
+});
