@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PackedRecords } from '../codec/packed.js';
-import { PARAMS_PER_KEY, TAKE_NEVER } from './table.js';
+import { PARAMS_PER_KEY, PINNED, TAKE_NEVER } from './table.js';
 
 export interface TenantQuota {
   eventsPerSecond: number;
@@ -142,7 +142,8 @@ export class QuotaPolicy<W extends QuotaWait = number> {
     tenants.forEach((t, i) => {
       const { events, bytes, q } = need.get(t)!;
       keys[i] = this.#keyOf(t);
-      params.set([q.eventsPerSecond, q.eventsPerSecond * q.burstSeconds, q.bytesPerSecond, q.bytesPerSecond * q.burstSeconds, events, bytes], i * PARAMS_PER_KEY);
+      const pinned = this.#quotas.has(t) ? PINNED : 0;
+      params.set([q.eventsPerSecond, q.eventsPerSecond * q.burstSeconds, q.bytesPerSecond, q.bytesPerSecond * q.burstSeconds, events, bytes, pinned], i * PARAMS_PER_KEY);
     });
     const wait: QuotaWait = this.table.take(keys, params, nowUs);
     return typeof wait === 'number' ? this.#judge(wait, tenants, need) : wait.then((w) => this.#judge(w, tenants, need));

@@ -10,12 +10,16 @@ import { loadNativeAddon } from '../native-addon.js';
 interface NativeQuota {
   open(path: string, slots: number): object;
   take(handle: object, keys: BigUint64Array, params: Float64Array, nowUs?: number): number;
-  stats(handle: object): { slots: number; used: number; lockSteals: number };
+  stats(handle: object): QuotaStats;
   close(handle: object): void;
 }
 
-/** Values per key in `params`: events/s, event burst, bytes/s, byte burst, events needed, bytes needed. */
-export const PARAMS_PER_KEY = 6;
+/**
+ * Values per key in `params`: events/s, event burst, bytes/s, byte burst, events needed, bytes needed, and flags
+ * (PINNED: the tenant has a quota of its own, so it never shares the overflow bucket).
+ */
+export const PARAMS_PER_KEY = 7;
+export const PINNED = 1;
 export const TAKE_NEVER = -1;
 
 /** /dev/shm/event-collector-<name>.quota (os tmpdir when there is no /dev/shm). */
@@ -23,6 +27,18 @@ export function defaultQuotaPath(name: string | number): string {
   const safe = String(name).replace(/[^A-Za-z0-9._-]/g, '_');
   const dir = existsSync('/dev/shm') ? '/dev/shm' : process.env.TMPDIR || '/tmp';
   return join(dir, `event-collector-${safe}.quota`);
+}
+
+export interface QuotaStats {
+  slots: number;
+  used: number;
+  lockSteals: number;
+  /** slots handed to another tenant once their buckets were full again (idle) */
+  reclaimed: number;
+  /** takes of a tenant with a quota of its own that had to evict another tenant's live slot */
+  evicted: number;
+  /** takes that fell to the shared overflow bucket (no slot free, none idle) */
+  overflowed: number;
 }
 
 export class QuotaTable {
@@ -51,7 +67,7 @@ export class QuotaTable {
     return nowUs === undefined ? this.#addon.take(this.#handle, keys, params) : this.#addon.take(this.#handle, keys, params, nowUs);
   }
 
-  stats(): { slots: number; used: number; lockSteals: number } {
+  stats(): QuotaStats {
     if (this.#handle === null) throw new Error('quota: the table is closed');
     return this.#addon.stats(this.#handle);
   }

@@ -27,9 +27,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local wait, never, debit = 0, false, {}
 for i = 1, #KEYS do
-  local p = (math.floor((i - 1) / 2)) * 6 + ((i - 1) % 2) * 2
+  local p = (math.floor((i - 1) / 2)) * ${PARAMS_PER_KEY} + ((i - 1) % 2) * 2
   local rate, burst = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
-  local need = tonumber(ARGV[math.floor((i - 1) / 2) * 6 + 5 + (i - 1) % 2])
+  local need = tonumber(ARGV[math.floor((i - 1) / 2) * ${PARAMS_PER_KEY} + 5 + (i - 1) % 2])
   if rate > 0 and need > 0 then
     if need > burst then never = true end
     local T = 1000 / rate

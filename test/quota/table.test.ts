@@ -8,11 +8,11 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QuotaTable, TAKE_NEVER } from '../../src/quota/table.js';
+import { PINNED, QuotaTable, TAKE_NEVER } from '../../src/quota/table.js';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'quota-'));
-/** params for one key: events/s, burst, bytes/s, burst, events, bytes */
-const p = (evRate: number, evNeed: number, byteRate = 0, byteNeed = 0, burstS = 1) => [evRate, evRate * burstS, byteRate, byteRate * burstS, evNeed, byteNeed];
+/** params for one key: events/s, burst, bytes/s, burst, events, bytes, flags */
+const p = (evRate: number, evNeed: number, byteRate = 0, byteNeed = 0, burstS = 1, flags = 0) => [evRate, evRate * burstS, byteRate, byteRate * burstS, evNeed, byteNeed, flags];
 const take = (q: QuotaTable, keys: bigint[], params: number[][], nowUs: number) =>
   q.take(BigUint64Array.from(keys), Float64Array.from(params.flat()), nowUs);
 
@@ -50,4 +50,41 @@ t.test('two processes taking at once: every token is handed out exactly once', a
   const counts = (await Promise.all(done)).map(Number);
   t.equal(counts[0]! + counts[1]!, BURST, `${counts.join(' + ')} admitted: exactly the burst (time frozen, no refill)`);
   t.ok(counts[0]! > 0 && counts[1]! > 0, 'both processes got some');
+});
+
+t.test('slots of idle tenants are reused: random tenant ids cannot fill the table for good', async (t) => {
+  const q = QuotaTable.open(join(dir, 'reclaim.quota'), 16); // 15 tenant slots and the overflow bucket
+  const T = 1e12;
+  // 40 one-off tenants, each taking 5 of a burst of 100 (full again 50 ms later).
+  const first = Array.from({ length: 40 }, (_, k) => take(q, [BigInt(1000 + k)], [p(100, 5)], T));
+  t.same(first.slice(0, 15), Array(15).fill(0), 'the first 15 have slots of their own');
+  const busy = q.stats();
+  t.equal(busy.used, 16, 'every slot in use, the overflow bucket too');
+  t.ok(busy.overflowed > 0, `while all were live, later tenants shared the overflow bucket (${busy.overflowed})`);
+  // Once they are idle (full again), a new tenant gets a slot of its own: its burst is its own, not shared.
+  const later = T + 60_000;
+  t.equal(take(q, [5000n], [p(100, 100)], later), 0, 'a whole burst for the new tenant');
+  t.equal(take(q, [5001n], [p(100, 100)], later), 0, 'and for the next: not the one overflow bucket');
+  const after = q.stats();
+  t.equal(after.overflowed, busy.overflowed, 'neither went to the overflow bucket');
+  t.ok(after.reclaimed >= 2, `idle slots reclaimed (${after.reclaimed})`);
+  t.equal(take(q, [5000n], [p(100, 1)], later), 10, 'and each keeps its own state: 5000 is empty now');
+  q.close();
+});
+
+t.test('a tenant with its own quota never shares the overflow bucket', async (t) => {
+  const q = QuotaTable.open(join(dir, 'pinned.quota'), 8);
+  const T = 1e12;
+  // "*" tenants drain their buckets and stay live (not idle) for the whole test.
+  for (let k = 0; k < 20; k++) take(q, [BigInt(2000 + k)], [p(1, 1)], T);
+  t.ok(q.stats().overflowed > 0, 'the "*" crowd fills the table and the overflow bucket');
+  // The overflow bucket is drained by the crowd: a pinned tenant sharing it would be refused.
+  for (const k of [9000n, 9001n, 9002n]) {
+    t.equal(take(q, [k], [p(100, 100, 0, 0, 1, PINNED)], T), 0, `pinned tenant ${k} gets its whole burst`);
+  }
+  t.ok(q.stats().evicted >= 3, 'by evicting "*" tenants\' live slots');
+  t.equal(take(q, [9000n], [p(100, 1, 0, 0, 1, PINNED)], T), 10, 'its state is its own: empty after its burst');
+  t.equal(take(q, [9001n], [p(100, 1, 0, 0, 1, PINNED)], T), 10, 'and not taken from it by a later pinned tenant');
+  t.ok(take(q, [2999n], [p(100, 100)], T) > 0, 'while a new "*" tenant still shares the drained overflow bucket');
+  q.close();
 });

@@ -8,8 +8,16 @@
  * File layout:
  *   [0, 4096)                 header (q_header, rest zero), magic written last
  *   [4096, 4096 + n * 64)     n slots of 64 bytes; slot 0 is the overflow bucket shared by
- *                             tenants that find no free slot (the table never grows)
- * Slot: u64 key (0 = free) · f64 event tokens · f64 byte tokens · i64 last refill (µs) · pad.
+ *                             tenants that find no slot (the table never grows)
+ * Slot: u64 key (0 = free) · f64 event tokens · f64 byte tokens · i64 last refill (µs) ·
+ *       i64 full at (µs: when both buckets are full again; 0 = not known) · u64 flags · pad.
+ *
+ * Slots are reused, never freed: a tenant whose buckets are full again (idle for its burst) is in the state a
+ * new tenant starts in, so its slot goes to the next tenant that finds no slot of its own in its probe window —
+ * random tenant ids cannot fill the table for good. A tenant with a quota of its own (PINNED) never shares the
+ * overflow bucket: when its window holds no free or idle slot it evicts a "*" tenant's live one (that tenant
+ * starts again from full buckets, a burst more than its quota once) — tenants of the quota file are few, and
+ * the "*" crowd cannot push them into a bucket they share with it.
  *
  * A holder killed while holding the lock is detected by a waiter (kill(pid, 0) = ESRCH, or
  * the word holds the waiter's own pid: a dead predecessor's recycled pid) and the lock is
@@ -19,10 +27,10 @@
  * exports:
  *   open(path, slots) -> handle
  *   take(handle, keys: BigUint64Array, params: Float64Array, nowUs?: number) -> number
- *        params per key: evRate, evBurst, byteRate, byteBurst, evNeed, byteNeed (rate 0 = unlimited)
+ *        params per key: evRate, evBurst, byteRate, byteBurst, evNeed, byteNeed (rate 0 = unlimited), flags (1 = pinned)
  *        0 = taken (every bucket debited); > 0 = ms until the whole batch would fit (nothing debited);
  *        -1 = it can never fit (a need larger than its burst; nothing debited)
- *   stats(handle) -> { slots, used, lockSteals }
+ *   stats(handle) -> { slots, used, lockSteals, reclaimed, evicted, overflowed }
  *   close(handle)
  */
 #ifndef NAPI_VERSION
@@ -49,10 +57,12 @@
 #include "napi_util.h"
 
 #define Q_MAGIC 0x41544F5143564545ULL /* "EEVCQOTA" read little-endian */
-#define Q_VERSION 1u
+#define Q_VERSION 2u
+#define Q_PINNED 1u
 #define Q_HEADER_BYTES 4096u
 #define Q_SLOT_BYTES 64u
 #define Q_MAX_PROBES 64u
+#define Q_PARAMS 7 /* per key: evRate, evBurst, byteRate, byteBurst, evNeed, byteNeed, flags */
 
 typedef struct {
   uint64_t magic;
@@ -61,6 +71,9 @@ typedef struct {
   uint64_t lock;
   uint64_t created_us;
   uint64_t lock_steals;
+  uint64_t reclaimed;
+  uint64_t evicted;
+  uint64_t overflowed;
 } q_header;
 
 typedef struct {
@@ -68,7 +81,9 @@ typedef struct {
   double ev_tokens;
   double byte_tokens;
   int64_t last_us;
-  uint64_t pad[4];
+  int64_t full_us;
+  uint64_t flags;
+  uint64_t pad[2];
 } q_slot;
 
 typedef struct {
@@ -112,23 +127,43 @@ static void lock_table(q_header *h) {
 
 static void unlock_table(q_header *h) { __atomic_store_n(&h->lock, 0, __ATOMIC_RELEASE); }
 
-/* The slot of `key`, claimed (full buckets) when new; slot 0 when the probe window is full. */
+static q_slot *claim(q_slot *s, uint64_t key, const double *p, int64_t now) {
+  s->ev_tokens = p[1];
+  s->byte_tokens = p[3];
+  s->last_us = now;
+  s->full_us = now;
+  s->flags = (uint64_t)p[6] & Q_PINNED;
+  s->key = key;
+  return s;
+}
+
+/*
+ * The slot of `key`: its own; else a free one, an idle one (buckets full again) or, for a pinned tenant, a
+ * "*" tenant's — claimed with full buckets; else slot 0, the overflow bucket. Keys are replaced, never cleared,
+ * so every key's probe chain stays unbroken, and a key is claimed only after its whole window lacked it.
+ */
 static q_slot *slot_of(q_table *t, uint64_t key, const double *p, int64_t now) {
   uint32_t mask = t->nslots - 1;
   uint32_t start = (uint32_t)(key ^ (key >> 32)) & mask;
+  q_slot *idle = NULL, *evictable = NULL;
   for (uint32_t i = 0; i < Q_MAX_PROBES && i < t->nslots; i++) {
     uint32_t idx = (start + i) & mask;
     if (idx == 0) continue;
     q_slot *s = &t->slots[idx];
     if (s->key == key) return s;
-    if (s->key == 0) {
-      s->ev_tokens = p[1];
-      s->byte_tokens = p[3];
-      s->last_us = now;
-      s->key = key;
-      return s;
-    }
+    if (s->key == 0) return claim(s, key, p, now);
+    if (!idle && s->full_us != 0 && s->full_us <= now) idle = s;
+    if (!evictable && !(s->flags & Q_PINNED)) evictable = s;
   }
+  if (idle) {
+    t->h->reclaimed++;
+    return claim(idle, key, p, now);
+  }
+  if (((uint64_t)p[6] & Q_PINNED) && evictable) {
+    t->h->evicted++;
+    return claim(evictable, key, p, now);
+  }
+  t->h->overflowed++;
   q_slot *o = &t->slots[0];
   if (o->key == 0) {
     o->ev_tokens = p[1];
@@ -154,7 +189,7 @@ static double take_locked(q_table *t, const uint64_t *keys, const double *params
   int never = 0;
   size_t debited = 0;
   for (size_t i = 0; i < n; i++) {
-    const double *p = params + i * 6;
+    const double *p = params + i * Q_PARAMS;
     q_slot *s = slot_of(t, keys[i], p, now);
     got[i] = s;
     int64_t dt = now - s->last_us;
@@ -182,10 +217,21 @@ static double take_locked(q_table *t, const uint64_t *keys, const double *params
   if (never || wait_ms > 0) {
     /* Refused: give back what this take debited (exact under the lock). */
     for (size_t i = debited; i-- > 0;) {
-      const double *p = params + i * 6;
+      const double *p = params + i * Q_PARAMS;
       if (p[0] > 0) got[i]->ev_tokens += p[4];
       if (p[2] > 0) got[i]->byte_tokens += p[5];
     }
+  }
+  /* When each bucket touched is full again: from then on its slot is as good as free. */
+  for (size_t i = 0; i < n; i++) {
+    const double *p = params + i * Q_PARAMS;
+    q_slot *s = got[i];
+    if (s == &t->slots[0]) continue;
+    double secs = 0;
+    if (p[0] > 0 && p[1] - s->ev_tokens > 0) secs = (p[1] - s->ev_tokens) / p[0];
+    if (p[2] > 0 && p[3] - s->byte_tokens > 0 && (p[3] - s->byte_tokens) / p[2] > secs) secs = (p[3] - s->byte_tokens) / p[2];
+    if (!isfinite(secs) || secs > 1e9) secs = 1e9;
+    s->full_us = now + (int64_t)(secs * 1e6) + 1;
   }
   if (got != stack) free(got);
   return result;
@@ -315,8 +361,8 @@ static napi_value js_take(napi_env env, napi_callback_info info) {
   size_t kn, pn;
   void *kd, *pd;
   if (napi_get_typedarray_info(env, argv[1], &kt, &kn, &kd, NULL, NULL) != napi_ok || kt != napi_biguint64_array ||
-      napi_get_typedarray_info(env, argv[2], &pt, &pn, &pd, NULL, NULL) != napi_ok || pt != napi_float64_array || pn != kn * 6) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "quota: keys must be a BigUint64Array and params a Float64Array of 6 per key");
+      napi_get_typedarray_info(env, argv[2], &pt, &pn, &pd, NULL, NULL) != napi_ok || pt != napi_float64_array || pn != kn * Q_PARAMS) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "quota: keys must be a BigUint64Array and params a Float64Array of 7 per key");
     return NULL;
   }
   int64_t now = mono_us();
@@ -359,6 +405,12 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "used", v));
   CHECK(napi_create_double(env, (double)__atomic_load_n(&t->h->lock_steals, __ATOMIC_RELAXED), &v));
   CHECK(napi_set_named_property(env, obj, "lockSteals", v));
+  CHECK(napi_create_double(env, (double)__atomic_load_n(&t->h->reclaimed, __ATOMIC_RELAXED), &v));
+  CHECK(napi_set_named_property(env, obj, "reclaimed", v));
+  CHECK(napi_create_double(env, (double)__atomic_load_n(&t->h->evicted, __ATOMIC_RELAXED), &v));
+  CHECK(napi_set_named_property(env, obj, "evicted", v));
+  CHECK(napi_create_double(env, (double)__atomic_load_n(&t->h->overflowed, __ATOMIC_RELAXED), &v));
+  CHECK(napi_set_named_property(env, obj, "overflowed", v));
   return obj;
 }
 
