@@ -82,6 +82,8 @@ async function main(): Promise<void> {
     },
     log,
   );
+  // A spill worker that keeps dying: exit, so the supervisor starts a process whose recovery finds the log.
+  spill.onFatal = () => process.exit(70);
   const hello = await spill.ready;
   for (const r of hello.recovery) {
     if (r.quarantined.length || r.lostRanges.length) log.error({ recovery: r }, 'SPILL LOG DAMAGE: records quarantined; inspect the quarantine/ folder');

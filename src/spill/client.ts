@@ -21,32 +21,55 @@ export class SpillFailure extends Error {
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
+/** Restarts of a dead spill worker allowed within RESTART_WINDOW_MS; past them the process gives up (onFatal). */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+
 export class SpillClient {
-  private worker: Worker;
+  private worker!: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private sourceStats: SourceStats[] = [];
   readonly ready: Promise<SpillHello>;
+  /** resolves when the current worker has said hello; calls wait for it (a restarted worker recovers first) */
+  private started: Promise<unknown>;
+  private closing = false;
+  /** the current worker has not exited */
+  private alive = false;
+  private readonly restarts: number[] = [];
   /** appends sent whose reply has not come yet: they count as "spill not empty" */
   private appending = 0;
+  /**
+   * Called when the worker died more than MAX_RESTARTS times in RESTART_WINDOW_MS: nothing more can be made
+   * durable here, so the process should exit (PM2 or Kubernetes starts it again, its recovery finds the log).
+   */
+  onFatal: (err: Error) => void = () => {};
 
   constructor(
-    data: SpillWorkerData,
+    private readonly data: SpillWorkerData,
     private readonly log: Logger,
   ) {
-    this.worker = new Worker(new URL('../../workers/spill.js', import.meta.url), { workerData: data });
-    this.ready = new Promise((resolve, reject) => {
+    this.ready = this.start();
+    this.started = this.ready.catch(() => undefined);
+  }
+
+  /** A worker on the same directories; its hello comes once it has recovered them. */
+  private start(): Promise<SpillHello> {
+    const worker = new Worker(new URL('../../workers/spill.js', import.meta.url), { workerData: this.data });
+    this.worker = worker;
+    this.alive = true;
+    const hello = new Promise<SpillHello>((resolve, reject) => {
       const onFirst = (m: SpillHello | SpillReply) => {
         if ('hello' in m) {
           this.sourceStats = m.sources;
-          this.worker.off('error', reject);
+          worker.off('error', reject);
           resolve(m);
         }
       };
-      this.worker.once('message', onFirst);
-      this.worker.once('error', reject);
+      worker.once('message', onFirst);
+      worker.once('error', reject);
     });
-    this.worker.on('message', (m: SpillHello | SpillReply) => {
+    worker.on('message', (m: SpillHello | SpillReply) => {
       if ('hello' in m) return;
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -56,14 +79,47 @@ export class SpillClient {
         p.resolve(m);
       } else p.reject(new SpillFailure(m.code, m.message));
     });
-    this.worker.on('error', (err) => {
-      this.log.error({ err }, 'spill worker crashed');
-      for (const p of this.pending.values()) p.reject(new SpillFailure('COLLECTOR_ERR_SPILL_IO', `spill worker crashed: ${err.message}`));
-      this.pending.clear();
-    });
+    worker.on('error', (err) => this.log.error({ err }, 'spill worker crashed'));
+    worker.on('exit', (code) => this.onExit(worker, code));
+    return hello;
   }
 
-  private call(req: DistributiveOmit<SpillRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<SpillReply & { ok: true }> {
+  /**
+   * The worker is gone. What it was asked and did not answer fails (an append not confirmed durable is never
+   * acknowledged: its batch is answered 503 and retried by the client); a fresh worker takes the same
+   * directories back (its lock is this process's: stealOwnProcess) and recovers them, and calls wait for it.
+   */
+  private onExit(worker: Worker, code: number): void {
+    if (worker !== this.worker) return;
+    this.alive = false;
+    const failure = new SpillFailure('COLLECTOR_ERR_SPILL_IO', `spill worker exited (code ${code})`);
+    for (const p of this.pending.values()) p.reject(failure);
+    this.pending.clear();
+    if (this.closing) return;
+    const now = Date.now();
+    while (this.restarts.length > 0 && now - this.restarts[0]! > RESTART_WINDOW_MS) this.restarts.shift();
+    if (this.restarts.length >= MAX_RESTARTS) {
+      this.log.fatal({ code, restarts: this.restarts.length }, 'spill worker keeps dying: giving up');
+      this.closing = true;
+      this.onFatal(failure);
+      return;
+    }
+    this.restarts.push(now);
+    this.log.error({ code }, 'spill worker exited: restarting it');
+    const next = this.start();
+    this.started = next.then(
+      () => this.log.info('spill worker restarted'),
+      (err: unknown) => {
+        this.log.fatal({ err }, 'spill worker did not restart');
+        this.closing = true;
+        this.onFatal(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  }
+
+  private async call(req: DistributiveOmit<SpillRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<SpillReply & { ok: true }> {
+    await this.started;
+    if (!this.alive || (this.closing && req.op !== 'close')) throw new SpillFailure('COLLECTOR_ERR_SPILL_IO', 'the spill log is closed');
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -137,10 +193,16 @@ export class SpillClient {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     try {
-      await this.call({ op: 'close' });
+      if (this.alive) await this.call({ op: 'close' });
     } finally {
       await this.worker.terminate();
     }
+  }
+
+  /** Ends the worker thread as a crash would (tests): the client restarts it as for a real one. */
+  async killWorkerForTest(): Promise<void> {
+    await this.worker.terminate();
   }
 }
