@@ -8,8 +8,8 @@
  *   header: {v, topic, ts, names, keys, headers, ids, idx, offsets, bt?, st?}
  *   fc: 1 when the batch's first copy was still with the producer (or failed after reaching a broker) when it
  *   was spilled: Kafka may hold it, so its replay is counted as possible duplicates by whichever process replays.
- *   bt/st: the host order stamp (boot id, CLOCK_MONOTONIC µs; host-table.ts); absent in
- *   batches spilled before stamps existed, which then replay first.
+ *   bt/st/ba: the host order stamp (boot id, CLOCK_MONOTONIC µs, the boot's wall-clock start in µs; host-table.ts);
+ *   absent in batches spilled before stamps existed, which then replay first (ba: before boots were ordered).
  *
  * Pure: used by the main thread (encode before append, decode on replay) and tests.
  */
@@ -38,6 +38,7 @@ interface Header {
   offsets: number[];
   bt?: string;
   st?: number;
+  ba?: number;
   fc?: 1;
 }
 
@@ -53,7 +54,7 @@ export function encodeSpilledBatch(b: SpilledBatch): Buffer {
     ids: r.eventIds,
     idx: r.indexes,
     offsets: Array.from(r.offsets),
-    ...(b.stamp ? { bt: b.stamp.boot, st: b.stamp.mono } : {}),
+    ...(b.stamp ? { bt: b.stamp.boot, st: b.stamp.mono, ...(b.stamp.bootAt ? { ba: b.stamp.bootAt } : {}) } : {}),
     ...(b.firstCopyOut ? { fc: 1 as const } : {}),
   };
   const json = Buffer.from(JSON.stringify(header));
@@ -78,7 +79,7 @@ export function decodeSpilledBatch(buf: Buffer): SpilledBatch {
     topic: header.topic,
     timestamp: header.ts,
     headerNames: header.names,
-    ...(typeof header.st === 'number' ? { stamp: { boot: header.bt ?? '', mono: header.st } } : {}),
+    ...(typeof header.st === 'number' ? { stamp: { boot: header.bt ?? '', mono: header.st, ...(typeof header.ba === 'number' ? { bootAt: header.ba } : {}) } } : {}),
     ...(header.fc === 1 ? { firstCopyOut: true } : {}),
     records: {
       count: header.keys.length,

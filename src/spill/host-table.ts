@@ -20,7 +20,11 @@
  * Order keys come from CLOCK_MONOTONIC (process.hrtime), which is one clock for every process
  * of a host, in microseconds: a batch answered before another was sent always has the smaller
  * key. Keys of the current boot are raised by 2^52 so that logs left by an earlier boot (a
- * restarted host) sort before everything spilled since.
+ * restarted host) sort before everything spilled since. Monotonic times of two earlier boots
+ * say nothing about each other (each starts near 0), so a stamp also carries its boot's start on
+ * the wall clock (/proc/stat btime): an earlier boot's key is that start plus its monotonic time,
+ * which orders the boots by when they ran and keeps the order within each (~1.7e15 µs today,
+ * below 2^52 for another century).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -50,21 +54,42 @@ function currentBoot(): string {
   return bootId;
 }
 
-/** The stamp a spilled batch carries: the boot it was written in and CLOCK_MONOTONIC in µs. */
+let bootAtUs: number | undefined;
+/** When this boot started, on the wall clock, in µs (/proc/stat btime); 0 when unknown. */
+function currentBootAt(): number {
+  if (bootAtUs === undefined) {
+    try {
+      const line = /^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'));
+      bootAtUs = line ? Number(line[1]) * 1e6 : 0;
+    } catch {
+      bootAtUs = 0;
+    }
+  }
+  return bootAtUs;
+}
+
+/** The stamp a spilled batch carries: the boot it was written in, CLOCK_MONOTONIC in µs, and when that boot began. */
 export interface OrderStamp {
   boot: string;
   mono: number;
+  /** the boot's start on the wall clock, µs; absent in stamps written before boots were ordered */
+  bootAt?: number;
 }
 
 export function stampNow(): OrderStamp {
-  return { boot: currentBoot(), mono: Number(process.hrtime.bigint() / 1000n) };
+  const bootAt = currentBootAt();
+  return { boot: currentBoot(), mono: Number(process.hrtime.bigint() / 1000n), ...(bootAt > 0 ? { bootAt } : {}) };
 }
 
-/** Orders stamps host-wide; batches without a stamp (written before stamps existed) sort first. */
+/**
+ * Orders stamps host-wide: the current boot's last; earlier boots by when they ran, each in its own
+ * order; stamps without a boot start (older ones) before those, and batches without a stamp first.
+ */
 export function orderKey(s: OrderStamp | undefined): number {
   if (!s) return 1;
   const mono = Math.max(1, s.mono);
-  return s.boot === currentBoot() ? BOOT_OFFSET + mono : mono;
+  if (s.boot === currentBoot()) return BOOT_OFFSET + mono;
+  return s.bootAt ? Math.min(BOOT_OFFSET - 1, s.bootAt + mono) : mono;
 }
 
 /** (key, slot) pairs compare by key, then by slot: a total order over the host's batches. */

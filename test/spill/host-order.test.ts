@@ -11,6 +11,8 @@ import { HostTable, before, orderKey, stampNow, SLOTS } from '../../src/spill/ho
 import { OrderHeads } from '../../src/spill/heads.js';
 import { sweepStaleSlots } from '../../src/spill/sweep.js';
 import { open, tmpDir } from './helpers.js';
+import { decodeSpilledBatch, encodeSpilledBatch } from '../../src/spill/batch-codec.js';
+import { PackedBuilder } from '../../src/codec/packed.js';
 
 function deadPid(): number {
   return spawnSync(process.execPath, ['-e', '0']).pid!;
@@ -100,4 +102,26 @@ t.test('two processes: slots are distinct, stamps follow answers', async (t) => 
   t.ok(orderKey(undefined) < orderKey({ boot: 'another boot', mono: 1e12 }), 'unstamped batches sort first');
   t.ok(orderKey({ boot: 'another boot', mono: 1e15 }) < orderKey(stampNow()), 'an earlier boot sorts before this one');
   t.equal(table.read().length, SLOTS);
+});
+
+t.test('stamps of two earlier boots: ordered by when each boot ran, not by their monotonic clocks', async (t) => {
+  const now = stampNow();
+  t.ok(now.bootAt !== undefined && now.bootAt > 1.5e15, `this boot's start is known (${now.bootAt} µs)`);
+  // Boot A ran long (its monotonic clock reached 5 days) and ended; boot B came after it and spilled early on.
+  const day = 86_400e6;
+  const a = { boot: 'boot-a', mono: 5 * day, bootAt: 1.7e15 };
+  const b = { boot: 'boot-b', mono: 60e6, bootAt: 1.7e15 + 6 * day };
+  t.ok(orderKey(a) < orderKey(b), "A's late batch before B's early one: A ran first");
+  t.ok(orderKey({ ...a, mono: a.mono - 1 }) < orderKey(a), 'within a boot, its own order');
+  t.ok(orderKey(b) < orderKey(now), 'every earlier boot before the current one');
+  t.ok(orderKey({ boot: 'boot-old', mono: 3 * day }) < orderKey(a), 'a stamp without its boot start (older) before those with one');
+  t.ok(orderKey(undefined) < orderKey({ boot: 'boot-old', mono: 2 }), 'no stamp at all: first');
+});
+
+t.test('the boot start travels with a spilled batch', async (t) => {
+  const stamp = { boot: 'boot-a', mono: 123, bootAt: 1.7e15 };
+  const records = new PackedBuilder();
+  records.add('{}', 'k', ['t'], 'id', 0);
+  const back = decodeSpilledBatch(encodeSpilledBatch({ topic: 'x', timestamp: 1, headerNames: ['tenant_id'], records: records.build(), stamp }));
+  t.same(back.stamp, stamp);
 });
