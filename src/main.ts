@@ -86,8 +86,10 @@ async function main(): Promise<void> {
   spill.onFatal = () => process.exit(70);
   const hello = await spill.ready;
   for (const r of hello.recovery) {
-    if (r.quarantined.length || r.lostRanges.length) log.error({ recovery: r }, 'SPILL LOG DAMAGE: records quarantined; inspect the quarantine/ folder');
-    else if (r.truncatedBytes) log.warn({ recovery: r }, 'spill log: torn tail truncated (a crash mid-append; nothing acknowledged was lost)');
+    if (r.acknowledgedLost > 0) telemetry.spillRecordsLost(r.acknowledgedLost);
+    if (r.quarantined.length || r.lostRanges.length) log.error({ recovery: r }, `SPILL LOG DAMAGE: ${r.acknowledgedLost} acknowledged record(s) lost, evidence quarantined; inspect the quarantine/ folder`);
+    else if (r.truncatedBytes && r.truncatedAcknowledged === 'no') log.warn({ recovery: r }, 'spill log: torn tail truncated (a crash mid-append, past the durable limit: nothing acknowledged was lost)');
+    else if (r.truncatedBytes) log.warn({ recovery: r }, 'spill log: a bad last frame truncated; no durable limit was recorded, so whether it had been acknowledged is not known');
   }
   log.info({ sources: hello.sources.map((s) => ({ source: s.source, dir: s.dir, records: s.records, events: s.events })) }, 'spill log open');
   if (hello.sources[0]!.dir !== config.INSTANCE_ID) {

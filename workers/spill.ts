@@ -21,6 +21,7 @@ import type { SourceStats, SpillHello, SpillReply, SpillRequest, SpillWorkerData
 import { readCheckpoint } from '../src/spill/checkpoint.js';
 import { readReplayed, writeReplayed } from '../src/spill/replayed.js';
 import { SiblingReader } from '../src/spill/sibling-reader.js';
+import { recordedDurableLimit } from '../src/spill/host-table.js';
 
 const data = workerData as SpillWorkerData;
 const port = parentPort!;
@@ -29,7 +30,8 @@ const siblings = new SiblingReader();
 
 function open(dir: string, source: string): SpillLog {
   // stealOwnProcess: a restarted spill thread of this same process must get its lock back.
-  const log = SpillLog.open({ dir, maxBytes: data.maxBytes, segmentBytes: data.segmentBytes, stealOwnProcess: true });
+  const durableLimit = recordedDurableLimit(data.baseDir, basename(dir));
+  const log = SpillLog.open({ dir, maxBytes: data.maxBytes, segmentBytes: data.segmentBytes, stealOwnProcess: true, durableLimit });
   logs.set(source, log);
   return log;
 }
@@ -63,7 +65,10 @@ for (const dir of adoptOrphans(data.baseDir, ownDir())) {
 }
 function pick(log: SpillLog) {
   const r = log.recovery;
-  return { quarantined: r.quarantined, lostRanges: r.lostRanges, truncatedBytes: r.truncatedBytes };
+  return {
+    quarantined: r.quarantined, lostRanges: r.lostRanges, truncatedBytes: r.truncatedBytes,
+    truncatedAcknowledged: r.truncatedAcknowledged, acknowledgedLost: r.acknowledgedLost,
+  };
 }
 port.postMessage({ hello: true, sources: sources(), recovery } satisfies SpillHello);
 

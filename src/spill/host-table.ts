@@ -256,3 +256,20 @@ export class HostTable {
     this.durable.close();
   }
 }
+
+/**
+ * The durable limit the host table holds for a log directory (by its name under baseDir): the first seq its last
+ * writer had not made durable and answered; 0 when none is recorded (a new log, or one whose slot was swept).
+ * Read before the log is recovered, so recovery can tell a torn tail from damage to acknowledged frames.
+ */
+export function recordedDurableLimit(baseDir: string, dirName: string): number {
+  const orderDir = path.join(baseDir, ORDER_DIR);
+  if (!fs.existsSync(path.join(orderDir, DURABLE_FILE))) return 0;
+  const table = HostTable.open(baseDir);
+  try {
+    for (const [slot, name] of table.slotDirs()) if (name === dirName) return table.readDurable()[slot] ?? 0;
+    return 0;
+  } finally {
+    table.close();
+  }
+}

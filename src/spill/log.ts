@@ -109,7 +109,7 @@ export class SpillLog {
     }
     this.lock = acquireLock(this.dir, opts.stealOwnProcess ?? false);
     try {
-      const r = recover(this.dir, this.durable);
+      const r = recover(this.dir, this.durable, opts.durableLimit ?? 0);
       this.recovery = r.report;
       this.segs = r.segments;
       this.nextSeq = r.nextSeq;

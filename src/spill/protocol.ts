@@ -62,5 +62,8 @@ export type SpillReply =
 export interface SpillHello {
   hello: true;
   sources: SourceStats[];
-  recovery: { source: string; quarantined: string[]; lostRanges: { from: number; to: number }[]; truncatedBytes: number }[];
+  recovery: {
+    source: string; quarantined: string[]; lostRanges: { from: number; to: number }[]; truncatedBytes: number;
+    truncatedAcknowledged: 'no' | 'yes' | 'unknown' | null; acknowledgedLost: number;
+  }[];
 }

@@ -10,7 +10,10 @@
  *   2. write every valid run found after the damage as its own `<seq>.seg`
  *   3. truncate the original at the damage point (or delete it when nothing is left)
  * A torn tail of the LAST segment with nothing valid after it is the normal crash
- * case: it is only truncated and reported in truncatedBytes, not quarantined.
+ * case: it is only truncated and reported in truncatedBytes, not quarantined — when the
+ * frames cut are past the durable limit (never fsynced, never answered). Below that limit
+ * the same bytes are damage to acknowledged frames: quarantined, and their seqs reported in
+ * lostRanges and acknowledgedLost. Without a limit (0) the cut is reported as not known.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,6 +32,13 @@ export interface RecoveryReport {
   truncatedBytes: number;
   /** why truncatedBytes > 0: a write cut short by the crash, or a bad record with nothing valid after it */
   truncatedReason: 'torn' | 'corrupt' | null;
+  /**
+   * whether the truncated frames had been acknowledged: 'no' (at or past the durable limit: a crash mid-append),
+   * 'yes' (below it: damage, in lostRanges), 'unknown' (no limit was recorded); null when nothing was truncated
+   */
+  truncatedAcknowledged: 'no' | 'yes' | 'unknown' | null;
+  /** acknowledged records known lost (below the durable limit, damaged) */
+  acknowledgedLost: number;
   /** files moved or copied aside into <dir>/quarantine/ */
   quarantined: string[];
   /** records re-homed into new segments from after a damaged spot */
@@ -74,10 +84,10 @@ function quarantine(dir: string, file: string, durable: boolean, move: boolean):
   return dest;
 }
 
-export function recover(dir: string, durable: boolean): Recovered {
+export function recover(dir: string, durable: boolean, durableLimit = 0): Recovered {
   const t0 = performance.now();
   const report: RecoveryReport = {
-    segments: 0, records: 0, events: 0, truncatedBytes: 0, truncatedReason: null, quarantined: [], salvagedRecords: 0,
+    segments: 0, records: 0, events: 0, truncatedBytes: 0, truncatedReason: null, truncatedAcknowledged: null, acknowledgedLost: 0, quarantined: [], salvagedRecords: 0,
     lostRanges: [], deletedAckedSegments: 0, checkpoint: 'absent', ackedSeq: 0, nextSeq: 1, durationMs: 0,
   };
   // Leftovers of an interrupted atomic write; the real file is intact beside them.
@@ -116,6 +126,16 @@ export function recover(dir: string, durable: boolean): Recovered {
     if (isLast && runs.length === 0) {
       report.truncatedBytes += buf.length - scan.damageAt;
       report.truncatedReason = scan.torn ? 'torn' : 'corrupt';
+      const firstCut = lastGood + 1;
+      if (durableLimit <= 0) report.truncatedAcknowledged = 'unknown';
+      else if (firstCut >= durableLimit) report.truncatedAcknowledged = 'no';
+      else {
+        // Frames below the limit were fsynced and answered: this is damage, not a crash mid-append.
+        report.truncatedAcknowledged = 'yes';
+        report.lostRanges.push({ from: firstCut, to: durableLimit - 1 });
+        report.acknowledgedLost += durableLimit - firstCut;
+        report.quarantined.push(quarantine(dir, f.path, durable, false));
+      }
       truncate(f.path, scan.damageAt, durable);
       out.push(seg(f.firstSeq, f.path, scan.damageAt, head.offsets, head.events));
       continue;

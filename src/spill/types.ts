@@ -15,6 +15,11 @@ export interface SpillLogOptions {
   fsync?: boolean;
   /** take over a lock held by this same process (e.g. a crashed worker thread); default false */
   stealOwnProcess?: boolean;
+  /**
+   * The first seq its last writer had not yet made durable and answered (the host table's durable limit), 0 when
+   * not known: recovery then tells a torn, never-acknowledged tail from damage to acknowledged frames.
+   */
+  durableLimit?: number;
   /** test seam: called at each fault point; throwing there simulates a crash */
   faultHook?: (point: SpillFaultPoint) => void;
 }

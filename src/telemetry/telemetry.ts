@@ -121,6 +121,7 @@ export class Telemetry {
   private readonly poison: client.Counter;
   private readonly deadLost: client.Counter;
   private readonly corrupt: client.Counter;
+  private readonly spillLost: client.Counter;
   private readonly dedupSkipped: client.Counter;
   private readonly foreignGauge: client.Gauge;
   private readonly fullRefusals: client.Counter;
@@ -211,6 +212,11 @@ export class Telemetry {
     this.deadLost = new client.Counter({
       name: 'collector_dead_letters_dropped_total',
       help: 'Dead letters Kafka refused for good even without their original event (logged at error level): lost',
+      registers: [this.registry],
+    });
+    this.spillLost = new client.Counter({
+      name: 'collector_spill_acknowledged_records_lost_total',
+      help: 'Acknowledged spilled records found damaged at start (below the durable limit): lost, their segment quarantined',
       registers: [this.registry],
     });
     this.corrupt = new client.Counter({
@@ -369,6 +375,10 @@ export class Telemetry {
 
   deadLettersDropped(n: number): void {
     this.deadLost.inc(n);
+  }
+
+  spillRecordsLost(n: number): void {
+    this.spillLost.inc(n);
   }
 
   spillCorrupt(n: number): void {
