@@ -24,7 +24,7 @@ export const apps = [
     // V8 flags for every collector; COLLECTOR_NODE_ARGS replaces them. A semi-space of 8 MB
     // (Node 20: 16) keeps the young generation from holding on to pages after 1000-event and
     // gzip bodies: RSS after those scenarios 237–244 MB vs 293–298 MB, GC time +14 % (bench A/B,
-    // load average 14–26; README "Memory").
+    // load average 14–26; docs/memory.md).
     node_args: process.env.COLLECTOR_NODE_ARGS ?? '--max-semi-space-size=8',
     env: { NODE_ENV: 'production' },
   },

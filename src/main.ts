@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   if (hello.sources[0]!.dir !== config.INSTANCE_ID) {
     log.warn({ dir: hello.sources[0]!.dir }, 'own spill directory is held by a sibling that adopted it while this instance was down: spilling to a fresh one meanwhile');
   }
-  // Host-wide order of spilled batches (#14): published before any batch is accepted.
+  // Host-wide order of spilled batches: published before any batch is accepted.
   const host = HostTable.open(resolve(config.BUFFER_DIR));
   const heads = new OrderHeads(host, hello.sources[0]!.dir);
   for (const s of hello.sources) heads.track(s.dir, s.records > 0);
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     // Half the producer's queue: room is left for live batches and for the chunk after this one.
     queueBudget: Math.floor(config.KAFKA_QUEUE_MAX_MESSAGES / 2),
     heads, baseDir: resolve(config.BUFFER_DIR),
-    // One replayer per host sends the merged order of every log of the host (#14).
+    // One replayer per host sends the merged order of every log of the host.
     leadership: new ReplayLeadership(resolve(config.BUFFER_DIR)),
   });
   replayer.start();

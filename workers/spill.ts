@@ -8,11 +8,11 @@
  *
  * Own directory: BUFFER_DIR/<instance>, or, while a sibling that adopted it during this
  * instance's absence still drains it, the first free BUFFER_DIR/<instance>~<k>: a returning
- * instance starts and serves at once instead of failing on SPILL_LOCKED (#17.5). Host-wide
+ * instance starts and serves at once instead of failing on SPILL_LOCKED. Host-wide
  * order does not depend on which directory a batch is in (host-table.ts).
  *
  * After a write/fsync error (ENOSPC, EIO) the own log is closed and reopened, with backoff,
- * when the next append comes: recovery cuts the torn tail and checks every record (#17.4).
+ * when the next append comes: recovery cuts the torn tail and checks every record.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { basename, join } from 'node:path';

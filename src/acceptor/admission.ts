@@ -20,7 +20,7 @@
  * CPU starvation is not queueing. On a shared box every batch can take 5× its no-load time
  * while only a few are in flight: the cores are busy with other processes (or our own worker
  * and librdkafka threads), and a smaller limit only refuses requests without making the admitted
- * faster (issue #15: at max-100, 4,021 refusals for the same p99 as no limit). So each service
+ * faster (measured at max-100 on a loaded box: 4,021 refusals for the same p99 as no limit). So each service
  * time is divided by the main thread's CPU stretch over its window (run + run-queue wait over
  * run, src/acceptor/cpu-contention.ts) before it is judged: what is left is the time
  * the batch would have taken with a core always free, and it grows with our own queue (each

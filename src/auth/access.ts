@@ -48,7 +48,7 @@ export function openAccess(config: Readonly<Config>, log: Logger, telemetry: Tel
   } else if (!isLoopback(config.HOST)) {
     log.warn(
       { host: config.HOST, port: config.PORT },
-      'AUTHENTICATION IS OFF (AUTH_MODE=none) and the collector listens beyond loopback: anyone who can reach this port can write events for any tenant, at any rate. Set AUTH_MODE=api_key (README "Authentication and quotas")',
+      'AUTHENTICATION IS OFF (AUTH_MODE=none) and the collector listens beyond loopback: anyone who can reach this port can write events for any tenant, at any rate. Set AUTH_MODE=api_key (docs/auth-and-quotas.md)',
     );
   }
 

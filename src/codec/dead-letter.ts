@@ -1,6 +1,6 @@
 /**
  * The dead-letter record: what a DLQ consumer needs to understand, fix and replay an
- * event that did not reach the main topic. Documented in README "Dead-letter records".
+ * event that did not reach the main topic. Documented in docs/api.md "Dead-letter records".
  *
  * Bounded: an invalid event has no size limit of its own (MAX_EVENT_BYTES bounds valid ones),
  * and a dead letter over librdkafka's message.max.bytes or the topic's max.message.bytes is

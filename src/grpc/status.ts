@@ -1,5 +1,5 @@
 /**
- * The one table from the collector's error codes to gRPC status codes (README "gRPC status
+ * The one table from the collector's error codes to gRPC status codes (docs/grpc.md "gRPC status
  * codes", beside the HTTP table). The durability rule is the HTTP one: a non-OK status means
  * nothing of the batch is acknowledged — the client sends it again (dedup makes that safe).
  */

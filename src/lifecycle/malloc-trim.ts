@@ -2,7 +2,7 @@
  * Hands malloc's free pages back to the kernel every MALLOC_TRIM_INTERVAL_MS (native/memory:
  * malloc_trim(0)). librdkafka, uWS and zlib allocate from several threads, and glibc keeps what
  * their arenas freed resident after a burst of large batches: RSS that the V8 heap limits and
- * the memory formula (README "Memory") do not see. One call walks every arena of the process.
+ * the memory formula (docs/memory.md) do not see. One call walks every arena of the process.
  */
 import { loadNativeAddon } from '../native-addon.js';
 

@@ -289,7 +289,7 @@ export function buildOpenApi(): Obj {
       '/api/v1/schemas': get(
         'Payload schemas',
         'The versioned JSON Schemas of event_data in force in the answering process: per event type its versions, default version and ' +
-          'compatibility rule; the source; what the last load or reload refused. Events name a version with `schema_version`; see README "Schema evolution".',
+          'compatibility rule; the source; what the last load or reload refused. Events name a version with `schema_version`; see docs/schema-evolution.md.',
         { '200': { description: 'The schema set', content: json(ref('Schemas')) }, ...errorResponses(['COLLECTOR_ERR_INTERNAL']) },
       ),
       '/livez': get('Liveness probe', '200 while the event loop lag stayed under 1 s over the last 5 s.', {

@@ -13,7 +13,7 @@
  *                                              HOST owes a batch, new ones queue behind it, in
  *                                              the host order: see host-table.ts, heads.ts)
  *
- * Host order rule (#14): a batch is stamped (CLOCK_MONOTONIC, host-wide) just before it is
+ * Host order rule: a batch is stamped (CLOCK_MONOTONIC, host-wide) just before it is
  * appended, and the stamp is published as owed before the append, so before its answer. Any
  * process that takes a request after that answer sees the host as spilling and spills too,
  * with a larger stamp; replay merges all logs of the host by stamp. A batch spilled while its

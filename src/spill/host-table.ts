@@ -1,12 +1,12 @@
 /**
  * The host-wide order table: one shared file, BUFFER_DIR/.order/heads, that every collector
  * process of the host reads and writes, so that spilling and replay follow ONE order for the
- * whole host instead of one order per process (issue #14).
+ * whole host instead of one order per process.
  *
  *   heads = SLOTS × f64      slot k = the order key of the oldest batch its spill log still owes
  *                             (or of an append/in-flight first copy it is about to owe); 0 = owes nothing
  *   holds = SLOTS × f64      slot k = the smallest key its log may still add or pin that the replay leader
- *                             cannot read yet: an append in progress, a pinned first copy; 0 = none (#14)
+ *                             cannot read yet: an append in progress, a pinned first copy; 0 = none
  *   durable = SLOTS × f64    slot k = the first seq of its log not yet durable (fsynced and answered); the leader
  *                             reads frames below it only, so a frame whose write failed and was cut back (its seq
  *                             then reused) is never sent; 0 = no limit (a log no live process appends to)
@@ -15,7 +15,7 @@
  * Writers: a slot is written only by the process that holds its log's LOCK (lock.ts), so each
  * slot has one writer at a time. A value is one aligned 8-byte pwrite in one page, which
  * Linux copies with a single 8-byte store on x86-64 and arm64: readers see the old or the
- * new value, never a mix. Readers take the whole table with one pread (2 KiB, page cache).
+ * new value, never a mix. Readers see the whole table through a shared mapping (one pread where it failed).
  *
  * Order keys come from CLOCK_MONOTONIC (process.hrtime), which is one clock for every process
  * of a host, in microseconds: a batch answered before another was sent always has the smaller

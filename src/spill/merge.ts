@@ -1,5 +1,5 @@
 /**
- * The host-wide merge (#14): which records of the host's logs the replay leader may send next,
+ * The host-wide merge: which records of the host's logs the replay leader may send next,
  * as one chunk, in order. Pure: the replayer gives it what it read and the host tables.
  *
  * Every log's records are in stamp order (a process stamps and appends in the same order), so

@@ -1,5 +1,5 @@
 /**
- * Who replays for the host (#14): the process holding BUFFER_DIR/.order/replayer/LOCK.
+ * Who replays for the host: the process holding BUFFER_DIR/.order/replayer/LOCK.
  * One replayer sends the merged order of every log of the host through its one producer,
  * so a hand-over between logs costs nothing (the idempotent producer keeps order within
  * a chunk) instead of one Kafka round trip per hand-over between processes.

@@ -1,6 +1,6 @@
 /**
  * The replay marker: `<log dir>/replayed`, the highest seq of that log the host's replay
- * leader has seen acknowledged by Kafka (#14). The leader reads logs it does not own
+ * leader has seen acknowledged by Kafka. The leader reads logs it does not own
  * (sibling-reader.ts), so it cannot ack them itself: it writes this file, and the log's
  * owner (whoever holds the LOCK: the spilling process, or the one that adopted the log)
  * turns it into its own durable ack (SpillLog.ack), which truncates and deletes segments.

@@ -1,7 +1,7 @@
 /**
  * Drains the spill logs of the host into Kafka, oldest first, while live traffic continues.
  *
- * Two roles (#14, docs/ARCHITECTURE.md "Host-wide order"):
+ * Two roles (docs/ARCHITECTURE.md "Host-wide order"):
  *   - leader (one per host, replay-lock.ts): reads EVERY log of the host read-only through the
  *     spill thread (sibling-reader.ts), merges them by stamp (merge.ts) and sends the merged
  *     order through its one producer, a chunk at a time; after Kafka acknowledged a chunk it
@@ -149,7 +149,7 @@ export class Replayer {
     });
   }
 
-  /** Never ends on an error: a failed read, ack or send is logged and retried with backoff (#17.4). */
+  /** Never ends on an error: a failed read, ack or send is logged and retried with backoff: a replayer that stopped would strand the log until a restart. */
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {

@@ -1,6 +1,6 @@
 /**
  * Reads a spill log that another process owns and keeps appending to (the host's replay
- * leader reads every log of the host this way, #14). Read-only: it never writes, truncates
+ * leader reads every log of the host this way). Read-only: it never writes, truncates
  * or locks anything in the directory; the owner alone advances, truncates and deletes.
  *
  * What it returns is only ever complete, checksummed frames with dense seqs, in log order:
