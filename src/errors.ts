@@ -1,7 +1,7 @@
 /**
  * The one error registry. Every error a client can see has a stable code, an HTTP
  * status and a message; the JSON error body carries the code so clients can branch
- * on it without parsing prose. test/config/readme.test.ts and test/ops/openapi.test.ts
+ * on it without parsing prose. test/config/readme.test.ts and test/integration/ops/openapi.test.ts
  * keep this table, the README and the OpenAPI document in sync — add a code here and they
  * tell you where else it must appear.
  */

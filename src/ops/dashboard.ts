@@ -4,7 +4,7 @@
  * throughput, latency, outcomes, Kafka and circuit state, the spill log, per process; and
  * every 5 s /api/v1/schemas: the payload schema versions in force and in use. Batches are
  * also split by the door they came in (HTTP, gRPC): rate, failures and latency of each.
- * Element ids are stable: test/ops/dashboard.test.ts reads them.
+ * Element ids are stable: test/integration/ops/dashboard.test.ts reads them.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">

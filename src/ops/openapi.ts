@@ -8,7 +8,7 @@
  *   node dist/src/ops/openapi.js           prints the YAML
  *   node dist/src/ops/openapi.js --write   rewrites docs/api/rest/event-collector.yaml
  *
- * test/ops/openapi.test.ts fails when the committed file differs from the generated one.
+ * test/integration/ops/openapi.test.ts fails when the committed file differs from the generated one.
  * The collector serves the same text at GET /openapi.yaml.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';

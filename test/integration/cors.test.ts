@@ -2,7 +2,7 @@
  * Browsers reaching the collector: CORS preflight answered by the acceptor alone, the allowed
  * origin echoed on every collect answer, a foreign origin refused, and sendBeacon's text/plain
  * bodies taken as JSON, read back from the real broker. Off by default: no OPTIONS route, no
- * text/plain. The browser's own CORS check is exercised in test/clients/browser.test.ts.
+ * text/plain. The browser's own CORS check is exercised in test/integration/clients/browser.test.ts.
  */
 import t from 'tap';
 import { randomUUID } from 'node:crypto';

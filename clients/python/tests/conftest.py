@@ -1,5 +1,5 @@
 """The real collector for the tests: node dist/src/main.js against the broker the tap run
-started (test/clients/python.test.ts passes it in the environment), as test/helpers/collector.ts
+started (test/integration/clients/python.test.ts passes it in the environment), as test/helpers/collector.ts
 runs one. Ids of events a test expects in Kafka are appended to EVENT_COLLECTOR_EXPECT; the tap
 test reads them back from Kafka (0 lost, 0 written twice, in order per learner)."""
 from __future__ import annotations
@@ -76,7 +76,7 @@ class RunningCollector:
 def collector_factory():
     missing = [k for k in ENV if not os.environ.get(k)]
     if missing:
-        pytest.skip(f"{', '.join(missing)} unset: run through npm test (test/clients/python.test.ts starts the broker)")
+        pytest.skip(f"{', '.join(missing)} unset: run through npm test (test/integration/clients/python.test.ts starts the broker)")
     started: List[RunningCollector] = []
 
     def start(env: Optional[Dict[str, str]] = None, **kw) -> RunningCollector:

@@ -1,7 +1,7 @@
 """The Python client against the real collector and broker: a collector SIGKILLed and restarted
 mid-flush, a 207 surfaced per event to on_rejected, close() draining the queue, a tenant over its
 quota retried no sooner than Retry-After. What must be in Kafka is read back by the tap test
-that runs this file (test/clients/python.test.ts)."""
+that runs this file (test/integration/clients/python.test.ts)."""
 from __future__ import annotations
 
 import time

@@ -9,11 +9,11 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSecuredBroker, PLAIN_USER, type SecuredBroker } from '../helpers/secured-kafka.js';
-import { startCollector } from '../helpers/collector.js';
-import { readUntilIds } from '../helpers/consumer.js';
-import { waitFor } from '../helpers/wait.js';
-import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+import { startSecuredBroker, PLAIN_USER, type SecuredBroker } from '../../helpers/secured-kafka.js';
+import { startCollector } from '../../helpers/collector.js';
+import { readUntilIds } from '../../helpers/consumer.js';
+import { waitFor } from '../../helpers/wait.js';
+import { syntheticBatch } from '../../../src/pipeline/synthetic.js';
 
 let kafka: SecuredBroker;
 const SCRAM_USER = 'collector-svc';

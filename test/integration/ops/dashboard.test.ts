@@ -8,14 +8,14 @@ import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
-import { batchOf, collect, grpcClient } from '../helpers/grpc.js';
-import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector, waitHealthy, type RunningCollector } from '../../helpers/collector.js';
+import { batchOf, collect, grpcClient } from '../../helpers/grpc.js';
+import { syntheticBatch } from '../../../src/pipeline/synthetic.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../../test/artifacts/', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../../../../test/artifacts/', import.meta.url));
 
 if (!existsSync(CHROMIUM)) {
   t.plan(0, `${CHROMIUM} is absent: install it (apt-get install -y chromium) to run the dashboard browser test`);
@@ -35,7 +35,7 @@ if (!existsSync(CHROMIUM)) {
     const dlq = `events-dlq-dashboard-${suffix}`;
     await createTopics([{ name: topic, partitions: 3 }, { name: dlq, partitions: 1 }]);
     // The shipped payload schemas: the page shows the versions in force and in use.
-    const schemaDir = fileURLToPath(new URL('../../../schemas', import.meta.url));
+    const schemaDir = fileURLToPath(new URL('../../../../schemas', import.meta.url));
     const grpcPort = await freePort();
     c = await startCollector({
       KAFKA_BOOTSTRAP_SERVERS: sharedBroker().bootstrap, KAFKA_TOPIC: topic, DLQ_TOPIC: dlq, SCHEMA_DIR: schemaDir, GRPC_PORT: String(grpcPort),

@@ -5,12 +5,12 @@
  */
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { startCollector } from '../helpers/collector.js';
-import { readUntilIds } from '../helpers/consumer.js';
-import { syntheticBatch } from '../../src/pipeline/synthetic.js';
-import { librdkafkaFeatures, supportedCompression } from '../../src/producer/features.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { startCollector } from '../../helpers/collector.js';
+import { readUntilIds } from '../../helpers/consumer.js';
+import { syntheticBatch } from '../../../src/pipeline/synthetic.js';
+import { librdkafkaFeatures, supportedCompression } from '../../../src/producer/features.js';
 
 const { bootstrap } = sharedBroker();
 

@@ -2,7 +2,7 @@
 // produce/consume round trip, and data surviving SIGKILL + restart on the same ports.
 import t from 'tap';
 import Kafka from 'node-rdkafka';
-import { LocalBroker } from '../../kafka/broker.js';
+import { LocalBroker } from '../../../kafka/broker.js';
 
 t.setTimeout(240_000); // JVM start twice + maybe a first-time mvn resolve; tap's default is 30 s
 

@@ -9,13 +9,13 @@
 import t, { type Test } from 'tap';
 import pino from 'pino';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { readTopic } from '../helpers/consumer.js';
-import { loadConfig } from '../../src/config/load.js';
-import { EventProducer } from '../../src/producer/producer.js';
-import { isQueueFull } from '../../src/producer/classify.js';
-import { PackedBuilder, type PackedRecords } from '../../src/codec/packed.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { readTopic } from '../../helpers/consumer.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { EventProducer } from '../../../src/producer/producer.js';
+import { isQueueFull } from '../../../src/producer/classify.js';
+import { PackedBuilder, type PackedRecords } from '../../../src/codec/packed.js';
 
 const { bootstrap } = sharedBroker();
 const TOPIC = `events-qfull-${randomUUID().slice(0, 8)}`;

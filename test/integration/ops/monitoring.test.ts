@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import YAML from 'yaml';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
-import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { startCollector, waitHealthy, type RunningCollector } from '../../helpers/collector.js';
+import { syntheticBatch } from '../../../src/pipeline/synthetic.js';
 
-const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
+const root = (p: string) => fileURLToPath(new URL(`../../../../${p}`, import.meta.url));
 
 interface Rule {
   alert: string;

@@ -10,10 +10,10 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector, type RunningCollector } from '../helpers/collector.js';
-import { syntheticBatch } from '../../src/pipeline/synthetic.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector, type RunningCollector } from '../../helpers/collector.js';
+import { syntheticBatch } from '../../../src/pipeline/synthetic.js';
 
 const { bootstrap } = sharedBroker();
 const suffix = randomUUID().slice(0, 8);

@@ -12,12 +12,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
-import { readUntilIds } from '../helpers/consumer.js';
-import { deliveryReport } from './delivery.js';
-import { CLIENT_DIST } from './package.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { startCollector, waitHealthy, type RunningCollector } from '../../helpers/collector.js';
+import { readUntilIds } from '../../helpers/consumer.js';
+import { deliveryReport } from '../../clients/delivery.js';
+import { CLIENT_DIST } from '../../clients/package.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 

@@ -4,12 +4,12 @@
  */
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { LocalBroker } from '../../kafka/broker.js';
-import { freePort, startCollector, waitHealthy } from '../helpers/collector.js';
-import { readUntilIds, eventIds } from '../helpers/consumer.js';
-import { waitDrained, sleep } from '../helpers/load.js';
-import { batchOf, grpcClient, idsOf } from '../helpers/grpc.js';
-import type { CollectResponse } from '../../src/grpc/ingest.js';
+import { LocalBroker } from '../../../kafka/broker.js';
+import { freePort, startCollector, waitHealthy } from '../../helpers/collector.js';
+import { readUntilIds, eventIds } from '../../helpers/consumer.js';
+import { waitDrained, sleep } from '../../helpers/load.js';
+import { batchOf, grpcClient, idsOf } from '../../helpers/grpc.js';
+import type { CollectResponse } from '../../../src/grpc/ingest.js';
 
 t.setTimeout(400_000);
 const TOPIC = `events-grpc-outage-${randomUUID().slice(0, 8)}`;

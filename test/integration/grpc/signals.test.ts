@@ -10,11 +10,11 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { randomUUID } from 'node:crypto';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector, waitHealthy } from '../helpers/collector.js';
-import { batchOf, collect, grpcClient } from '../helpers/grpc.js';
-import { decodeStatusDetails } from '../../src/grpc/contract.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector, waitHealthy } from '../../helpers/collector.js';
+import { batchOf, collect, grpcClient } from '../../helpers/grpc.js';
+import { decodeStatusDetails } from '../../../src/grpc/contract.js';
 
 const { bootstrap } = sharedBroker();
 const TOPIC = `events-grpc-signals-${randomUUID().slice(0, 8)}`;

@@ -6,13 +6,13 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector, waitHealthy } from '../helpers/collector.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector, waitHealthy } from '../../helpers/collector.js';
 import http2 from 'node:http2';
-import { metric, typedEvent } from '../helpers/grpc.js';
-import { packageDefinition, SERVICE_NAME } from '../../src/grpc/contract.js';
-import type { CollectResponse } from '../../src/grpc/ingest.js';
+import { metric, typedEvent } from '../../helpers/grpc.js';
+import { packageDefinition, SERVICE_NAME } from '../../../src/grpc/contract.js';
+import type { CollectResponse } from '../../../src/grpc/ingest.js';
 
 const { bootstrap } = sharedBroker();
 const TOPIC = `events-grpc-flow-${randomUUID().slice(0, 8)}`;

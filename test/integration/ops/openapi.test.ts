@@ -6,11 +6,11 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { buildOpenApi, openApiYaml, openapiFile, OPENAPI_PATH, toYaml } from '../../src/ops/openapi.js';
-import { ERRORS } from '../../src/errors.js';
-import { EventSchema } from '../../src/schema/event.js';
-import { startCollector, type RunningCollector } from '../helpers/collector.js';
-import { sharedBroker } from '../helpers/broker.js';
+import { buildOpenApi, openApiYaml, openapiFile, OPENAPI_PATH, toYaml } from '../../../src/ops/openapi.js';
+import { ERRORS } from '../../../src/errors.js';
+import { EventSchema } from '../../../src/schema/event.js';
+import { startCollector, type RunningCollector } from '../../helpers/collector.js';
+import { sharedBroker } from '../../helpers/broker.js';
 
 type Doc = {
   openapi: string;

@@ -10,13 +10,13 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { readUntilIds } from '../helpers/consumer.js';
-import { deliveryReport } from './delivery.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { readUntilIds } from '../../helpers/consumer.js';
+import { deliveryReport } from '../../clients/delivery.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../../src/main.js', import.meta.url));
 
 t.test('pytest: restarted collector, 207, close() drains, 429 Retry-After; every expected event in Kafka once', async (t) => {
   const { bootstrap } = sharedBroker();

@@ -8,10 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector } from '../helpers/collector.js';
-import { listenersOnPort } from '../../src/lifecycle/port-peers.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector } from '../../helpers/collector.js';
+import { listenersOnPort } from '../../../src/lifecycle/port-peers.js';
 
 t.test('a collector of another group on our port is reported as a stale listener', async (t) => {
   const { bootstrap } = sharedBroker();

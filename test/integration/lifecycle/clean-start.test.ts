@@ -5,9 +5,9 @@
  */
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector, waitHealthy } from '../helpers/collector.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector, waitHealthy } from '../../helpers/collector.js';
 
 const { bootstrap } = sharedBroker();
 const TOPIC = `events-clean-start-${randomUUID().slice(0, 8)}`;

@@ -10,10 +10,10 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector, waitHealthy } from '../helpers/collector.js';
-import { batchOf, collect, grpcClient } from '../helpers/grpc.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector, waitHealthy } from '../../helpers/collector.js';
+import { batchOf, collect, grpcClient } from '../../helpers/grpc.js';
 
 const { bootstrap } = sharedBroker();
 const TOPIC = `events-grpc-tls-${randomUUID().slice(0, 8)}`;

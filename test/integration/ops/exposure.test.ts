@@ -6,9 +6,9 @@
  */
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { startCollector, waitHealthy, type RunningCollector } from '../helpers/collector.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { startCollector, waitHealthy, type RunningCollector } from '../../helpers/collector.js';
 
 const { bootstrap } = sharedBroker();
 const TOPIC = `events-exposure-${randomUUID().slice(0, 8)}`;

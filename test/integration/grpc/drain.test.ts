@@ -5,13 +5,13 @@
  */
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { sharedBroker } from '../helpers/broker.js';
-import { createTopics } from '../helpers/topics.js';
-import { freePort, startCollector, waitHealthy } from '../helpers/collector.js';
-import { readTopic, eventIds } from '../helpers/consumer.js';
-import { sleep } from '../helpers/load.js';
-import { batchOf, grpcClient, idsOf } from '../helpers/grpc.js';
-import type { CollectResponse } from '../../src/grpc/ingest.js';
+import { sharedBroker } from '../../helpers/broker.js';
+import { createTopics } from '../../helpers/topics.js';
+import { freePort, startCollector, waitHealthy } from '../../helpers/collector.js';
+import { readTopic, eventIds } from '../../helpers/consumer.js';
+import { sleep } from '../../helpers/load.js';
+import { batchOf, grpcClient, idsOf } from '../../helpers/grpc.js';
+import type { CollectResponse } from '../../../src/grpc/ingest.js';
 
 const { bootstrap } = sharedBroker();
 const TOPIC = `events-grpc-drain-${randomUUID().slice(0, 8)}`;
