@@ -8,7 +8,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import YAML from 'yaml';
+import yaml from 'js-yaml';
 import { sharedBroker } from '../../helpers/broker.js';
 import { createTopics } from '../../helpers/topics.js';
 import { startCollector, waitHealthy, type RunningCollector } from '../../helpers/collector.js';
@@ -23,7 +23,7 @@ interface Rule {
   labels?: { severity?: string };
   annotations?: { summary?: string; description?: string };
 }
-const rules = (YAML.parse(readFileSync(root('deploy/prometheus/alerts.yml'), 'utf8')) as { groups: { name: string; rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+const rules = (yaml.load(readFileSync(root('deploy/prometheus/alerts.yml'), 'utf8')) as { groups: { name: string; rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
 
 interface Panel {
   title: string;
