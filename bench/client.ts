@@ -17,7 +17,6 @@ const { createCollector } = (await import(new URL('../../clients/js/dist/node.js
 
 const events = Number(process.env.BENCH_CLIENT_EVENTS ?? 200_000);
 const batch = Number(process.env.BENCH_CLIENT_BATCH ?? 1000);
-const log = (m: string) => console.error(`# ${m}`);
 
 async function main(): Promise<void> {
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');

@@ -102,21 +102,6 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-/** An error that maps straight to an HTTP answer. `detail` says what exactly was wrong. */
-export class CollectorError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly detail: string | undefined;
-
-  constructor(code: ErrorCode, detail?: string) {
-    super(detail ? `${ERRORS[code].message}: ${detail}` : ERRORS[code].message);
-    this.name = 'CollectorError';
-    this.code = code;
-    this.status = ERRORS[code].status;
-    this.detail = detail;
-  }
-}
-
 /** The JSON body of every error answer. */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; detail?: string };

@@ -39,3 +39,13 @@ export function loadNativeAddon<T>(name: string, from: string = import.meta.url)
   }
   throw new Error(`native addon not found (${rel}); build it with \`npm run build:native\``);
 }
+
+/**
+ * Where a host-wide shared-memory table lives: /dev/shm/event-collector-<name>.<kind> (the os tmpdir when there is no
+ * /dev/shm); name is made safe for a file name.
+ */
+export function sharedMemoryPath(name: string | number, kind: string): string {
+  const safe = String(name).replace(/[^A-Za-z0-9._-]/g, '_');
+  const dir = existsSync('/dev/shm') ? '/dev/shm' : process.env.TMPDIR || '/tmp';
+  return join(dir, `event-collector-${safe}.${kind}`);
+}

@@ -23,9 +23,8 @@
  * is no silent fallback (a per-process Map would not deduplicate across processes).
  */
 import { createRequire } from 'node:module';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon, sharedMemoryPath } from '../native-addon.js';
+import { statSync } from 'node:fs';
 
 export const CLAIM_DUPLICATE = 0;
 export const CLAIM_NEW = 1;
@@ -139,54 +138,29 @@ export class DedupUnavailableError extends Error {
   }
 }
 
-const ADDON_REL = join('native', 'dedup', 'build', 'Release', 'dedup.node');
-
-/** The addon file: walk up from this module (src/dedup or dist/src/dedup) to the package root. */
-export function findAddon(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, ADDON_REL);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return null;
-}
-
-const cache = new Map<string, NativeAddon>();
-
+/**
+ * The dedup addon (src/native-addon.ts finds it), or the one at addonPath (tests); a missing, broken or
+ * incompatible build is a DedupUnavailableError naming the fix, never a silent fallback.
+ */
 export function loadAddon(addonPath?: string): NativeAddon {
-  const path = addonPath ?? findAddon();
-  if (!path) {
-    throw new DedupUnavailableError(
-      `dedup: native addon not found (${ADDON_REL} above ${dirname(fileURLToPath(import.meta.url))}); ` +
-        'build it with `npm run build:native` (needs g++, make, python3)',
-    );
-  }
-  const hit = cache.get(path);
-  if (hit) return hit;
   let addon: NativeAddon;
   try {
-    addon = createRequire(import.meta.url)(path) as NativeAddon;
+    addon = addonPath === undefined ? loadNativeAddon<NativeAddon>('dedup', import.meta.url) : (createRequire(import.meta.url)(addonPath) as NativeAddon);
   } catch (err) {
     throw new DedupUnavailableError(
-      `dedup: native addon ${path} failed to load: ${(err as Error).message}; rebuild it with \`npm run build:native\``,
+      `dedup: the native addon failed to load (${(err as Error).message}); build it with \`npm run build:native\` (needs g++, make, python3)`,
       { cause: err },
     );
   }
   if (typeof addon.claim !== 'function' || addon.layoutVersion !== 1) {
-    throw new DedupUnavailableError(`dedup: ${path} is not a compatible dedup addon; rebuild it`);
+    throw new DedupUnavailableError(`dedup: ${addonPath ?? 'native/dedup'} is not a compatible dedup addon; rebuild it with \`npm run build:native\``);
   }
-  cache.set(path, addon);
   return addon;
 }
 
 /** /dev/shm/event-collector-<name>.dedup (os tmpdir when there is no /dev/shm). */
 export function defaultDedupPath(name: string | number = 'default'): string {
-  const safe = String(name).replace(/[^A-Za-z0-9._-]/g, '_');
-  const dir = existsSync('/dev/shm') ? '/dev/shm' : process.env.TMPDIR || '/tmp';
-  return join(dir, `event-collector-${safe}.dedup`);
+  return sharedMemoryPath(name, 'dedup');
 }
 
 /**

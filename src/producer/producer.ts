@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import type { PackedRecords } from '../codec/packed.js';
 import { producerSettings } from './settings.js';
 import { LogThrottle } from '../telemetry/log-throttle.js';
-import { confPairs, EV_BATCH, loadNativeProducer, type NativeFailure, type NativeProducer, type ProducerHandle } from './native.js';
+import { confPairs, EV_BATCH, EV_ERROR, loadNativeProducer, type NativeFailure, type NativeProducer, type ProducerHandle } from './native.js';
 
 export interface RecordFailure {
   /** index of the record within the packed records */
@@ -77,7 +77,7 @@ export class EventProducer {
     // A bad property throws here, at boot, as node-rdkafka's constructor did.
     this.handle = this.native.create(confPairs(global), confPairs(topic), (kind, a, b, c) => {
       if (kind === EV_BATCH) this.settled(a, b as number[], c ?? null);
-      else this.clientError(a, b as string);
+      else if (kind === EV_ERROR) this.clientError(a, b as string);
     });
   }
 

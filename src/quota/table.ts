@@ -3,9 +3,7 @@
  * a shared-memory file, one lock word; see native/quota/README.md). This module only loads
  * the addon and wraps it; the policy (which tenant gets what) is src/quota/policy.ts.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadNativeAddon } from '../native-addon.js';
+import { loadNativeAddon, sharedMemoryPath } from '../native-addon.js';
 
 interface NativeQuota {
   open(path: string, slots: number): object;
@@ -24,9 +22,7 @@ export const TAKE_NEVER = -1;
 
 /** /dev/shm/event-collector-<name>.quota (os tmpdir when there is no /dev/shm). */
 export function defaultQuotaPath(name: string | number): string {
-  const safe = String(name).replace(/[^A-Za-z0-9._-]/g, '_');
-  const dir = existsSync('/dev/shm') ? '/dev/shm' : process.env.TMPDIR || '/tmp';
-  return join(dir, `event-collector-${safe}.quota`);
+  return sharedMemoryPath(name, 'quota');
 }
 
 export interface QuotaStats {

@@ -30,15 +30,6 @@ export function writeFileAtomic(file: string, data: Uint8Array, durable: boolean
   if (durable) fsyncDir(path.dirname(file));
 }
 
-/** Size of a file, 0 when it does not exist. */
-export function sizeOrZero(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-}
 
 export function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, openSync, readSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, openSync, readSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { LocalBroker } from '../../kafka/broker.js';

@@ -51,10 +51,6 @@ export function unconstrained(s: JsonSchema | undefined): boolean {
   return Object.keys(s).every((k) => ANNOTATIONS.has(k));
 }
 
-function closed(s: Obj): boolean {
-  return s.additionalProperties === false;
-}
-
 /** Type names the schema allows; integer is a subset of number. Absent: all. */
 function types(s: Obj): Set<string> {
   const t = s.type;
