@@ -126,7 +126,7 @@ export async function kcatLimit(config: Readonly<Config>, n: number, perProducer
     sampler.start();
     const runs = await Promise.all(pending);
     const usage = sampler.stop();
-    runs.forEach((r, i) => check(r, `kcat#${i}`));
+    runs.forEach((r, i) => { check(r, `kcat#${i}`); });
     const secs = runs.map((r) => Math.max(0.001, r.wallS - startup.wallS));
     const perProducerRate = secs.map((s) => Math.round(perProducer / s));
     const events = perProducer * n;

@@ -70,7 +70,10 @@ function perThread(pid: number, t0: Map<number, { name: string; s: number }>, t1
   // Decode workers are the busiest non-main JS threads; one per WORKER_THREADS.
   others.sort((a, b) => b - a);
   const nWorkers = Number(process.env.WORKER_THREADS ?? 1);
-  others.forEach((d, i) => (i < nWorkers ? (sum['worker(s)']! += d) : (sum.rest! += d)));
+  others.forEach((d, i) => {
+    if (i < nWorkers) sum['worker(s)']! += d;
+    else sum.rest! += d;
+  });
   return Object.entries(sum).map(([k, v]) => `${k} ${((v * 1e6) / events).toFixed(1)}`).join(', ');
 }
 

@@ -58,8 +58,9 @@ function buildPool(batches: number, batchSize: number): { recs: Rec[][]; packed:
       headers: [{ tenant_id: e.tenant_id as string }, { event_type: e.event_type as string }, { batch_id: batchId }, { received_at: receivedAt }],
     })));
     const builder = new PackedBuilder();
-    events.forEach((e, i) => builder.add(JSON.stringify(e), e.learner_id as string,
-      [e.tenant_id as string, e.event_type as string, batchId, receivedAt], e.event_id as string, i));
+    events.forEach((e, i) => {
+      builder.add(JSON.stringify(e), e.learner_id as string, [e.tenant_id as string, e.event_type as string, batchId, receivedAt], e.event_id as string, i);
+    });
     packed.push(builder.build());
   }
   return { recs, packed };
@@ -98,7 +99,10 @@ async function collectorClient(config: Readonly<Config>, pool: PackedRecords[]):
         if (waiter && inFlight <= waiter.atMost) { const w = waiter; waiter = undefined; w.resolve(); }
       });
     },
-    drained: (atMost) => new Promise<void>((resolve) => (inFlight <= atMost ? resolve() : (waiter = { atMost, resolve }))),
+    drained: (atMost) => new Promise<void>((resolve) => {
+      if (inFlight <= atMost) resolve();
+      else waiter = { atMost, resolve };
+    }),
     close: async () => { await producer.flush(5000); await producer.disconnect(); },
   };
   return c;
@@ -129,7 +133,10 @@ async function nodeRdkafkaClient(config: Readonly<Config>, pool: Rec[][]): Promi
         inFlight++;
       }
     },
-    drained: (atMost) => new Promise<void>((resolve) => (inFlight <= atMost ? resolve() : (waiter = { atMost, resolve }))),
+    drained: (atMost) => new Promise<void>((resolve) => {
+      if (inFlight <= atMost) resolve();
+      else waiter = { atMost, resolve };
+    }),
     close: async () => { clearInterval(poller); await new Promise((r) => producer.disconnect(5000, r)); },
   };
   producer.on('delivery-report', (err: LibrdKafkaError | null, _r: DeliveryReport) => {
@@ -189,7 +196,9 @@ export interface RawLimit extends RawResult { producers: number; perProducer: nu
 export async function rawLimit(n: number, durationS: number, extra: Proc[], client: RawClient = 'collector'): Promise<RawLimit> {
   const script = fileURLToPath(import.meta.url);
   const kids: ChildProcess[] = [];
-  const kill = () => kids.forEach((k) => k.exitCode === null && k.kill('SIGKILL'));
+  const kill = () => kids.forEach((k) => {
+    if (k.exitCode === null) k.kill('SIGKILL');
+  });
   process.once('exit', kill);
   try {
     const results: Promise<RawResult>[] = [];

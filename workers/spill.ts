@@ -16,7 +16,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { basename, join } from 'node:path';
-import { adoptOrphans, SpillLog, isSpillError } from '../src/spill/index.js';
+import { adoptOrphans, SpillLog, isSpillError, type SpillRecord } from '../src/spill/index.js';
 import type { SourceStats, SpillHello, SpillReply, SpillRequest, SpillWorkerData } from '../src/spill/protocol.js';
 import { readCheckpoint } from '../src/spill/checkpoint.js';
 import { readReplayed, writeReplayed } from '../src/spill/replayed.js';
@@ -154,7 +154,7 @@ port.on('message', (req: SpillRequest) => {
         const log = logs.get(req.source);
         if (!log) return reply({ id: req.id, ok: true, records: [] });
         if (req.source === data.instance && !ownUsable()) return reply({ id: req.id, ok: true, records: [] });
-        let read;
+        let read: SpillRecord[];
         try {
           read = log.read(req.fromSeq, req.maxRecords, req.maxBytes);
         } catch (err) {

@@ -34,7 +34,7 @@ async function drive(call) {
 // grpc-js
 const gs = new grpc.Server();
 gs.addService(def, { Collect: (call, cb) => { void call.request.events.length; cb(null, answer); }, CollectStream: () => {} });
-const gport = await new Promise((r) => gs.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => r(p)));
+const gport = await new Promise((r) => gs.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (_e, p) => r(p)));
 const GC = grpc.makeClientConstructor(def, SERVICE_NAME);
 const gclient = new GC(`127.0.0.1:${gport}`, grpc.credentials.createInsecure());
 const gres = await drive(() => new Promise((res, rej) => gclient.Collect(reqMsg, (e, r) => (e ? rej(e) : res(r)))));

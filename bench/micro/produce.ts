@@ -55,7 +55,10 @@ const variants: Variant[] = [
     headers: (b, i, cache) => b.headers[i]!.map((v, h) => {
       const k = `${h}\u0000${v}`;
       let o = cache.get(k);
-      if (!o) cache.set(k, (o = { [HEADERS[h]!]: v }));
+      if (!o) {
+        o = { [HEADERS[h]!]: v };
+        cache.set(k, o);
+      }
       return o;
     }) },
   { name: 'map → 4 objects, opaque = batch', opaque: 'batch',

@@ -136,7 +136,10 @@ export function nodeEngine(): NodeEngine {
   const server = http.createServer({ keepAliveTimeout: IDLE_TIMEOUT_MS }, (req, res) => {
     const socket = req.socket;
     let line = lines.get(socket);
-    if (!line) lines.set(socket, (line = { busy: false, waiting: [] }));
+    if (!line) {
+      line = { busy: false, waiting: [] };
+      lines.set(socket, line);
+    }
     const l = line;
     const run = () => {
       if (socket.destroyed) {

@@ -143,7 +143,10 @@ export class PayloadValidators {
   /** judge() of an event of a type without schemas and without schema_version: no object needed. */
   judgeUnversioned(type: string): PayloadPass {
     let p = NO_SCHEMA.get(type);
-    if (p === undefined) NO_SCHEMA.set(type, (p = pass(type, null, null)));
+    if (p === undefined) {
+      p = pass(type, null, null);
+      NO_SCHEMA.set(type, p);
+    }
     return p;
   }
 

@@ -16,7 +16,7 @@ import type { Slab } from '../ring/slab.js';
 import { isRefusal, type Admission, type Ticket } from '../acceptor/admission.js';
 import { REFUSALS } from '../acceptor/server.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { batchJson, type CollectRequest } from './batch-json.js';
+import { batchJson, type BatchJson, type CollectRequest } from './batch-json.js';
 import { collectorServiceDefinition } from './contract.js';
 import { grpcCodeOf } from './status.js';
 import { DeadlineQueue, runExpiry } from '../pipeline/deadlines.js';
@@ -145,7 +145,7 @@ export class BatchIngest {
       return Promise.resolve(refuse(r.code, r.detail, verdict.retryAfterS));
     }
     const ticket: Ticket = verdict;
-    let json;
+    let json: BatchJson;
     try {
       json = batchJson(req);
     } catch (err) {

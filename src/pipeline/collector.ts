@@ -24,7 +24,7 @@ import type { PackedRecords } from '../codec/packed.js';
 import type { PayloadSchemas } from '../schema/payload/service.js';
 import type { SchemaMetrics } from '../telemetry/schema-metrics.js';
 import type { TopicRoutes } from './routes.js';
-import type { Part } from './delivery.js';
+import type { Delivered, Part, Undeliverable } from './delivery.js';
 
 export interface CollectorDeps {
   config: Readonly<Config>;
@@ -129,7 +129,7 @@ export class Collector {
     if (claim.inFlight) {
       return errorAnswer('COLLECTOR_ERR_DUPLICATE_IN_FLIGHT', 'a copy of an event is being written by another request', batch.batchId, 1);
     }
-    let result;
+    let result: Delivered | Undeliverable | undefined;
     try {
       const { events, dlq } = this.deps.routes;
       const parts: Part[] = [];

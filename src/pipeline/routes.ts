@@ -69,7 +69,10 @@ export class TopicRoutes {
     for (let i = 0; i < records.count; i++) {
       const topic = this.topicOf(records.headers[i]?.[tenantHeader]);
       let g = groups.get(topic);
-      if (!g) groups.set(topic, (g = []));
+      if (!g) {
+        g = [];
+        groups.set(topic, g);
+      }
       g.push(i);
     }
     if (groups.size === 1) return [{ topic: groups.keys().next().value as string, records }];

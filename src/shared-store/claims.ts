@@ -83,7 +83,10 @@ export class SharedClaims {
     const tenants = new Map<string, string>();
     return keys.map(({ tenant, eventId }) => {
       let t = tenants.get(tenant);
-      if (t === undefined) tenants.set(tenant, (t = encodeURIComponent(tenant)));
+      if (t === undefined) {
+        t = encodeURIComponent(tenant);
+        tenants.set(tenant, t);
+      }
       return `${prefix}${t}:${eventId}`;
     });
   }

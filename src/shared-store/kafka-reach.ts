@@ -45,7 +45,7 @@ export class KafkaReach {
       const res = await m.exec();
       return (res?.at(-1)?.[1] ?? []) as string[];
     });
-    this.#others = hosts !== undefined && hosts.some((h) => h !== this.host);
+    this.#others = hosts?.some((h) => h !== this.host) ?? false;
   }
 
   stop(): void {

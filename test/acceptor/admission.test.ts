@@ -37,7 +37,7 @@ t.test('queueing shrinks the limit, down to the floor and no further', async (t)
     const tickets = admitN(a, a.limit);
     advance(120);
     // Batches queue behind each other: the i-th waits for i batches of 8 ms.
-    tickets.forEach((tk, i) => a.settle(tk, 5 + 8 * i));
+    tickets.forEach((tk, i) => { a.settle(tk, 5 + 8 * i); });
   }
   t.ok(a.limit < start, `limit ${start} → ${a.limit}`);
   t.equal(a.limit, 4, 'the floor holds');
@@ -51,7 +51,7 @@ t.test('a uniformly slow Kafka (no queue here) does not pin the limit to its flo
     const tickets = admitN(a, a.limit);
     t.ok(isRefusal(a.admit('')));
     advance(150);
-    tickets.forEach((tk, i) => a.settle(tk, 80 + (i % 5)));
+    tickets.forEach((tk, i) => { a.settle(tk, 80 + (i % 5)); });
   }
   t.ok(a.limit > 16, `limit grew to ${a.limit} with every batch 80–84 ms`);
 });
@@ -89,7 +89,7 @@ t.test('refused demand grows the limit by one when batches only meet the target,
     for (let k = 0; k < 40; k++) a.admit('');
     advance(120);
     // baseline 3 ms, target 20: 15 ms is in time but without headroom (over 3 + 10 ms)
-    tickets.forEach((tk, i) => a.settle(tk, i === 0 ? 3 : 15));
+    tickets.forEach((tk, i) => { a.settle(tk, i === 0 ? 3 : 15); });
   }
   t.equal(a.limit, 19, 'one per window');
   const tickets = admitN(a, a.limit);
@@ -113,7 +113,7 @@ t.test('a few late batches (under 10 %) do not shrink it', async (t) => {
   const { a, advance } = make();
   const tickets = admitN(a, 16);
   advance(150);
-  tickets.forEach((tk, i) => a.settle(tk, i === 0 ? 500 : 5));
+  tickets.forEach((tk, i) => { a.settle(tk, i === 0 ? 500 : 5); });
   t.ok(a.limit >= 16);
 });
 
@@ -138,7 +138,7 @@ t.test('per-client in-flight limit: 429 for that client only', async (t) => {
 t.test('per-client rate: a burst of one second, then tokens at the rate', async (t) => {
   const { a, advance } = make({ clientRatePerS: 10 });
   const tickets = admitN(a, 10, 'a');
-  tickets.forEach((tk) => a.settle(tk));
+  tickets.forEach((tk) => { a.settle(tk); });
   const v = a.admit('a');
   t.ok(isRefusal(v) && v.reason === 'client_rate');
   if (isRefusal(v)) t.equal(v.retryAfterS, 1);
@@ -186,7 +186,7 @@ function saturate(
     if (!isRefusal(a.admit(''))) t.fail('not saturated');
     advance(150);
     cpu?.spend(runMs, waitMs);
-    tickets.forEach((tk, i) => a.settle(tk, serviceMs(i)));
+    tickets.forEach((tk, i) => { a.settle(tk, serviceMs(i)); });
   }
 }
 
@@ -207,7 +207,7 @@ t.test('CPU-aware: counters that go backwards, or a thread that hardly ran, give
     const tickets = admitN(a, a.limit);
     advance(150);
     reading = next;
-    tickets.forEach((tk) => a.settle(tk, 5));
+    tickets.forEach((tk) => { a.settle(tk, 5); });
   };
   step({ runNs: 10e9 + 100e6, waitNs: 10e9 + 100e6 });
   t.equal(a.stretch, 2, 'a sane window');
@@ -254,14 +254,14 @@ t.test('a stall (answers at under half the recent rate, all late) is judged neit
   {
     const tickets = admitN(a, a.limit);
     advance(600);
-    tickets.forEach((tk) => a.settle(tk, 450));
+    tickets.forEach((tk) => { a.settle(tk, 450); });
   }
   t.equal(a.limit, before, 'held through the stall');
   // it lasts: the answer rate stays low, the smoothed rate follows it, and lateness counts again
   for (let round = 0; round < 10; round++) {
     const tickets = admitN(a, a.limit);
     advance(600);
-    tickets.forEach((tk) => a.settle(tk, 450));
+    tickets.forEach((tk) => { a.settle(tk, 450); });
   }
   t.ok(a.limit < before, `a lasting slow-down shrinks it (${before} → ${a.limit})`);
 
@@ -270,7 +270,7 @@ t.test('a stall (answers at under half the recent rate, all late) is judged neit
   const was = blind.a.limit;
   const tickets = admitN(blind.a, blind.a.limit);
   blind.advance(600);
-  tickets.forEach((tk) => blind.a.settle(tk, 450));
+  tickets.forEach((tk) => { blind.a.settle(tk, 450); });
   t.ok(blind.a.limit < was, `holdStalls false: the stall shrinks it (${was} → ${blind.a.limit})`);
 });
 

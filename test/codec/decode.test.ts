@@ -218,7 +218,10 @@ t.test('forwarded sizes count against MAX_EVENT_BYTES with their defaults', asyn
 
 t.test('forwarding: a fuzzed corpus of valid batches parses to what JSON.parse gave', async (t) => {
   let seed = 42;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
   const pieces = ['0', '-1', '2.5', '1e5', '123456789012345678', '"s"', '"\\u00e9"', 'true', 'null', '[]', '{}', '[1,{"a":2}]', '{"k":"v","k":"w"}', ' 7 '];
   let checked = 0;
   for (let i = 0; i < 300; i++) {

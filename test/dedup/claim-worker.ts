@@ -38,7 +38,7 @@ if (asClaimer) {
       for (let i = start; i < Math.min(job.count, start + job.batch); i++) ids.push(uuidAt(job.run, i));
       if (job.binary) {
         const packed = Buffer.alloc(ids.length * 16);
-        ids.forEach((id, j) => DedupTable.keyOf(id).copy(packed, j * 16));
+        ids.forEach((id, j) => { DedupTable.keyOf(id).copy(packed, j * 16); });
         batches.push({ start, ids: packed });
       } else {
         batches.push({ start, ids });

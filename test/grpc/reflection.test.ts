@@ -22,7 +22,10 @@ function stderrOf(fn: () => void): string[] {
   const warn = console.warn;
   const write = process.stderr.write;
   console.warn = (...args: unknown[]) => void out.push(args.map(String).join(' '));
-  process.stderr.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
   try {
     fn();
   } finally {

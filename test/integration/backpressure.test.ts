@@ -45,7 +45,7 @@ async function post(url: string, events: unknown[], headers: Record<string, stri
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(events),
   });
-  return { status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as Record<string, any> };
+  return { status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as { error?: { code: string }; [k: string]: unknown } };
 }
 
 /** A raw connection that sends `head` now and then whatever the test writes; resolves with all it read when closed. */
@@ -124,7 +124,7 @@ t.test('clients that disconnect mid-body give their slot and admission place bac
 t.test('trickled headers never reach the handler, so they take no slot', async (t) => {
   const c = await collector({ RING_SLOTS: String(SLOTS), ADMISSION_MIN_IN_FLIGHT: String(SLOTS) });
   const conns = Array.from({ length: SLOTS * 3 }, () => rawConnection(c.port, 'POST /api/v1/collect HTTP/1.1\r\nHost: x\r\n'));
-  const trickle = setInterval(() => conns.forEach((conn) => conn.sock.write('X-Slow: 1\r\n')), 100);
+  const trickle = setInterval(() => conns.forEach((conn) => { conn.sock.write('X-Slow: 1\r\n'); }), 100);
   await new Promise((r) => setTimeout(r, 500));
   const ok = await post(c.url, syntheticBatch(2));
   clearInterval(trickle);

@@ -97,7 +97,7 @@ t.test('collector SIGKILLed while spilling and again while replaying: nothing ac
   let collector = await startCollector(env);
   const bufferDir = collector.bufferDir;
   const acked = new Set<string>();
-  const keep = (r: { acked: Map<string, unknown> }) => r.acked.forEach((_, id) => acked.add(id));
+  const keep = (r: { acked: Map<string, unknown> }) => r.acked.forEach((_, id) => { acked.add(id); });
 
   // 1: Kafka down, spilling, then kill -9 mid-load.
   await broker.kill();
@@ -174,7 +174,7 @@ t.test('Kafka frozen (SIGSTOP): a full producer queue refuses with 503, then bat
     const events = Array.from({ length: 100 }, (_, k) => ({ ...syntheticLike(k), event_id: randomUUID() }));
     const r = await fetch(`${collector.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
     const body = (await r.json()) as { error?: { code: string; detail?: string }; buffered?: boolean };
-    if (r.status === 200) events.forEach((e) => acked.add(e.event_id));
+    if (r.status === 200) events.forEach((e) => { acked.add(e.event_id); });
     const key = r.status === 200 ? `200${body.buffered ? ' buffered' : ''}` : `${r.status} ${body.error?.code} ${body.error?.detail}`;
     codes.set(key, (codes.get(key) ?? 0) + 1);
     return r;
@@ -224,14 +224,14 @@ t.test('spill cap reached: 503 with Retry-After, and nothing already accepted is
   for (let i = 0; i < 400 && !full; i++) {
     const events = Array.from({ length: 100 }, (_, k) => ({ ...syntheticLike(k), event_id: randomUUID() }));
     const r = await fetch(`${collector.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(30_000) });
-    if (r.status === 200) events.forEach((e) => acked.add(e.event_id));
+    if (r.status === 200) events.forEach((e) => { acked.add(e.event_id); });
     else full = r;
   }
   step(`${acked.size} events accepted before the cap`);
   t.ok(full, 'the cap was reached');
   t.equal(full?.status, 503);
   t.ok(Number(full?.headers.get('retry-after')) >= 1, 'Retry-After is set');
-  t.equal(((await full?.json()) as { error: { code: string } }).error.code, 'COLLECTOR_ERR_BUFFER_FULL');
+  t.equal(((await full!.json()) as { error: { code: string } }).error.code, 'COLLECTOR_ERR_BUFFER_FULL');
   await collector.stop();
   step('collector stopped');
 

@@ -40,7 +40,7 @@ t.test('broker away for many probe cycles: nothing becomes a poison pill, nothin
     events[5] = { ...events[5], event_type: 'not-a-type' };
     const r = await fetch(`${collector.url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
     t.equal(r.status, 207, `batch ${b} answered 207 (one invalid event)`);
-    events.forEach((e, i) => (i === 5 ? invalid : acked).add(e.event_id as string));
+    events.forEach((e, i) => { (i === 5 ? invalid : acked).add(e.event_id as string); });
   }
   // Away for much longer than 3 probe cycles × the delivery timeout (3 × (200 + 1000) ms): a lower bound, not a speed assumption.
   const probeCycles = async () => {

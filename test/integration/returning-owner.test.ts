@@ -22,7 +22,7 @@ async function send(url: string, acked: Set<string>): Promise<{ status: number; 
   const events = Array.from({ length: 20 }, (_, i) => ({ ...syntheticEvent(i), event_id: randomUUID() }));
   const r = await fetch(`${url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
   const body = (await r.json()) as { buffered?: boolean };
-  if (r.status === 200) events.forEach((e) => acked.add(e.event_id));
+  if (r.status === 200) events.forEach((e) => { acked.add(e.event_id); });
   return { status: r.status, buffered: body.buffered === true };
 }
 

@@ -25,7 +25,7 @@ async function send(url: string, acked: Map<string, number>, batch: number): Pro
   const events = Array.from({ length: 50 }, (_, i) => ({ ...syntheticEvent(i), event_id: randomUUID(), event_data: { pad: randomUUID().repeat(8) } }));
   const r = await fetch(`${url}/api/v1/collect`, { method: 'POST', body: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
   const body = (await r.json()) as { error?: { code: string } };
-  if (r.status === 200) events.forEach((e) => acked.set(e.event_id, batch));
+  if (r.status === 200) events.forEach((e) => { acked.set(e.event_id, batch); });
   return { status: r.status, code: body.error?.code };
 }
 

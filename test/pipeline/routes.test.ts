@@ -28,7 +28,7 @@ t.test('tenants without a route, and *, go to the fallback; * overrides it', asy
 t.test('split keeps each topic\'s records in batch order, with their keys, headers and indexes', async (t) => {
   const b = new PackedBuilder();
   const tenants = ['tenant_alpha', 'tenant_beta', 'tenant_alpha', 'tenant_gamma', 'tenant_alpha'];
-  tenants.forEach((tenant, i) => b.add(`{"n":${i}}`, `learner_${i % 2}`, [tenant, 'interaction', 'b1', 'now'], `id-${i}`, i));
+  tenants.forEach((tenant, i) => { b.add(`{"n":${i}}`, `learner_${i % 2}`, [tenant, 'interaction', 'b1', 'now'], `id-${i}`, i); });
   const records = b.build();
   const r = TopicRoutes.parse('tenant_alpha=events-alpha', 'events', 'TOPIC_ROUTES');
   const groups = r.split(records, 0);

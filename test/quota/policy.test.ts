@@ -8,7 +8,7 @@ import { PackedBuilder } from '../../src/codec/packed.js';
 
 const records = (tenants: string[], size = 100) => {
   const b = new PackedBuilder();
-  tenants.forEach((tenant, i) => b.add('x'.repeat(size), 'l', [tenant, 'e', 'b', 'r'], `id${i}`, i));
+  tenants.forEach((tenant, i) => { b.add('x'.repeat(size), 'l', [tenant, 'e', 'b', 'r'], `id${i}`, i); });
   return b.build();
 };
 
@@ -44,7 +44,7 @@ t.test('dead letters cost what accepted events cost: a throttled tenant is refus
   const T = 1e12;
   const deadLetters = (tenants: string[]) => {
     const b = new PackedBuilder();
-    tenants.forEach((tenant, i) => b.add('{"reason":"validation"}', 'l', ['validation', 'b', tenant, 'r'], `d${i}`, i));
+    tenants.forEach((tenant, i) => { b.add('{"reason":"validation"}', 'l', ['validation', 'b', tenant, 'r'], `d${i}`, i); });
     return b.build();
   };
   const none = records([]);

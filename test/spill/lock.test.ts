@@ -42,14 +42,14 @@ t.test("a dead pid's lock is taken over", async (t) => {
   log.close();
 });
 
-t.test('a reused pid (alive, different start time) is stale', async (t) => {
+t.test('a reused pid (alive, different start time) is stale', async (_t) => {
   const dir = tmpDir('lock-reuse');
   writeLock(dir, 1, '1'); // pid 1 is alive but was not started at tick 1
   const log = open(dir);
   log.close();
 });
 
-t.test('a corrupt lock file is taken over', async (t) => {
+t.test('a corrupt lock file is taken over', async (_t) => {
   const dir = tmpDir('lock-corrupt');
   fs.writeFileSync(path.join(dir, 'LOCK'), '{"pid":');
   open(dir).close();

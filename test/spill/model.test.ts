@@ -44,7 +44,9 @@ function run(seed: number, ops: number, fsync: boolean): { counts: Record<string
   let nextSeq = 1;
   const counts: Record<string, number> = {};
   const problems: string[] = [];
-  const bump = (k: string): void => void (counts[k] = (counts[k] ?? 0) + 1);
+  const bump = (k: string): void => {
+    counts[k] = (counts[k] ?? 0) + 1;
+  };
   const fail = (msg: string): void => void problems.push(`seed ${seed}: ${msg}`);
 
   const check = (where: string): void => {

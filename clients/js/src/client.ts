@@ -230,7 +230,10 @@ export class Collector {
 
   private kick(): void {
     if (!this.isReady || this.sending || this.retryTimer !== undefined || this.closed) return;
-    if (this.queue.length === 0) return this.settleIdle();
+    if (this.queue.length === 0) {
+      this.settleIdle();
+      return;
+    }
     this.sending = this.drain().finally(() => {
       this.sending = null;
       if (this.queue.length === 0) this.settleIdle();

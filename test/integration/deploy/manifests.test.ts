@@ -22,6 +22,7 @@ import { createTopics } from '../../helpers/topics.js';
 import { startCollector } from '../../helpers/collector.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../../${p}`, import.meta.url));
+// biome-ignore lint/suspicious/noExplicitAny: the tests walk a manifest's spec by path, as kubectl would
 type Doc = { kind: string; data?: Record<string, string>; stringData?: Record<string, string>; spec?: any };
 const docs = yaml.loadAll(readFileSync(root('deploy/k8s/collector.yaml'), 'utf8')) as Doc[];
 const dockerfile = readFileSync(root('Dockerfile'), 'utf8');

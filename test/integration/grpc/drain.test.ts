@@ -42,8 +42,14 @@ t.test('SIGTERM with a stream open: drained, exit 0, nothing acknowledged lost',
       answered++;
       if (a.outcome === 'OUTCOME_ACCEPTED') acked.push(...sent.get(a.batch_id)!);
     });
-    call.on('end', () => ((ended ||= 'end'), resolve()));
-    call.on('error', (e: Error & { code?: number }) => ((ended ||= `error ${e.code}`), resolve()));
+    call.on('end', () => {
+      ended ||= 'end';
+      resolve();
+    });
+    call.on('error', (e: Error & { code?: number }) => {
+      ended ||= `error ${e.code}`;
+      resolve();
+    });
   });
   let stop = false;
   const writer = (async () => {

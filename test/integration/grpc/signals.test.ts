@@ -74,7 +74,10 @@ t.test('a health Watch sees NOT_SERVING when draining starts', async (t) => {
   watch.on('error', () => notify?.());
   const until = async (pred: () => boolean, ms: number) => {
     const deadline = Date.now() + ms;
-    while (!pred() && Date.now() < deadline) await new Promise<void>((r) => ((notify = r), setTimeout(r, 200)));
+    while (!pred() && Date.now() < deadline) await new Promise<void>((r) => {
+      notify = r;
+      setTimeout(r, 200);
+    });
   };
   // Health follows readiness once a second: SERVING within a few seconds of start.
   await until(() => seen.includes('SERVING'), 30_000);

@@ -14,7 +14,7 @@ async function produce(bootstrap: string, topic: string, values: string[]): Prom
   const reports: Kafka.DeliveryReport[] = [];
   const done = new Promise<void>((res, rej) =>
     p.on('delivery-report', (err, r) => (err ? rej(err) : reports.push(r) === values.length && res())));
-  values.forEach((v, i) => p.produce(topic, null, Buffer.from(v), `k${i}`));
+  values.forEach((v, i) => { p.produce(topic, null, Buffer.from(v), `k${i}`); });
   await done;
   await new Promise((r) => p.disconnect(5_000, r));
   return reports;

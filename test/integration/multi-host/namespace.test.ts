@@ -21,7 +21,7 @@ t.test('two hosts on the same port in different namespaces share no dedup or quo
   const nsA = `a${randomUUID().slice(0, 6)}`;
   const nsB = `b${randomUUID().slice(0, 6)}`;
   const files = [port, `${nsA}-${port}`, `${nsB}-${port}`].flatMap((n) => [defaultDedupPath(n), defaultQuotaPath(n)]);
-  t.teardown(() => files.forEach((f) => rmSync(f, { force: true })));
+  t.teardown(() => files.forEach((f) => { rmSync(f, { force: true }); }));
   const quotas = JSON.stringify({ quotas: { '*': { events_per_second: 1000 } } });
   const quotaFile = `${files[0]}.json`;
   (await import('node:fs')).writeFileSync(quotaFile, quotas);

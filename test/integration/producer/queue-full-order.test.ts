@@ -43,7 +43,7 @@ async function producer(t: Test, kbytes: number): Promise<EventProducer> {
 
 function records(values: { tag: string; body?: string; key?: string }[]): PackedRecords {
   const b = new PackedBuilder();
-  values.forEach((v, i) => b.add(JSON.stringify({ tag: v.tag, body: v.body ?? '' }), v.key ?? KEY, [], v.tag, i));
+  values.forEach((v, i) => { b.add(JSON.stringify({ tag: v.tag, body: v.body ?? '' }), v.key ?? KEY, [], v.tag, i); });
   return b.build();
 }
 
