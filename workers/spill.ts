@@ -21,7 +21,7 @@ import type { SourceStats, SpillHello, SpillReply, SpillRequest, SpillWorkerData
 import { readCheckpoint } from '../src/spill/checkpoint.js';
 import { readReplayed, writeReplayed } from '../src/spill/replayed.js';
 import { SiblingReader } from '../src/spill/sibling-reader.js';
-import { recordedDurableLimit } from '../src/spill/host-table.js';
+import { recordedDurableLimit } from '../src/replay/index.js';
 
 const data = workerData as SpillWorkerData;
 const port = parentPort!;

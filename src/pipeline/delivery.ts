@@ -34,8 +34,8 @@ import type { ErrorCode } from '../errors.js';
 import { poisonDeadLetters } from './poison.js';
 import { shrunkDeadLetter } from '../codec/dead-letter.js';
 import { PackedBuilder, recordValue, type PackedRecords as Records } from '../codec/packed.js';
-import type { OrderHeads } from '../spill/heads.js';
-import type { HostTable, OrderStamp } from '../spill/host-table.js';
+import type { OrderHeads } from '../replay/index.js';
+import type { HostTable, OrderStamp } from '../replay/index.js';
 import { DeadlineQueue } from './deadlines.js';
 import type { TopicRoutes } from './routes.js';
 

@@ -14,7 +14,7 @@
  * Pure: used by the main thread (encode before append, decode on replay) and tests.
  */
 import type { PackedRecords } from '../codec/packed.js';
-import type { OrderStamp } from './host-table.js';
+import type { OrderStamp } from '../replay/index.js';
 
 export interface SpilledBatch {
   topic: string;

@@ -17,8 +17,8 @@ import { EV_BATCH, type NativeFailure, type NativeProducer, type ProducerHandle 
 import { Circuit } from '../../src/producer/circuit.js';
 import { Deliverer } from '../../src/pipeline/delivery.js';
 import { SpillClient } from '../../src/spill/client.js';
-import { HostTable } from '../../src/spill/host-table.js';
-import { OrderHeads } from '../../src/spill/heads.js';
+import { HostTable } from '../../src/replay/index.js';
+import { OrderHeads } from '../../src/replay/index.js';
 import { decodeSpilledBatch } from '../../src/spill/batch-codec.js';
 import { Telemetry } from '../../src/telemetry/telemetry.js';
 import { PackedBuilder } from '../../src/codec/packed.js';

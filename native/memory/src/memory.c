@@ -4,7 +4,7 @@
  * mapShared — a file mapped shared (MAP_SHARED) into an ArrayBuffer: loads from it see what any process
  * writes to the file (by pwrite or by its own mapping) at once, through the page cache,
  * without a system call per read. For small host-wide tables read on every request (the
- * spill order table, src/spill/host-table.ts: one pread per batch was ~15 % of the main
+ * spill order table, src/replay/host-table.ts: one pread per batch was ~15 % of the main
  * thread's CPU with 1-event requests). The mapping lives until the ArrayBuffer is collected.
  *
  * trim — glibc's malloc_trim(0): hands the free pages of every malloc arena back to the kernel.

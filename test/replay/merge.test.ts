@@ -3,8 +3,8 @@
  * the host still owes. Failure paths first: what must stop the merge.
  */
 import t from 'tap';
-import { mergeChunk, type MergeLog } from '../../src/spill/merge.js';
-import { SLOTS } from '../../src/spill/host-table.js';
+import { mergeChunk, type MergeLog } from '../../src/replay/index.js';
+import { SLOTS } from '../../src/replay/index.js';
 
 type R = { key: number; events: number };
 const recs = (...keys: number[]): R[] => keys.map((key) => ({ key, events: 1 }));

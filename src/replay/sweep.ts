@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HostTable } from './host-table.js';
 import { SLOTS } from './host-table.js';
-import { acquireLock, lockState, releaseLock } from './lock.js';
-import { holdsUnacked } from './orphans.js';
+import { acquireLock, lockState, releaseLock } from '../spill/index.js';
+import { holdsUnacked } from '../spill/index.js';
 
 /** Clears what it can; returns true when some stale slot's log holds records and needs adopting. */
 export function sweepStaleSlots(baseDir: string, table: HostTable, owned: ReadonlySet<number>): boolean {

@@ -5,10 +5,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { ReplayLeadership } from '../../src/spill/replay-lock.js';
-import { tmpDir } from './helpers.js';
+import { ReplayLeadership } from '../../src/replay/index.js';
+import { tmpDir } from '../spill/helpers.js';
 
-const lockJs = fileURLToPath(new URL('../../src/spill/replay-lock.js', import.meta.url));
+const lockJs = fileURLToPath(new URL('../../src/replay/replay-lock.js', import.meta.url));
 
 /** A real process that takes the lead and waits to be killed. */
 async function leaderProcess(baseDir: string) {

@@ -11,9 +11,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isSpillError } from './errors.js';
+import { isSpillError } from '../spill/index.js';
 import { ORDER_DIR } from './host-table.js';
-import { abandonLock, acquireLock, lockState, releaseLock, type LockHandle } from './lock.js';
+import { abandonLock, acquireLock, lockState, releaseLock, type LockHandle } from '../spill/index.js';
 
 export const LEADER_DIR = 'replayer';
 

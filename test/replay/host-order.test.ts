@@ -7,10 +7,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
-import { HostTable, before, orderKey, stampNow, SLOTS } from '../../src/spill/host-table.js';
-import { OrderHeads } from '../../src/spill/heads.js';
-import { sweepStaleSlots } from '../../src/spill/sweep.js';
-import { open, tmpDir } from './helpers.js';
+import { HostTable, before, orderKey, stampNow, SLOTS } from '../../src/replay/index.js';
+import { OrderHeads } from '../../src/replay/index.js';
+import { sweepStaleSlots } from '../../src/replay/index.js';
+import { open, tmpDir } from '../spill/helpers.js';
 import { decodeSpilledBatch, encodeSpilledBatch } from '../../src/spill/batch-codec.js';
 import { PackedBuilder } from '../../src/codec/packed.js';
 
@@ -89,7 +89,7 @@ t.test('two processes: slots are distinct, stamps follow answers', async (t) => 
   const base = tmpDir('order-procs');
   const table = HostTable.open(base);
   const mine = table.slotOf('a');
-  const script = `import('${path.resolve('dist/src/spill/host-table.js')}').then((m) => { const t = m.HostTable.open(${JSON.stringify(base)}); const k = t.slotOf('b'); const s = m.stampNow(); process.stdout.write(JSON.stringify({ k, again: t.slotOf('b'), key: m.orderKey(s) })); })`;
+  const script = `import('${path.resolve('dist/src/replay/host-table.js')}').then((m) => { const t = m.HostTable.open(${JSON.stringify(base)}); const k = t.slotOf('b'); const s = m.stampNow(); process.stdout.write(JSON.stringify({ k, again: t.slotOf('b'), key: m.orderKey(s) })); })`;
   const before1 = orderKey(stampNow());
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   const child = JSON.parse(r.stdout) as { k: number; again: number; key: number };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fitting } from '../../src/spill/replayer.js';
+import { fitting } from '../../src/replay/index.js';
 import { isQueueFull } from '../../src/producer/classify.js';
 
 t.test('a replay chunk never takes more events than the producer queue has room for', async (t) => {

@@ -28,7 +28,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errnoCode } from './fsutil.js';
+import { errnoCode } from '../spill/index.js';
 import { loadNativeAddon } from '../native-addon.js';
 
 interface MemoryAddon {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostTable, SLOTS } from '../../src/spill/host-table.js';
+import { HostTable, SLOTS } from '../../src/replay/index.js';
 import { loadNativeAddon } from '../../src/native-addon.js';
 
 const mapped = loadNativeAddon<{ mapShared(path: string, bytes: number): ArrayBuffer }>('memory');
