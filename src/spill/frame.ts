@@ -131,6 +131,15 @@ export function checkFrame(buf: Buffer, off: number, end: number): FrameCheck {
   return { kind: 'ok', seq, events, flags, len, rawLen, frameBytes: HEADER_BYTES + len };
 }
 
+/**
+ * The length and seq of the frame whose header starts at `h` (at least HEADER_BYTES), without the CRC: for a quick
+ * walk from header to header that only needs a hint (orphans.ts). null when the magic is wrong.
+ */
+export function peekHeader(h: Buffer): { len: number; seq: number } | null {
+  if (h.readUInt16LE(0) !== MAGIC) return null;
+  return { len: h.readUInt32LE(4), seq: h.readUInt32LE(16) * 0x100000000 + h.readUInt32LE(12) };
+}
+
 /** The payload of a frame already validated by checkFrame. */
 export function decodePayload(buf: Buffer, off: number, flags: number, len: number, rawLen: number): Buffer {
   const stored = buf.subarray(off + HEADER_BYTES, off + HEADER_BYTES + len);

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpoint } from './checkpoint.js';
-import { HEADER_BYTES, MAGIC } from './frame.js';
+import { HEADER_BYTES, peekHeader } from './frame.js';
 import { lockState } from './lock.js';
 import { listSegments } from './segment.js';
 
@@ -55,9 +55,10 @@ function lastSeqByHeaders(file: string): number {
     let seq = -1;
     while (off + HEADER_BYTES <= size) {
       fs.readSync(fd, h, 0, HEADER_BYTES, off);
-      if (h.readUInt16LE(0) !== MAGIC) return Infinity;
-      seq = h.readUInt32LE(16) * 0x100000000 + h.readUInt32LE(12);
-      off += HEADER_BYTES + h.readUInt32LE(4);
+      const head = peekHeader(h);
+      if (head === null) return Infinity;
+      seq = head.seq;
+      off += HEADER_BYTES + head.len;
     }
     return off === size ? seq : Infinity;
   } finally {

@@ -7,8 +7,9 @@
  *   - the owner may be mid-append: a frame that runs past the end of the file (torn), or a
  *     bad frame at the very end of the newest segment, is "not there yet" (the owner's
  *     crash recovery would cut it; a live owner completes it) — but not a frame whose seq the
- *     owner already answered, nor a torn frame with valid frames after it: a frame's length is
- *     outside its checksum, and a rotten length makes a complete frame look torn;
+ *     owner already answered, nor a torn frame with valid frames after it: the CRC covers the
+ *     length too, but the length says where the frame ends, so a rotten one makes a complete
+ *     frame look torn before its CRC can be checked;
  *   - the owner deletes acknowledged segments at any time: a segment that vanishes between
  *     the listing and the open held only seqs below what is asked (acked), so it is skipped;
  *   - a segment replaced by the owner's recovery (salvage rewrites files by rename) is
@@ -107,7 +108,8 @@ export class SiblingReader {
           if (c.kind === 'torn') {
             // Past the end of the file. In the newest segment that is the owner's append in progress — unless
             // the owner answered it, or (an adopted log, no writer) valid frames follow: then the frame's
-            // length rotted (it is outside the checksum) and the frame is damage like any other.
+            // length rotted (its CRC cannot be checked when the length points past the file) and the frame is
+            // damage like any other.
             if (newest && !answered && (belowSeq > 0 || salvageRuns(fs.readFileSync(s.path), off + 1, seq - 1).length === 0)) break;
           }
           if (c.kind === 'torn' || c.kind === 'bad' || c.seq !== seq) {
