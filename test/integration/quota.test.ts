@@ -166,5 +166,11 @@ t.test('invalid events are charged as valid ones: a tenant over its quota gets 4
   }
   t.equal(statuses[0], 422, 'the first batch fits the burst: dead-lettered, 422');
   t.ok(statuses.slice(1).filter((s) => s === 429).length >= 3, `the next ones are over the quota: ${statuses.join(' ')}`);
-  t.equal((await request(port, '/api/v1/collect', JSON.stringify(syntheticBatch(100, { tenant: 'tenant-i' })))).status, 429, 'and so is a valid batch right after');
+  const valid = JSON.stringify(syntheticBatch(100, { tenant: 'tenant-i' }));
+  t.equal((await request(port, '/api/v1/collect', valid)).status, 429, 'and so is a valid batch right after');
+  // The refused batch left no dedup claim behind: sent again once the bucket refilled, it is written, not a duplicate.
+  await sleep(1200);
+  const again = await request(port, '/api/v1/collect', valid);
+  t.equal(again.status, 200, `the same batch once the quota allows it: ${again.text.slice(0, 200)}`);
+  t.match(JSON.parse(again.text), { accepted_count: 100, duplicate_count: 0 });
 });
