@@ -8,6 +8,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 
 const LISTEN = '0A';
 
@@ -93,4 +94,27 @@ export function groupMembers(runDir: string, freshMs = 10_000): number[] {
     }
   }
   return out;
+}
+
+/**
+ * Every 5 s (first after 3 s): a process outside this group listening on our port gets some of our connections
+ * (SO_REUSEPORT), so it is counted and said loudly, once per change. Returns the stop function.
+ */
+export function watchForeignListeners(port: number, runDir: string, report: (count: number) => void, log: Logger): () => void {
+  let last = '';
+  const check = () => {
+    const foreign = foreignListeners(port, groupMembers(runDir));
+    report(foreign.length);
+    const key = foreign.map((f) => f.pid).join(',');
+    if (key && key !== last) {
+      log.error({ port, foreign }, 'STALE LISTENER: another process listens on this port (SO_REUSEPORT) and is not part of this collector group; the kernel sends it some of our connections — stop it');
+    }
+    last = key;
+  };
+  const timer = setInterval(check, 5000).unref();
+  const first = setTimeout(check, 3000).unref();
+  return () => {
+    clearInterval(timer);
+    clearTimeout(first);
+  };
 }

@@ -276,3 +276,12 @@ export class Deliverer {
     return { ok: true, partitions: [], spilled: n, poisoned: [] };
   }
 }
+
+/**
+ * The Retry-After of a batch refused because the disk buffer is full: the seconds until the replay frees room for a
+ * typical batch at the host's replay rate (batches/s; the one replay leader may be another process), 30 s when
+ * nothing drains (Kafka down), within 1–300 s.
+ */
+export function retryAfterFullS(hostReplayRate: number): number {
+  return hostReplayRate > 0 ? Math.min(300, Math.max(1, Math.ceil(1000 / hostReplayRate))) : 30;
+}
