@@ -26,11 +26,29 @@ const addFormats = (require('ajv-formats') as { default: typeof formatsType.defa
  */
 const RE2 = require('re2') as new (pattern: string, flags?: string) => RegExp;
 
+/** A schema pattern RE2 cannot run: the load error names the pattern, not only RE2's terse reason. */
+export class UnsafePatternError extends Error {
+  override name = 'UnsafePatternError';
+  readonly code = 'COLLECTOR_ERR_SCHEMA_PATTERN';
+  constructor(readonly pattern: string, reason: string) {
+    super(`pattern ${JSON.stringify(pattern)} cannot run on RE2 (${reason}); rewrite it without lookaround or backreferences`);
+  }
+}
+
+/** Ajv's regExp engine: RE2, and a refusal that says which of a schema's patterns it was. */
+function re2Engine(pattern: string, flags: string): RegExp {
+  try {
+    return new RE2(pattern, flags);
+  } catch (err) {
+    throw new UnsafePatternError(pattern, (err as Error).message);
+  }
+}
+
 const MAX_ERRORS = 10;
 
 function newAjv() {
   // strict: a typo'd keyword in a schema file is a load error, not a silently ignored rule.
-  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, code: { regExp: RE2 as unknown as RegExpEngine } });
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, code: { regExp: re2Engine as unknown as RegExpEngine } });
   addFormats(ajv);
   return ajv;
 }

@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { compilePayloadSchema } from '../../src/codec/payload.js';
+import { BatchBodySchema } from '../../src/schema/event.js';
 
 t.test('an adversarial value against ^(a|aa)+$ is judged at once', async (t) => {
   const validate = compilePayloadSchema({ type: 'object', properties: { code: { type: 'string', pattern: '^(a|aa)+$' } } });
@@ -27,8 +28,9 @@ t.test('patternProperties run on the same engine', async (t) => {
 });
 
 t.test('patterns RE2 cannot run are refused at compile, with the pattern named', async (t) => {
-  t.throws(() => compilePayloadSchema({ type: 'string', pattern: '^(?=a)a+$' }), /\(\?=a\)|lookahead|invalid|Invalid/, 'lookahead');
-  t.throws(() => compilePayloadSchema({ type: 'string', pattern: '^(a)\\1$' }), /\\1|backreference|invalid|Invalid/, 'backreference');
+  t.throws(() => compilePayloadSchema({ type: 'string', pattern: '^(?=a)a+$' }), { code: 'COLLECTOR_ERR_SCHEMA_PATTERN', pattern: '^(?=a)a+$' }, 'lookahead');
+  t.throws(() => compilePayloadSchema({ type: 'string', pattern: '^(a)\\1$' }), { code: 'COLLECTOR_ERR_SCHEMA_PATTERN', pattern: '^(a)\\1$' }, 'backreference');
+  t.throws(() => compilePayloadSchema({ type: 'object', patternProperties: { '(?<!x)y': {} } }), { code: 'COLLECTOR_ERR_SCHEMA_PATTERN', pattern: '(?<!x)y' }, 'lookbehind in a property pattern');
 });
 
 t.test('unicode classes and ordinary patterns keep their meaning', async (t) => {
@@ -38,4 +40,19 @@ t.test('unicode classes and ordinary patterns keep their meaning', async (t) => 
   const iso = compilePayloadSchema({ type: 'string', pattern: '^[A-Z]{2}-\\d{3}$' });
   t.equal(iso('AB-123'), true);
   t.equal(iso('AB-12'), false);
+});
+
+t.test('the envelope schema holds no pattern but the one TypeBox writes for a record', async (t) => {
+  // TypeBox compiles the envelope with V8's backtracking RegExp and has no engine hook: a pattern added to
+  // src/schema/event.ts would run there on every event. This list makes such a pattern a reviewed change.
+  const patterns = new Set<string>();
+  const walk = (s: unknown): void => {
+    if (s === null || typeof s !== 'object') return;
+    const o = s as Record<string, unknown>;
+    if (typeof o.pattern === 'string') patterns.add(o.pattern);
+    if (o.patternProperties && typeof o.patternProperties === 'object') for (const k of Object.keys(o.patternProperties)) patterns.add(k);
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(BatchBodySchema);
+  t.same([...patterns], ['^(.*)$'], 'Type.Record(Type.String(), …) keys only: linear on any key');
 });

@@ -136,3 +136,20 @@ t.test('SIGHUP reloads at once (the poll is an hour away here)', async (t) => {
   t.same(s.snapshot.types[0]!.versions.map((v) => v.version), [1, 2]);
   t.equal(s.status().last_reload?.result, 'applied');
 });
+
+t.test('a pattern only a backtracking engine can run is refused at load, naming the type, version and pattern', async (t) => {
+  const dir = folder(t, {
+    'assessment/1.json': V1,
+    'assessment/2.json': closed({ score: { type: 'number' }, code: { type: 'string', pattern: '^(?=a)a+$' } }, ['score']),
+    'progress/1.json': { type: 'object', patternProperties: { '^(x)\\1$': { type: 'number' } } },
+  });
+  const { types, problems } = loadFolder(dir, 'BACKWARD');
+  t.same(types.find((x) => x.eventType === 'assessment')!.versions.map((v) => v.version), [1], 'v1 still loads');
+  t.same(
+    problems.map((p) => p.message),
+    [
+      'assessment v2 refused: pattern "^(?=a)a+$" cannot run on RE2 (invalid perl operator: (?=); rewrite it without lookaround or backreferences',
+      'progress v1 refused: pattern "^(x)\\\\1$" cannot run on RE2 (invalid escape sequence: \\1); rewrite it without lookaround or backreferences',
+    ],
+  );
+});

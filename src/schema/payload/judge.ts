@@ -5,7 +5,7 @@
  * it lives — a registry's own rule check is not relied on (Apicurio enforces none by default,
  * and registries differ on JSON Schema compatibility).
  */
-import { compilePayloadSchema } from '../../codec/payload.js';
+import { compilePayloadSchema, UnsafePatternError } from '../../codec/payload.js';
 import { incompatibilities } from './compatibility.js';
 import type { CompatibilityMode, JsonSchema, TypeSchemas } from './types.js';
 
@@ -16,6 +16,8 @@ export function judgeSchema(schema: unknown, mode: CompatibilityMode, earlier: T
   try {
     compilePayloadSchema(s);
   } catch (err) {
+    // A valid JSON Schema whose pattern RE2 refuses: its own message says what to change.
+    if (err instanceof UnsafePatternError) return err.message;
     return `not a valid JSON Schema: ${(err as Error).message}`;
   }
   const reasons = incompatibilities(mode, s, earlier);
