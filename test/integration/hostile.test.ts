@@ -44,6 +44,8 @@ const corpus: [string, () => string | Buffer, Record<string, string>, number, st
   ['empty body', () => '', JSON_H, 400, 'COLLECTOR_ERR_INVALID_JSON'],
   ['invalid UTF-8', () => Buffer.concat([Buffer.from('[{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]')]), JSON_H, 400, 'COLLECTOR_ERR_INVALID_UTF8'],
   ['1001 events', () => gzipSync(JSON.stringify(syntheticBatch(1001))), GZ_H, 413, 'COLLECTOR_ERR_TOO_MANY_EVENTS'],
+  // ~1 KB of gzip, 500,000 elements: refused for its count, the scanners keep nothing past the 1000th.
+  ['500,000 zeros', () => gzipSync(`[${'0,'.repeat(499_999)}0]`), GZ_H, 413, 'COLLECTOR_ERR_TOO_MANY_EVENTS'],
   ['body over the wire limit', () => 'x'.repeat(300_000), JSON_H, 413, 'COLLECTOR_ERR_BODY_TOO_LARGE'],
   ['gzip bomb (100 MB of spaces)', () => gzipSync(Buffer.alloc(100 << 20, 0x20)), GZ_H, 413, 'COLLECTOR_ERR_DECODED_TOO_LARGE'],
   ['corrupt gzip', () => Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4]), GZ_H, 400, 'COLLECTOR_ERR_CORRUPT_GZIP'],
