@@ -41,6 +41,7 @@
  * 16 several times a run, and 64 connections then met two refusals per answer).
  */
 import { stretchBetween, type CpuCounterSource, type CpuCounters } from './cpu-contention.js';
+import type { RefusalReason } from '../errors.js';
 
 export interface AdmissionOptions {
   /** service time the limit steers to (ms) */
@@ -62,7 +63,7 @@ export interface AdmissionOptions {
   holdStalls?: boolean;
 }
 
-export type Refusal = { reason: 'overloaded' | 'producer_queue' | 'client_in_flight' | 'client_rate'; retryAfterS: number };
+export type Refusal = { reason: RefusalReason; retryAfterS: number };
 
 export interface Ticket {
   readonly client: ClientState | null;

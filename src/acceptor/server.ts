@@ -6,7 +6,7 @@
 import uWS from '@trufflesuite/uws-js-unofficial';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import type { Config } from '../config/schema.js';
-import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
+import { AUTH_DETAIL, errorBody, ERRORS, REFUSALS, type AuthRefusalReason, type ErrorCode } from '../errors.js';
 import type { Collector } from '../pipeline/collector.js';
 import type { CollectAnswer } from '../pipeline/answer.js';
 import type { Slab } from '../ring/slab.js';
@@ -53,23 +53,7 @@ export interface Server {
  */
 const LINGER_MAX_BYTES = 128 << 20;
 
-/** Admission refusals as error codes; the gRPC ingress (src/grpc/ingest.ts) answers them the same way. */
-export const REFUSALS: Record<Refusal['reason'], { code: ErrorCode; detail: string }> = {
-  overloaded: { code: 'COLLECTOR_ERR_OVERLOADED', detail: 'batches in flight are at the adaptive limit' },
-  producer_queue: { code: 'COLLECTOR_ERR_OVERLOADED', detail: "the Kafka producer's queue is nearly full" },
-  client_in_flight: { code: 'COLLECTOR_ERR_CLIENT_LIMIT', detail: 'this client has CLIENT_MAX_IN_FLIGHT requests in flight' },
-  client_rate: { code: 'COLLECTOR_ERR_CLIENT_LIMIT', detail: 'this client is over CLIENT_RATE_LIMIT requests per second' },
-};
-
-/** What a 401 says: never the presented key, nor whether a key id exists. */
-/** What a refused key is told, over HTTP and gRPC alike. */
-export const AUTH_DETAIL: Record<Exclude<Verdict, { ok: true }>['reason'], string> = {
-  missing: 'no API key: send Authorization: Bearer <key> or x-api-key: <key>',
-  unknown: 'the API key is not valid',
-  revoked: 'the API key was revoked',
-};
-
-function sendUnauthenticated(ex: Exchange, reason: Exclude<Verdict, { ok: true }>['reason']): number {
+function sendUnauthenticated(ex: Exchange, reason: AuthRefusalReason): number {
   const status = ERRORS.COLLECTOR_ERR_UNAUTHENTICATED.status;
   replyJson(ex, status, errorBody('COLLECTOR_ERR_UNAUTHENTICATED', AUTH_DETAIL[reason]), {
     headers: { 'WWW-Authenticate': 'Bearer realm="event-collector"' },

@@ -7,6 +7,7 @@
  */
 import { parseKeysFile, type KeysFile } from './keys-file.js';
 import { keyIdOf, keyMatches, type DigestEqual } from './secret.js';
+import type { AuthRefusalReason } from '../errors.js';
 
 export interface Principal {
   keyId: string;
@@ -16,7 +17,7 @@ export interface Principal {
 
 export type Verdict =
   | { ok: true; principal: Principal }
-  | { ok: false; reason: 'missing' | 'unknown' | 'revoked' };
+  | { ok: false; reason: AuthRefusalReason };
 
 interface Entry {
   digest: Buffer;

@@ -14,7 +14,7 @@ import type { Collector } from '../pipeline/collector.js';
 import type { CollectAnswer, CollectBody } from '../pipeline/answer.js';
 import type { Slab } from '../ring/slab.js';
 import { isRefusal, type Admission, type Ticket } from '../acceptor/admission.js';
-import { REFUSALS } from '../acceptor/server.js';
+import { REFUSALS } from '../errors.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { batchJson, type BatchJson, type CollectRequest } from './batch-json.js';
 import { collectorServiceDefinition } from './contract.js';

@@ -31,7 +31,7 @@ import type { CallAccess } from './ingest.js';
 import type { Keyring } from '../auth/keyring.js';
 import { presentedKey } from '../auth/presented.js';
 import { isLoopback } from '../auth/access.js';
-import { AUTH_DETAIL } from '../acceptor/server.js';
+import { AUTH_DETAIL } from '../errors.js';
 
 export interface GrpcDeps extends IngestDeps {
   log: Logger;
