@@ -142,6 +142,32 @@ export const AUTH_DETAIL: Record<AuthRefusalReason, string> = {
   revoked: 'the API key was revoked',
 };
 
+/**
+ * Errors that never reach a client as such: the process refuses to start, or a component
+ * tells its owner what went wrong. Same prefix as the public codes so logs read alike, but
+ * kept out of ERRORS because they are not API. The spill log's codes are its own table
+ * (src/spill/errors.ts, SpillErrorCode): they cross the spill worker's message protocol.
+ */
+export const INTERNAL_ERRORS = {
+  COLLECTOR_ERR_CONFIG: 'The configuration is invalid',
+  COLLECTOR_ERR_KEYS_FILE: 'The API keys file is invalid',
+  COLLECTOR_ERR_QUOTA_FILE: 'The tenant quotas are invalid',
+  COLLECTOR_ERR_DEDUP_UNAVAILABLE: 'The dedup table cannot be used',
+} as const;
+
+export type InternalErrorCode = keyof typeof INTERNAL_ERRORS;
+
+/** The base of the internal errors: a stable code to branch on; the message says what exactly was wrong. */
+export class InternalError extends Error {
+  constructor(
+    readonly code: InternalErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The JSON body of every error answer. */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; detail?: string };

@@ -6,7 +6,12 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { AUTH_DETAIL, ERRORS, Grpc, REFUSALS, type ErrorCode } from '../src/errors.js';
+import { AUTH_DETAIL, ERRORS, Grpc, INTERNAL_ERRORS, InternalError, REFUSALS, type ErrorCode } from '../src/errors.js';
+import { SPILL_ERRORS } from '../src/spill/errors.js';
+import { ConfigError } from '../src/config/load.js';
+import { KeysFileError } from '../src/auth/keys-file.js';
+import { QuotaFileError } from '../src/quota/policy.js';
+import { DedupUnavailableError } from '../src/dedup/table.js';
 import { grpcCodeOf } from '../src/grpc/status.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -58,4 +63,23 @@ t.test('the README gRPC table names every gRPC status the registry uses', async 
     const name = Object.entries(Grpc).find(([, v]) => v === spec.grpc)![0];
     t.match(table, `\`${name}\``, `${name} is in the README gRPC table`);
   }
+});
+
+t.test('internal codes share the prefix, are not public codes, and every internal error carries its code', async (t) => {
+  for (const code of [...Object.keys(INTERNAL_ERRORS), ...Object.keys(SPILL_ERRORS)]) {
+    t.match(code, /^COLLECTOR_ERR_[A-Z0-9_]+$/, `${code} has the prefix`);
+    t.notOk(code in ERRORS, `${code} is not a public code`);
+  }
+  const cases: [InternalError, string, string][] = [
+    [new ConfigError('KAFKA_BROKERS is empty'), 'COLLECTOR_ERR_CONFIG', 'ConfigError'],
+    [new KeysFileError('keys[0].id is missing'), 'COLLECTOR_ERR_KEYS_FILE', 'KeysFileError'],
+    [new QuotaFileError('quotas must be an object'), 'COLLECTOR_ERR_QUOTA_FILE', 'QuotaFileError'],
+    [new DedupUnavailableError('no addon'), 'COLLECTOR_ERR_DEDUP_UNAVAILABLE', 'DedupUnavailableError'],
+  ];
+  for (const [err, code, name] of cases) {
+    t.ok(err instanceof InternalError, `${name} is an InternalError`);
+    t.equal(err.code, code, `${name} carries ${code}`);
+    t.equal(err.name, name, `${name} keeps its name`);
+  }
+  t.equal(new ConfigError('KAFKA_BROKERS is empty').message, 'KAFKA_BROKERS is empty', 'the message is the detail, unchanged');
 });

@@ -135,8 +135,9 @@ function flushAppends(): void {
 }
 
 function failure(id: number, err: unknown): SpillReply {
-  const e = err as { code?: string; message?: string };
-  return { id, ok: false, code: e.code ?? 'COLLECTOR_ERR_SPILL_IO', message: e.message ?? String(err) };
+  // Anything but a SpillError (a raw fs error, a bug) is an I/O failure to the owner: the batch was not stored.
+  const message = err instanceof Error ? err.message : String(err);
+  return { id, ok: false, code: isSpillError(err) ? err.code : 'COLLECTOR_ERR_SPILL_IO', message };
 }
 
 function reply(r: SpillReply, transfer?: ArrayBuffer[]): void {

@@ -17,6 +17,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isKeyId } from './secret.js';
+import { InternalError } from '../errors.js';
 
 export interface KeyRecord {
   id: string;
@@ -34,8 +35,11 @@ export interface KeysFile {
   quotas?: Record<string, unknown>;
 }
 
-export class KeysFileError extends Error {
+export class KeysFileError extends InternalError {
   override readonly name = 'KeysFileError';
+  constructor(message: string) {
+    super('COLLECTOR_ERR_KEYS_FILE', message);
+  }
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

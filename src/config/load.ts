@@ -9,9 +9,13 @@ import { supportedCompression } from '../producer/features.js';
 import { securityProblems } from '../producer/security.js';
 import { topicRoutes } from '../pipeline/routes.js';
 import { corsProblems } from '../acceptor/cors.js';
+import { InternalError } from '../errors.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends InternalError {
   override name = 'ConfigError';
+  constructor(message: string) {
+    super('COLLECTOR_ERR_CONFIG', message);
+  }
 }
 
 // librdkafka property names (KAFKA_CONFIG_JSON) whose values are secrets.

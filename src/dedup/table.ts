@@ -25,6 +25,7 @@
 import { createRequire } from 'node:module';
 import { loadNativeAddon, sharedMemoryPath } from '../native-addon.js';
 import { statSync } from 'node:fs';
+import { InternalError } from '../errors.js';
 
 export const CLAIM_DUPLICATE = 0;
 export const CLAIM_NEW = 1;
@@ -130,11 +131,10 @@ interface NativeAddon {
   bucketBytes: number;
 }
 
-export class DedupUnavailableError extends Error {
+export class DedupUnavailableError extends InternalError {
   override readonly name = 'DedupUnavailableError';
-  readonly code = 'ERR_DEDUP_UNAVAILABLE';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('COLLECTOR_ERR_DEDUP_UNAVAILABLE', message, options);
   }
 }
 

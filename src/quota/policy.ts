@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { PackedRecords } from '../codec/packed.js';
 import { PARAMS_PER_KEY, PINNED, TAKE_NEVER } from './table.js';
+import { InternalError } from '../errors.js';
 
 export interface TenantQuota {
   eventsPerSecond: number;
@@ -24,8 +25,11 @@ export type Charge =
   | { ok: true }
   | { ok: false; tenant: string; detail: string; retryAfterS?: number };
 
-export class QuotaFileError extends Error {
+export class QuotaFileError extends InternalError {
   override readonly name = 'QuotaFileError';
+  constructor(message: string) {
+    super('COLLECTOR_ERR_QUOTA_FILE', message);
+  }
 }
 
 /** Checks a "quotas" object: tenant (or "*") → {events_per_second, bytes_per_second, burst_seconds?}; 0 = no limit. */

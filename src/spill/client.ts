@@ -5,13 +5,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import type { SpillErrorCode } from './errors.js';
 import type { SourceStats, SpillHello, SpillReply, SpillRequest, SpillWireRecord, SpillWorkerData } from './protocol.js';
 
 type Pending = { resolve: (r: SpillReply & { ok: true }) => void; reject: (e: SpillFailure) => void };
 
 export class SpillFailure extends Error {
   constructor(
-    readonly code: string,
+    readonly code: SpillErrorCode,
     message: string,
   ) {
     super(message);

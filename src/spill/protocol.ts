@@ -3,6 +3,7 @@
  * request carries an id and gets exactly one reply with that id.
  */
 import type { SpillStats } from './types.js';
+import type { SpillErrorCode } from './errors.js';
 
 export interface SpillWorkerData {
   baseDir: string;
@@ -56,7 +57,7 @@ export type SpillReply =
       /** settle: some log's ackedSeq moved */
       settled?: boolean;
     }
-  | { id: number; ok: false; code: string; message: string };
+  | { id: number; ok: false; code: SpillErrorCode; message: string };
 
 /** The worker's own first message: the log is open (recovery done) and what recovery found. */
 export interface SpillHello {
