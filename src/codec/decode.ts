@@ -201,7 +201,7 @@ export function decodeBatch(input: DecodeInput): DecodeOutcome {
     const at = firstInexactNumber(bytes);
     if (at >= 0) return fail('COLLECTOR_ERR_INEXACT_NUMBER', inexactMessage(numberText(bytes, at)), batchId);
   }
-  return { ok: true, batch: verdicts(events.length, (i) => events[i], batchId, sentAt, input, bytes, spans, 1, 3, false) };
+  return { ok: true, batch: verdicts({ count: events.length, eventAt: (i) => events[i], batchId, sentAt, bytes, spans, head: 1, stride: 3, envelope: false }, input) };
 }
 
 /**
@@ -235,7 +235,7 @@ function decodeByEnvelope(bytes: Uint8Array, input: DecodeInput): DecodeOutcome 
     const w = ENVELOPE_HEAD + ENVELOPE_WORDS * i;
     return JSON.parse(buf.toString('utf8', scan[w]!, scan[w + 1]!));
   };
-  return { ok: true, batch: verdicts(n, eventAt, batchId, sentAt, input, bytes, scan, ENVELOPE_HEAD, ENVELOPE_WORDS, true) };
+  return { ok: true, batch: verdicts({ count: n, eventAt, batchId, sentAt, bytes, spans: scan, head: ENVELOPE_HEAD, stride: ENVELOPE_WORDS, envelope: true }, input) };
 }
 
 /**
@@ -254,16 +254,32 @@ function inexactError(bytes: Uint8Array, start: number, flags: number): EventErr
   return { code: 'inexact_number', path: pointerAt(bytes, start, at), message: inexactMessage(numberText(bytes, at)) };
 }
 
+/** A batch whose shape is checked, as the scanner (or JSON.parse) found its events. */
+interface ScannedBatch {
+  count: number;
+  /** the event as a JavaScript value, parsed only when asked for */
+  eventAt: (i: number) => unknown;
+  batchId: string;
+  sentAt: number | undefined;
+  bytes: Uint8Array;
+  /**
+   * From `head`, `stride` words per event: start, end, flags (spans.c), and with `envelope` the C
+   * verdict, the presence mask and the captured strings (envelope.c). null: the scanner could not
+   * map the body to its events.
+   */
+  spans: Int32Array | null;
+  head: number;
+  stride: number;
+  envelope: boolean;
+}
+
 /**
- * Per event: the main-topic record or the dead letter. `spans` holds, from `head`, `stride` words
- * per event: start, end, flags (spans.c), and with `envelope` the C verdict, the presence mask and
- * the captured strings (envelope.c); an event the C side validated, forwardable as sent, needs no
- * JavaScript object, the others are read with `eventAt` and judged as they always were.
+ * Per event: the main-topic record or the dead letter. An event the C side validated, forwardable
+ * as sent, needs no JavaScript object; the others are read with `eventAt` and judged as they
+ * always were.
  */
-function verdicts(
-  count: number, eventAt: (i: number) => unknown, batchId: string, sentAt: number | undefined, input: DecodeInput, bytes: Uint8Array,
-  spans: Int32Array | null, head: number, stride: number, envelope: boolean,
-): DecodedBatch {
+function verdicts(batch: ScannedBatch, input: DecodeInput): DecodedBatch {
+  const { count, eventAt, batchId, sentAt, bytes, spans, head, stride, envelope } = batch;
   const receivedAt = new Date(input.receivedAt).toISOString();
   const accepted = new PackedBuilder();
   const dead = new PackedBuilder();
