@@ -36,6 +36,7 @@ import { writeKeysFile } from '../src/auth/keys-file.js';
 import { BenchSchemas } from './lib/schemas.js';
 import { kcatLimit, kcatVersion } from './kcat.js';
 import { rssMb, rssParts } from './lib/proc.js';
+import { describeStoreCalls, scrapeStoreCalls, storeCallQuantiles } from './lib/store-latency.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const durationS = Number(process.env.BENCH_DURATION_S ?? (quick ? 1.5 : 10));
@@ -239,6 +240,7 @@ async function main(): Promise<void> {
     log(`▶ ${s.name}: ${s.what}, ${s.connections} connections${s.rate ? `, ${s.rate} req/s paced` : ''}, ${seconds} s`);
     const bodies = new Bodies(s.batch, s.gzip ?? false);
     const gc0 = await target.gc();
+    const storeBefore = target === redisCluster ? await scrapeStoreCalls(target.url) : undefined;
     const sampler = new Sampler([...target.collectors, ...brokerProcs, { role: 'pm2', pid: target.pm2Pid }, self]);
     sampler.start();
     const load = s.grpc
@@ -248,6 +250,11 @@ async function main(): Promise<void> {
     const incidents = checkCollectors(target);
     const rep = derive({ ...s, headers: undefined }, seconds, load, usage, gc0, await target.gc(), incidents); // never the key in a report
     rep.loadAvg = loadAvg();
+    if (storeBefore) {
+      const calls = describeStoreCalls(storeCallQuantiles(storeBefore, await scrapeStoreCalls(target.url)));
+      rep.note = rep.note ? `${rep.note}; store calls: ${calls}` : `store calls: ${calls}`;
+      log(`  store calls: ${calls}`);
+    }
     reports.push(rep);
     const codes = Object.entries(load.byStatus).map(([k, v]) => `${k}:${v}`).join(' ');
     log(`✓ ${s.name}: ${load.eventsPerS.toLocaleString('en-US')} events/s, ${load.reqPerS} req/s, p50 ${load.p50Ms} p99 ${load.p99Ms} ` +

@@ -99,12 +99,15 @@ export class SharedStore {
       this.o.metrics?.fallback(what);
       return undefined;
     }
+    const start = performance.now();
     try {
       return await op(this.redis);
     } catch (err) {
       this.degrade(`${what}: ${(err as Error).message}`);
       this.o.metrics?.fallback(what);
       return undefined;
+    } finally {
+      this.o.metrics?.took(what, (performance.now() - start) / 1000);
     }
   }
 

@@ -72,6 +72,13 @@ t.test('shared store: a retry on another host is a duplicate, a quota is one quo
   const rate = accepted / ((Date.now() - started) / 1000);
   t.ok(rate < 200 * 1.25, `accepted ${Math.round(rate)} events/s of a 200/s quota over two hosts`);
   t.ok(rate > 200 * 0.75, `accepted ${Math.round(rate)} events/s: the quota is used`);
+
+  // Every batch's claim and quota calls went to the store, and their durations are on record.
+  const prom = await (await fetch(`${a.url}/metrics`)).text();
+  for (const call of ['dedup_claim', 'quota']) {
+    const count = Number(new RegExp(`collector_shared_store_call_seconds_count\\{[^}]*call="${call}"[^}]*\\} (\\d+)`).exec(prom)?.[1] ?? 0);
+    t.ok(count >= Math.floor(n / 2), `${count} ${call} calls timed on host A (${n} batches over both hosts)`);
+  }
 });
 
 t.test('store unreachable at start: batches are taken, health says degraded and why', async (t) => {
