@@ -20,6 +20,12 @@
  * first copy is still in librdkafka (too slow) is pinned until that copy is delivered or
  * failed: nothing newer of the host is replayed before, so even a duplicate of batch N lands
  * before batch N+1.
+ *
+ * A record librdkafka refuses at once (queue full) is spilled once its batch's reports are in,
+ * which can be milliseconds later; a batch of the same learner arriving meanwhile must not reach
+ * Kafka, nor the log, ahead of it. So the refusal reserves the batch's place at once (its stamp,
+ * published as owed: later batches of the host spill) and its turn in the log: appends of
+ * batches stamped after it wait until it has appended.
  */
 import type { Logger } from 'pino';
 import type { PackedRecords } from '../codec/packed.js';
@@ -91,12 +97,26 @@ export interface DelivererDeps {
 
 type Race = { kind: 'done'; results: BatchDelivery[] } | { kind: 'open' } | { kind: 'slow' };
 
+/** A batch's place in the host order and in this log, taken when librdkafka refused some of it at once. */
+interface Reservation {
+  stamp: OrderStamp;
+  /** the appends of the batches reserved before this one have been issued */
+  before: Promise<void>;
+  /** set once the stamp is used for an append */
+  used: boolean;
+  /** the later batches may append (and the stamp is given back if it was never used) */
+  release(): void;
+}
+
 const SLOW: Race = { kind: 'slow' };
 const OPEN: Race = { kind: 'open' };
 
 export class Deliverer {
   /** batches waiting for their reports, each due to be spilled SPILL_AFTER_MS after it was produced */
   private readonly slow: DeadlineQueue<(r: Race) => void>;
+  /** resolves once every reserved batch has issued its append (or given its place back) */
+  private turn: Promise<void> = Promise.resolve();
+  private reservations = 0;
 
   constructor(private readonly d: DelivererDeps) {
     this.slow = new DeadlineQueue(d.spillAfterMs, (finish) => finish(SLOW));
@@ -108,7 +128,20 @@ export class Deliverer {
     const live = parts.filter((p) => p.records.count > 0);
     if (!circuit.closed || spill.ownNonEmpty || !producer.isConnected || this.d.host.spilling()) return this.spillParts(live);
 
-    const all = Promise.all(live.map((p) => producer.send(p.topic, p.records, p.headerNames, p.timestamp)));
+    let reserved: Reservation | undefined;
+    const onRefused = (refused: readonly RecordFailure[]) => {
+      if (!reserved && refused.some((f) => isQueueFull(f.code, f.message))) reserved = this.reserve();
+    };
+    const all = Promise.all(live.map((p) => producer.send(p.topic, p.records, p.headerNames, p.timestamp, onRefused)));
+    try {
+      return await this.settle(live, all, batchId, reserved);
+    } finally {
+      reserved?.release();
+    }
+  }
+
+  private async settle(live: Part[], all: Promise<BatchDelivery[]>, batchId: string, reserved: Reservation | undefined): Promise<Delivered | Undeliverable> {
+    const { producer, circuit } = this.d;
     const race = await this.raceDelivery(all);
     if (race.kind !== 'done') {
       if (race.kind === 'slow') {
@@ -124,7 +157,7 @@ export class Deliverer {
       const spilled = await this.spillParts(live.map((p) => ({ ...p, firstCopyOut: true })), (stamp) => {
         pinned = stamp;
         this.d.heads.pin(stamp);
-      });
+      }, reserved);
       void all.then(() => {
         if (pinned) this.d.heads.unpin(pinned);
       });
@@ -182,7 +215,7 @@ export class Deliverer {
       }
     }
     if (toSpill.length > 0) {
-      const spilled = await this.spillParts(toSpill);
+      const spilled = await this.spillParts(toSpill, undefined, reserved);
       if (!spilled.ok) return spilled;
       return { ok: true, partitions: [...partitions].sort((a, b) => a - b), spilled: spilled.spilled, poisoned };
     }
@@ -251,9 +284,42 @@ export class Deliverer {
     });
   }
 
-  private async spillParts(parts: Part[], onStored?: (stamp: OrderStamp) => void): Promise<Delivered | Undeliverable> {
-    // Stamped and published as owed before the append: the host spills from here on (heads.ts).
+  /** Takes a batch's place now, for an append that comes later (see the header). */
+  private reserve(): Reservation {
     const stamp = this.d.heads.beginAppend();
+    const before = this.turn;
+    let open!: () => void;
+    const mine = new Promise<void>((resolve) => (open = resolve));
+    this.turn = before.then(() => mine);
+    this.reservations++;
+    let released = false;
+    const r: Reservation = {
+      stamp,
+      before,
+      used: false,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.reservations--;
+        if (!r.used) this.d.heads.endAppend(stamp, false);
+        open();
+      },
+    };
+    return r;
+  }
+
+  private async spillParts(parts: Part[], onStored?: (stamp: OrderStamp) => void, reserved?: Reservation): Promise<Delivered | Undeliverable> {
+    // Stamped and published as owed before the append: the host spills from here on (heads.ts).
+    let stamp: OrderStamp;
+    if (reserved && !reserved.used) {
+      reserved.used = true;
+      stamp = reserved.stamp;
+      await reserved.before;
+    } else {
+      stamp = this.d.heads.beginAppend();
+      // Behind every batch that reserved its place before this one was stamped.
+      if (this.reservations > 0) await this.turn;
+    }
     const payloads = parts.map((p) => encodeSpilledBatch({ topic: p.topic, timestamp: p.timestamp, headerNames: [...p.headerNames], records: p.records, stamp, firstCopyOut: p.firstCopyOut === true }));
     const events = parts.map((p) => p.records.count);
     try {

@@ -122,9 +122,10 @@ export class EventProducer {
   /**
    * Produce the records in order; resolves when each has a delivery report (or failed to enqueue: what such a
    * refusal holds back of the records after it is in native.ts). Never rejects: failures are per record, so the caller can
-   * decide per event.
+   * decide per event. `onRefused` is called before send returns when librdkafka refused records at once: a
+   * caller that must keep later batches behind them (delivery.ts, replayer.ts) learns it before it offers the next.
    */
-  send(topic: string, records: PackedRecords, headerNames: readonly string[], timestamp: number): Promise<BatchDelivery> {
+  send(topic: string, records: PackedRecords, headerNames: readonly string[], timestamp: number, onRefused?: (refused: readonly RecordFailure[]) => void): Promise<BatchDelivery> {
     if (records.count === 0) return Promise.resolve({ partitions: [], failures: [] });
     if (!this.connected) {
       const failures = Array.from({ length: records.count }, (_, record) => ({ record, code: -1, message: 'Producer not connected' }));
@@ -137,6 +138,7 @@ export class EventProducer {
         headerNames, records.headers, timestamp, id);
       this.pending.set(id, { resolve, count: records.count, refused });
       this.inFlight += records.count;
+      if (refused && onRefused) onRefused(refused.map(toFailure));
       // Reports due keep the process alive (a script that produces and awaits must not exit early).
       if (this.pending.size === 1) this.native.ref(this.handle, true);
     });

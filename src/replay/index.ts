@@ -3,5 +3,5 @@ export { OrderHeads } from './heads.js';
 export { HostTable, type OrderStamp, SLOTS, before, orderKey, recordedDurableLimit, stampNow } from './host-table.js';
 export { type MergeLog, mergeChunk } from './merge.js';
 export { ReplayLeadership } from './replay-lock.js';
-export { Replayer, fitting } from './replayer.js';
+export { Replayer, fitting, offerInOrder } from './replayer.js';
 export { sweepStaleSlots } from './sweep.js';

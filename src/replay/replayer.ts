@@ -26,9 +26,10 @@
  * without counting as attempts.
  */
 import type { Logger } from 'pino';
-import type { EventProducer } from '../producer/producer.js';
+import type { BatchDelivery, EventProducer, RecordFailure } from '../producer/producer.js';
 import type { Circuit } from '../producer/circuit.js';
 import { classifyFailure, isQueueFull, meansBrokerAway } from '../producer/classify.js';
+import { RESP_ERR } from '../producer/kafka-codes.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { poisonDeadLetters } from '../pipeline/poison.js';
 import { decodeSpilledBatch, type SpilledBatch } from '../spill/index.js';
@@ -366,8 +367,7 @@ export class Replayer {
   private async sendChunk(chunk: { cursor: Cursor; rec: Pending }[]): Promise<boolean> {
     const { producer, telemetry } = this.d;
     const batches = chunk.map((c) => c.rec.batch);
-    // Produce calls are issued in log order, so per-partition order holds.
-    const results = await Promise.all(batches.map((b) => producer.send(b.topic, b.records, b.headerNames, b.timestamp)));
+    const results = await offerInOrder(producer, batches);
     let complete = true;
     let delivered = 0;
     for (let i = 0; i < batches.length; i++) {
@@ -429,6 +429,25 @@ export class Replayer {
     }
     return complete;
   }
+}
+
+/**
+ * Produces a chunk's batches in log order, so per-partition order holds. Once librdkafka refuses a record at
+ * once (queue full) the batches after it are not offered: one it would still take would reach Kafka ahead of
+ * the refused record, which is sent again only with the whole chunk. They come back as refused (queue full),
+ * so the chunk is incomplete and sent again from its first batch.
+ */
+export function offerInOrder(producer: EventProducer, batches: readonly Pick<SpilledBatch, 'topic' | 'records' | 'headerNames' | 'timestamp'>[]): Promise<BatchDelivery[]> {
+  let held = false;
+  const onRefused = (refused: readonly RecordFailure[]) => {
+    if (refused.some((f) => isQueueFull(f.code, f.message))) held = true;
+  };
+  return Promise.all(batches.map((b) => (held ? Promise.resolve(heldBack(b.records.count)) : producer.send(b.topic, b.records, b.headerNames, b.timestamp, onRefused))));
+}
+
+/** A batch not offered because a record before it was refused at once: every record as refused, queue full. */
+export function heldBack(count: number): BatchDelivery {
+  return { partitions: [], failures: Array.from({ length: count }, (_, record) => ({ record, code: RESP_ERR.ERR__QUEUE_FULL, message: 'Local: Queue full (held back behind a refused record)' })) };
 }
 
 /** How many of the records, from the first, fit in a budget of events (always at least one). */

@@ -13,42 +13,15 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { EventProducer } from '../../src/producer/producer.js';
-import { EV_BATCH, type NativeFailure, type NativeProducer, type ProducerHandle } from '../../src/producer/native.js';
+import { standInProducer } from '../helpers/stand-in-producer.js';
 import { Circuit } from '../../src/producer/circuit.js';
 import { Deliverer } from '../../src/pipeline/delivery.js';
 import { SpillClient } from '../../src/spill/client.js';
 import { HostTable } from '../../src/replay/index.js';
-import { OrderHeads } from '../../src/replay/index.js';
+import { OrderHeads, orderKey } from '../../src/replay/index.js';
 import { decodeSpilledBatch } from '../../src/spill/batch-codec.js';
 import { Telemetry } from '../../src/telemetry/telemetry.js';
 import { PackedBuilder } from '../../src/codec/packed.js';
-
-const QUEUE_FULL = -184;
-const TIMED_OUT = -192;
-
-/** librdkafka as the addon reports it: `refuse` at once from `produce()`, `fail` in the batch's reports. */
-function standIn(refuse: number[], fail: number[]): NativeProducer {
-  let onEvent: Parameters<NativeProducer['create']>[2] = () => {};
-  return {
-    librdkafkaVersion: 'stand-in',
-    create: (_g, _t, cb) => {
-      onEvent = cb;
-      return {} as ProducerHandle;
-    },
-    connect: async () => {},
-    saslCredentials: () => {},
-    produce: (_h, _topic, _bytes, _offsets, count, _keys, _names, _headers, _ts, id) => {
-      const failed: NativeFailure[] = fail.map((i) => [i, TIMED_OUT, 'Local: Message timed out']);
-      const delivered = count - refuse.length - fail.length;
-      setImmediate(() => onEvent(EV_BATCH, id, delivered > 0 ? [0] : [], failed.length ? failed : null));
-      return refuse.length ? refuse.map((i): NativeFailure => [i, QUEUE_FULL, 'Local: Queue full']) : null;
-    },
-    outqLen: () => 0,
-    configValue: () => null,
-    ref: () => {},
-    close: async () => {},
-  };
-}
 
 t.test('a batch failing in its reports and refused at once is spilled in record order', async (t) => {
   const dir = mkdtempSync(join(os.tmpdir(), 'delivery-'));
@@ -65,7 +38,7 @@ t.test('a batch failing in its reports and refused at once is spilled in record 
   heads.track(own, false);
   heads.setDurable(own, hello.sources[0]!.nextSeq);
 
-  const producer = new EventProducer(loadConfig({}), log, standIn([1, 2, 3], [0]));
+  const producer = new EventProducer(loadConfig({}), log, standInProducer([{ refuseFrom: 1, fail: [0] }]).native);
   await producer.connect();
   const deliverer = new Deliverer({
     producer, spill, circuit: new Circuit(1000, 'closed'), telemetry: new Telemetry(), log, spillAfterMs: 30_000,
@@ -80,4 +53,48 @@ t.test('a batch failing in its reports and refused at once is spilled in record 
   const stored = await spill.peek(own, 0, 10, 1 << 20);
   const ids = stored.records.flatMap((r) => decodeSpilledBatch(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)).records.eventIds);
   t.same(ids, ['e0', 'e1', 'e2', 'e3'], 'the spill log holds them in the batch\'s order: replay keeps the learner\'s order');
+});
+
+t.test('a batch of the same learner arriving while a refused record waits for its batch\'s reports does not overtake it', async (t) => {
+  const dir = mkdtempSync(join(os.tmpdir(), 'delivery-'));
+  const log = pino({ level: 'silent' });
+  const spill = new SpillClient({ baseDir: dir, instance: 'delivery-order', maxBytes: 16 << 20, segmentBytes: 1 << 20 }, log);
+  t.teardown(async () => {
+    await spill.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const hello = await spill.ready;
+  const host = HostTable.open(dir);
+  const own = hello.sources[0]!.dir;
+  const heads = new OrderHeads(host, own);
+  heads.track(own, false);
+  heads.setDurable(own, hello.sources[0]!.nextSeq);
+
+  // Batch A: record 0 enqueued (its report comes 100 ms later), record 1 refused at once. Batch B would be taken.
+  const standIn = standInProducer([{ refuseFrom: 1, reportAfterMs: 100 }]);
+  const producer = new EventProducer(loadConfig({}), log, standIn.native);
+  await producer.connect();
+  const deliverer = new Deliverer({
+    producer, spill, circuit: new Circuit(1000, 'closed'), telemetry: new Telemetry(), log, spillAfterMs: 30_000,
+    dlqRoutes: TopicRoutes.parse('', 'dlq', 'DLQ_TOPIC_ROUTES'), deadLetterHeaders: [], instance: 'test', onSpilled: () => {}, retryAfterFull: () => 1, heads, host,
+  });
+  const batch = (ids: string[]) => {
+    const b = new PackedBuilder();
+    ids.forEach((id, i) => b.add(JSON.stringify({ id }), 'learner_0001', [], id, i));
+    return [{ topic: 'events', headerNames: [], records: b.build(), timestamp: Date.now(), main: true }];
+  };
+
+  const a = deliverer.deliver(batch(['a0', 'a1']), 'batch-a');
+  await new Promise((r) => setImmediate(r)); // B comes in a later turn, as another request would
+  const b = deliverer.deliver(batch(['b0']), 'batch-b');
+  const [ra, rb] = await Promise.all([a, b]);
+  t.match(ra, { ok: true, spilled: 1 }, 'A: a0 delivered, a1 spilled');
+  t.match(rb, { ok: true, spilled: 1 }, 'B: spilled, behind a1');
+  t.same(standIn.offered.map((o) => o.count), [2], 'B was never offered to librdkafka: it would have reached Kafka before a1');
+
+  const stored = await spill.peek(own, 0, 10, 1 << 20);
+  const ids = stored.records.flatMap((r) => decodeSpilledBatch(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)).records.eventIds);
+  t.same(ids, ['a1', 'b0'], 'the log holds a1 before b0: replay keeps the learner\'s order');
+  const stamps = stored.records.map((r) => decodeSpilledBatch(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)).stamp);
+  t.ok(orderKey(stamps[0]!) < orderKey(stamps[1]!), 'and a1 is stamped before b0 (the host order replay merges by)');
 });
