@@ -80,7 +80,7 @@ t.test('a batch of the same learner arriving while a refused record waits for it
   });
   const batch = (ids: string[]) => {
     const b = new PackedBuilder();
-    ids.forEach((id, i) => b.add(JSON.stringify({ id }), 'learner_0001', [], id, i));
+    for (const [i, id] of ids.entries()) b.add(JSON.stringify({ id }), 'learner_0001', [], id, i);
     return [{ topic: 'events', headerNames: [], records: b.build(), timestamp: Date.now(), main: true }];
   };
 

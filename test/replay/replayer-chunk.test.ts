@@ -32,7 +32,7 @@ t.test('a chunk stops offering batches at the first record librdkafka refuses at
   await producer.connect();
   const batch = (ids: string[]) => {
     const b = new PackedBuilder();
-    ids.forEach((id, i) => b.add(JSON.stringify({ id }), 'learner_0001', [], id, i));
+    for (const [i, id] of ids.entries()) b.add(JSON.stringify({ id }), 'learner_0001', [], id, i);
     return { topic: 'events', headerNames: [], records: b.build(), timestamp: Date.now() };
   };
   const results = await offerInOrder(producer, [batch(['a0', 'a1']), batch(['b0']), batch(['c0'])]);
