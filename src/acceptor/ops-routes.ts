@@ -43,12 +43,18 @@ export function registerOpsRoutes(app: TemplatedApp, deps: OpsDeps): string[] {
 
   get('/api/v1/health', (res: HttpResponse) => {
     const ex = exchange(res);
-    Promise.resolve()
-      .then(() => deps.health())
-      .then(
-        (h) => replyJson(ex, h.status, h.body),
-        (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
-      );
+    let h: Json | Promise<Json>;
+    try {
+      h = deps.health();
+    } catch (err) {
+      return void sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message);
+    }
+    // Answered before the handler returns when it can be: uWS then answers pipelined requests too.
+    if (!(h instanceof Promise)) return void replyJson(ex, h.status, h.body);
+    h.then(
+      (v) => replyJson(ex, v.status, v.body),
+      (err: unknown) => sendError(ex, 'COLLECTOR_ERR_INTERNAL', (err as Error).message),
+    );
   });
 
   get('/api/v1/metrics', (res: HttpResponse) => {

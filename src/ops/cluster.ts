@@ -19,6 +19,8 @@ import type { HealthBody, MetricsBody } from '../telemetry/reports.js';
 
 /** A process file older than this is a stopped or wedged process: left out of the merge. */
 export const STALE_MS = 5000;
+
+export type ClusterHealth = { status: number; body: HealthBody & { processes: ProcessHealth[] } };
 export const PUBLISH_EVERY_MS = 1000;
 
 type PromJson = Awaited<ReturnType<client.Registry['getMetricsAsJSON']>>;
@@ -250,6 +252,8 @@ export class ClusterView {
       const report = await this.local();
       await writeFile(tmp, JSON.stringify(report));
       await rename(tmp, this.file);
+      const now = Date.now();
+      this.seen = { at: now, reports: await this.others(now) };
     } catch (err) {
       this.o.onError?.(err as Error);
     } finally {
@@ -258,6 +262,8 @@ export class ClusterView {
   }
 
   private replaySeen = { at: 0, rate: 0, refreshing: false };
+  /** the others' reports as the last publish read them */
+  private seen: { at: number; reports: ProcessReport[] } | undefined;
 
   /**
    * Events/s the host replays from its spill logs: this process's own rate plus the others' from their files.
@@ -321,14 +327,22 @@ export class ClusterView {
     return mergePrometheus(await this.all());
   }
 
-  /** This process's health document plus `processes`: every live process's summary. */
-  async health(): Promise<{ status: number; body: HealthBody & { processes: ProcessHealth[] } }> {
-    // Probes and load balancers poll this: only the health documents, no histograms.
-    const others = await this.others();
-    others.sort((a, b) => a.instance.localeCompare(b.instance, 'en', { numeric: true }));
-    const h = this.o.health();
+  /**
+   * This process's health document plus `processes`: every live process's summary. Answered at once from the
+   * others' reports as the last publish read them (they are written once a second anyway), so the answer can be
+   * written while the request is parsed (uWS answers pipelined requests only so); read now when that is stale.
+   */
+  health(): ClusterHealth | Promise<ClusterHealth> {
     const now = Date.now();
+    if (this.seen && now - this.seen.at < 2 * PUBLISH_EVERY_MS) return this.healthWith(this.seen.reports.filter((r) => now - r.written_at < STALE_MS), now);
+    return this.others(now).then((others) => this.healthWith(others, Date.now()));
+  }
+
+  private healthWith(others: ProcessReport[], now: number): ClusterHealth {
+    // Probes and load balancers poll this: only the health documents, no histograms.
+    const sorted = [...others].sort((a, b) => a.instance.localeCompare(b.instance, 'en', { numeric: true }));
+    const h = this.o.health();
     const self = { instance: this.o.instance, host: this.host, pid: process.pid, written_at: now, health: h.body };
-    return { status: h.status, body: { ...h.body, processes: processHealth([self, ...others], this.o.instance, now) } };
+    return { status: h.status, body: { ...h.body, processes: processHealth([self, ...sorted], this.o.instance, now) } };
   }
 }
