@@ -36,7 +36,7 @@ import { writeKeysFile } from '../src/auth/keys-file.js';
 import { BenchSchemas } from './lib/schemas.js';
 import { kcatLimit, kcatVersion } from './kcat.js';
 import { rssMb, rssParts } from './lib/proc.js';
-import { describeStoreCalls, scrapeStoreCalls, storeCallQuantiles } from './lib/store-latency.js';
+import { describeStoreCalls, rawClaimRoundTrips, scrapeStoreCalls, storeCallQuantiles } from './lib/store-latency.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const durationS = Number(process.env.BENCH_DURATION_S ?? (quick ? 1.5 : 10));
@@ -150,6 +150,7 @@ async function main(): Promise<void> {
   }
   // BENCH_REDIS=1: the same collector with the shared store (REDIS_URL) and a tenant quota, as a second cluster.
   let redisCluster: Cluster | undefined;
+  let redisUrl = '';
   if (process.env.BENCH_REDIS === '1') {
     const dir = mkdtempSync(join(os.tmpdir(), 'bench-redis-'));
     const port = await freePort();
@@ -158,7 +159,8 @@ async function main(): Promise<void> {
     const quotaFile = join(dir, 'quotas.json');
     writeFileSync(quotaFile, JSON.stringify({ quotas: { tenant_alpha: { events_per_second: 10_000_000, bytes_per_second: 10_000_000_000 } } }));
     log(`starting ${instances} collector instance(s) with REDIS_URL (redis-server on ${port}) and a tenant quota…`);
-    const c = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, REDIS_URL: `redis://127.0.0.1:${port}`, TENANT_QUOTAS_FILE: quotaFile, QUOTA_PATH: join(dir, 'quota.table'), HOST_NAMESPACE: 'bench-redis' },
+    redisUrl = `redis://127.0.0.1:${port}`;
+    const c = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, REDIS_URL: redisUrl, TENANT_QUOTAS_FILE: quotaFile, QUOTA_PATH: join(dir, 'quota.table'), HOST_NAMESPACE: 'bench-redis' },
       instances, root, join(resultsDir, 'tmp', `${stamp}-collector-redis.log`));
     redisCluster = c;
     cleanups.push(() => c.stop());
@@ -243,6 +245,8 @@ async function main(): Promise<void> {
     const storeBefore = target === redisCluster ? await scrapeStoreCalls(target.url) : undefined;
     const sampler = new Sampler([...target.collectors, ...brokerProcs, { role: 'pm2', pid: target.pm2Pid }, self]);
     sampler.start();
+    // Paced scenarios on the store's cluster: the same claim calls from the bench's own process, beside the load.
+    const floor = storeBefore && s.rate ? rawClaimRoundTrips(redisUrl, s.rate, seconds, s.batch) : undefined;
     const load = s.grpc
       ? await runGrpcLoad(grpcPort, s, seconds, { streams: s.connections, inFlight: s.grpc.inFlight })
       : await runLoad(target.url, s, seconds, bodies);
@@ -251,7 +255,11 @@ async function main(): Promise<void> {
     const rep = derive({ ...s, headers: undefined }, seconds, load, usage, gc0, await target.gc(), incidents); // never the key in a report
     rep.loadAvg = loadAvg();
     if (storeBefore) {
-      const calls = describeStoreCalls(storeCallQuantiles(storeBefore, await scrapeStoreCalls(target.url)));
+      let calls = describeStoreCalls(storeCallQuantiles(storeBefore, await scrapeStoreCalls(target.url)));
+      if (floor) {
+        const f = await floor;
+        calls += `; the same claim from the bench process beside the load (the floor): ${f.calls} calls, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`;
+      }
       rep.note = rep.note ? `${rep.note}; store calls: ${calls}` : `store calls: ${calls}`;
       log(`  store calls: ${calls}`);
     }

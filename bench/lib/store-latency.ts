@@ -4,11 +4,23 @@
  * two scrapes, so earlier scenarios on the same cluster do not count. Quantiles are bucket upper
  * bounds (what a Prometheus histogram can say), so "≤ 0.5 ms" means somewhere in (0.25, 0.5].
  */
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { SharedStore } from '../../src/shared-store/store.js';
+import { SharedClaims } from '../../src/shared-store/claims.js';
+
 type Buckets = Map<string, Map<number, number>>;
 
 export async function scrapeStoreCalls(url: string): Promise<Buckets> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out: Buckets = new Map();
+  // Calls judged by the host alone (timed out, or skipped while degraded): kept as the bucket le = -1.
+  const fell = /^collector_shared_store_fallbacks_total\{([^}]*)\} (\d+(?:\.\d+)?)$/gm;
+  for (let m = fell.exec(text); m; m = fell.exec(text)) {
+    const call = /call="([^"]*)"/.exec(m[1]!)?.[1] ?? '';
+    if (!out.has(call)) out.set(call, new Map());
+    out.get(call)!.set(-1, (out.get(call)!.get(-1) ?? 0) + Number(m[2]));
+  }
   const line = /^collector_shared_store_call_seconds_bucket\{([^}]*)\} (\d+(?:\.\d+)?)$/gm;
   for (let m = line.exec(text); m; m = line.exec(text)) {
     const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
@@ -21,21 +33,57 @@ export async function scrapeStoreCalls(url: string): Promise<Buckets> {
 }
 
 /** Per call: calls made between the scrapes and the bucket bounds holding p50 and p99 (ms). */
-export function storeCallQuantiles(before: Buckets, after: Buckets): Record<string, { calls: number; p50Ms: number; p99Ms: number }> {
-  const result: Record<string, { calls: number; p50Ms: number; p99Ms: number }> = {};
+export function storeCallQuantiles(before: Buckets, after: Buckets): Record<string, { calls: number; p50Ms: number; p99Ms: number; local: number }> {
+  const result: Record<string, { calls: number; p50Ms: number; p99Ms: number; local: number }> = {};
   for (const [call, buckets] of after) {
-    const les = [...buckets.keys()].sort((a, b) => a - b);
-    const counts = les.map((le) => buckets.get(le)! - (before.get(call)?.get(le) ?? 0));
+    const delta = (le: number) => (buckets.get(le) ?? 0) - (before.get(call)?.get(le) ?? 0);
+    const local = delta(-1);
+    const les = [...buckets.keys()].filter((le) => le >= 0).sort((a, b) => a - b);
+    const counts = les.map(delta);
     const total = counts[counts.length - 1] ?? 0;
-    if (total <= 0) continue;
-    const at = (q: number) => les[counts.findIndex((c) => c >= q * total)]! * 1000;
-    result[call] = { calls: total, p50Ms: at(0.5), p99Ms: at(0.99) };
+    if (total <= 0 && local <= 0) continue;
+    const at = (q: number) => (total > 0 ? les[counts.findIndex((c) => c >= q * total)]! * 1000 : 0);
+    result[call] = { calls: total, p50Ms: at(0.5), p99Ms: at(0.99), local };
   }
   return result;
 }
 
 export function describeStoreCalls(q: ReturnType<typeof storeCallQuantiles>): string {
   return Object.entries(q)
-    .map(([call, v]) => `${call} ${v.calls} calls, p50 ≤ ${v.p50Ms} ms, p99 ≤ ${v.p99Ms} ms`)
+    .map(([call, v]) => `${call} ${v.calls} calls, p50 ≤ ${v.p50Ms} ms, p99 ≤ ${v.p99Ms} ms, ${v.local} judged by the host alone`)
     .join('; ');
+}
+
+/**
+ * The floor under the collector's store calls: the same claim script (src/shared-store/claims.ts), `keys` new
+ * event ids per call, paced like the scenario, from the bench's own process while the scenario runs (so on the
+ * same box under the same load), with nothing of the collector around it. What the collector's calls take beyond
+ * this is the collector's; this much any client pays for one round trip to a store process on this machine.
+ */
+export async function rawClaimRoundTrips(url: string, ratePerS: number, seconds: number, keys: number): Promise<{ calls: number; p50Ms: number; p99Ms: number }> {
+  const store = new SharedStore({ url, timeoutMs: 10_000, keyPrefix: `bench-raw-${process.pid}:`, log: pino({ level: 'silent' }) });
+  await store.connected();
+  const claims = new SharedClaims(store, 60_000, 30_000);
+  const took: number[] = [];
+  const total = Math.round(ratePerS * seconds);
+  const start = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / ratePerS;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const ids = Array.from({ length: keys }, (_, k) => ({ tenant: 'bench', eventId: `${i}-${k}-${randomUUID()}` }));
+    const t0 = performance.now();
+    pending.push(
+      claims.claim(ids).then((c) => {
+        took.push(performance.now() - t0);
+        c?.commit();
+      }),
+    );
+  }
+  await Promise.all(pending);
+  await store.close();
+  took.sort((a, b) => a - b);
+  const at = (q: number) => Math.round((took[Math.min(took.length - 1, Math.floor(q * took.length))] ?? 0) * 100) / 100;
+  return { calls: took.length, p50Ms: at(0.5), p99Ms: at(0.99) };
 }

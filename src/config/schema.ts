@@ -269,7 +269,7 @@ export const ConfigSchema = Type.Object(
       5,
       1,
       10_000,
-      'Bound on one store call (one per batch for dedup, one for quotas). Past it the batch is judged by this host alone (host-local dedup, quota / REPLICAS), health says degraded, and the store is probed until it answers again',
+      'Bound on one store call (one per batch for dedup, one for quotas). Past it the batch is judged by this host alone (host-local dedup, quota / REPLICAS); after 3 such calls in a row (or any error) the store is degraded: health says so, every batch is judged by the host alone, and the store is probed until it answers again',
     ),
     REDIS_KEY_PREFIX: Str('collector:', 'Prefix of every key the collector writes to REDIS_URL; collector deployments that share a store and must not share claims use different prefixes'),
     REPLICAS: Int(1, 1, 1024, 'Collector hosts sharing REDIS_URL: while the store is unreachable each host enforces quota / REPLICAS of every tenant quota'),

@@ -4,15 +4,20 @@
  * across hosts, not only across the processes of one host.
  *
  * States:
- *   shared    every call goes to the store, bounded by REDIS_TIMEOUT_MS
- *   degraded  a call failed or timed out: calls are not made at all (the batch is judged by this
- *             host alone — its shared-memory dedup table, quota / REPLICAS), and a PING every
- *             PROBE_MS checks whether the store answers again; the first answer → shared
+ *   shared    every call goes to the store, bounded by REDIS_TIMEOUT_MS; a call that times out
+ *             is judged by this host alone, that call only
+ *   degraded  a call failed, the connection is down, or DEGRADE_AFTER_TIMEOUTS calls in a row timed
+ *             out: calls are not made at all (the batch is judged by this host alone — its
+ *             shared-memory dedup table, quota / REPLICAS), and a PING every PROBE_MS checks
+ *             whether the store answers again; the first answer → shared
  * One log line per change of state, a gauge and a counter (telemetry/store-metrics.ts), and
  * health reports `degraded` with the reason while it lasts.
  *
  * Why skip calls while degraded rather than try each one: a store that is gone would cost every
- * batch the full timeout, and a store that is slow would be hammered while it recovers.
+ * batch the full timeout, and a store that is slow would be hammered while it recovers. Why not
+ * degrade on the first timeout: a lone late answer (a scheduling hiccup on a busy machine: the
+ * bench's store round trips have a p99 of ~4 ms on its 2-core box) would otherwise switch dedup
+ * and quotas to host-local for a whole probe period, ~10 batches at 20 per second.
  *
  * Never fails a batch: a call answers the store's reply or `undefined` (judge locally). Nothing
  * here logs REDIS_URL's user-info (maskUrlCredentials); ioredis errors quote host:port only.
@@ -23,8 +28,13 @@ import { maskUrlCredentials } from '../config/redact.js';
 import type { StoreCall, StoreMetrics } from '../telemetry/store-metrics.js';
 
 const PROBE_MS = 500;
+/** consecutive timed-out calls that make the store degraded (an error or a lost connection does at once) */
+export const DEGRADE_AFTER_TIMEOUTS = 3;
 
 export type StoreState = 'shared' | 'degraded';
+
+/** ioredis's commandTimeout error */
+const TIMED_OUT = /command timed out/i;
 
 export interface StoreStatus {
   state: StoreState;
@@ -47,6 +57,7 @@ export class SharedStore {
   #reason: string | undefined;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
+  #timeoutsInARow = 0;
 
   constructor(private readonly o: StoreOptions) {
     this.keyPrefix = o.keyPrefix;
@@ -91,7 +102,8 @@ export class SharedStore {
 
   /**
    * Runs `op` against the store while shared: its result, or undefined when the store is degraded,
-   * the call failed or it took longer than REDIS_TIMEOUT_MS (the store is then degraded).
+   * the call failed (the store is then degraded) or it took longer than REDIS_TIMEOUT_MS (degraded
+   * after DEGRADE_AFTER_TIMEOUTS in a row).
    */
   async call<T>(what: StoreCall, op: (redis: Redis) => Promise<T>): Promise<T | undefined> {
     if (this.#state !== 'shared' || this.redis.status !== 'ready') {
@@ -101,9 +113,14 @@ export class SharedStore {
     }
     const start = performance.now();
     try {
-      return await op(this.redis);
+      const answer = await op(this.redis);
+      this.#timeoutsInARow = 0;
+      return answer;
     } catch (err) {
-      this.degrade(`${what}: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      if (!TIMED_OUT.test(message) || ++this.#timeoutsInARow >= DEGRADE_AFTER_TIMEOUTS) {
+        this.degrade(TIMED_OUT.test(message) ? `${what}: ${this.#timeoutsInARow} calls in a row slower than ${this.o.timeoutMs} ms` : `${what}: ${message}`);
+      }
       this.o.metrics?.fallback(what);
       return undefined;
     } finally {
@@ -113,6 +130,7 @@ export class SharedStore {
 
   degrade(reason: string): void {
     if (this.#closed || this.#state === 'degraded') return;
+    this.#timeoutsInARow = 0;
     this.#state = 'degraded';
     this.#reason = maskUrlCredentials(reason);
     this.o.metrics?.state('degraded');
