@@ -4,10 +4,11 @@
  */
 import t from 'tap';
 import { fork } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { PINNED, QuotaTable, TAKE_NEVER } from '../../src/quota/table.js';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'quota-'));
@@ -50,6 +51,44 @@ t.test('two processes taking at once: every token is handed out exactly once', a
   const counts = (await Promise.all(done)).map(Number);
   t.equal(counts[0]! + counts[1]!, BURST, `${counts.join(' + ')} admitted: exactly the burst (time frozen, no refill)`);
   t.ok(counts[0]! > 0 && counts[1]! > 0, 'both processes got some');
+});
+
+t.test('two threads of one process taking at once: neither steals the lock its sibling holds', async (t) => {
+  const path = join(dir, 'threads.quota');
+  const fixture = fileURLToPath(new URL('./fixtures/take-thread.js', import.meta.url));
+  const BURST = 400_000;
+  const threads = [0, 1].map(() => new Worker(fixture, { workerData: { path, burst: BURST, tries: BURST } }));
+  const next = (w: Worker) => new Promise<unknown>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await Promise.all(threads.map(next)); // both opened the table
+  const done = threads.map(next);
+  for (const w of threads) w.postMessage('go');
+  const counts = (await Promise.all(done)).map(Number);
+  await Promise.all(threads.map((w) => w.terminate()));
+  const q = QuotaTable.open(path, 64);
+  t.equal(q.stats().lockSteals, 0, 'no lock was stolen: every holder was alive');
+  q.close();
+  t.equal(counts[0]! + counts[1]!, BURST, `${counts.join(' + ')} admitted: exactly the burst (time frozen, no refill)`);
+});
+
+t.test('a table of another layout version is re-initialised on open: its lock words mean something else', async (t) => {
+  const path = join(dir, 'version.quota');
+  const T = 1_000_000_000;
+  const q = QuotaTable.open(path, 64);
+  t.equal(take(q, [20n], [p(100, 100)], T), 0, 'the whole burst');
+  q.close();
+  const fd = openSync(path, 'r+');
+  const version = Buffer.alloc(4);
+  readSync(fd, version, 0, 4, 8); // u32 after the u64 magic
+  version.writeUInt32LE(version.readUInt32LE(0) - 1);
+  writeSync(fd, version, 0, 4, 8);
+  closeSync(fd);
+  const again = QuotaTable.open(path, 64);
+  t.equal(again.stats().used, 0, 'no slot survives');
+  t.equal(take(again, [20n], [p(100, 100)], T), 0, 'tenant 20 starts again from a full burst');
+  again.close();
 });
 
 t.test('slots of idle tenants are reused: random tenant ids cannot fill the table for good', async (t) => {

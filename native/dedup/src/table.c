@@ -1,17 +1,15 @@
 #define _GNU_SOURCE
 #include "table.h"
+#include "shm_lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,49 +140,15 @@ static inline dd_bucket *bucket_at(const dd_table *t, uint64_t h) {
 }
 static inline uint8_t tag_of(uint64_t h) { return (uint8_t)(h >> 56); }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
-static int holder_dead(uint64_t holder) {
-  pid_t pid = (pid_t)(holder >> 32), tid = (pid_t)(holder & 0xffffffffu);
-  if (pid <= 0 || tid <= 0) return 1;
-  if (syscall(SYS_tgkill, pid, tid, 0) == -1 && errno == ESRCH) return 1;
-  return 0;
-}
-
-static void bucket_lock(dd_table *t, dd_bucket *b) {
-  uint64_t me = t->lock_id, cur = 0;
-  if (LIKELY(__atomic_compare_exchange_n(&b->lock, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
-    return;
+/* A bucket's lock: native/common/shm_lock.h, the word at the bucket's start. */
+static inline void bucket_lock(dd_table *t, dd_bucket *b) {
+  enum shm_lock_outcome o = shm_lock_acquire(&b->lock, t->lock_id);
+  if (LIKELY(o == SHM_LOCK_FREE)) return;
   t->c.lock_contended++;
-  for (uint64_t spins = 1;; spins++) {
-    cur = __atomic_load_n(&b->lock, __ATOMIC_RELAXED);
-    if (cur == 0) {
-      if (__atomic_compare_exchange_n(&b->lock, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
-      continue;
-    }
-    /* Operations never nest, so a lock word holding our own id was left by a dead
-     * predecessor whose pid/tid we were given again. */
-    if (cur == me || ((spins & 63) == 0 && holder_dead(cur))) {
-      if (__atomic_compare_exchange_n(&b->lock, &cur, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-        t->c.lock_steals++;
-        return;
-      }
-      continue;
-    }
-    if (spins < 256)
-      cpu_relax();
-    else
-      sched_yield();
-  }
+  if (o == SHM_LOCK_STOLEN) t->c.lock_steals++;
 }
 
-static inline void bucket_unlock(dd_bucket *b) { __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE); }
+static inline void bucket_unlock(dd_bucket *b) { shm_lock_release(&b->lock); }
 
 static inline uint32_t tag_matches(const dd_bucket *b, uint8_t tag) {
 #if defined(__SSE2__)
@@ -468,7 +432,7 @@ static void fill_table(dd_table *t, uint8_t *base) {
   t->capacity = h->capacity;
   t->seed = h->seed;
   t->created_at_ms = h->created_at_ms;
-  t->lock_id = ((uint64_t)(uint32_t)getpid() << 32) | (uint32_t)syscall(SYS_gettid);
+  t->lock_id = shm_lock_self();
   t->c.min_eviction_age_ms = UINT64_MAX;
 }
 

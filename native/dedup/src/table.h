@@ -16,10 +16,9 @@
  *
  * Every read or write of a bucket happens under its lock (a CAS on the lock word), so
  * two processes claiming the same key are serialised on that key's bucket: exactly one
- * of them inserts it. The lock word names its holder; a waiter that finds the holder
- * dead (tgkill(pid, tid, 0) == ESRCH, or the holder is its own id: a predecessor with
- * a recycled pid) steals the lock. Writes are ordered expiry=0, key, tag, expiry so a
- * holder killed mid-write leaves no live slot with a half-written key.
+ * of them inserts it. The lock (native/common/shm_lock.h) names its holder's pid and tid;
+ * a waiter that finds the holder dead steals it. Writes are ordered expiry=0, key, tag,
+ * expiry so a holder killed mid-write leaves no live slot with a half-written key.
  */
 #ifndef EVC_DEDUP_TABLE_H
 #define EVC_DEDUP_TABLE_H

@@ -1,7 +1,7 @@
 /*
  * Per-tenant token buckets shared by every collector process of a host: a small
  * fixed-size table in a memory-mapped file (tmpfs), like native/dedup. One table-wide
- * lock word (a CAS, pid of the holder) serialises every take: a take touches a handful
+ * lock (native/common/shm_lock.h: a CAS on a word naming the holder's pid and tid) serialises every take: a take touches a handful
  * of slots for tens of nanoseconds per batch, so one lock costs nothing measurable and
  * makes "the batch fits whole or not at all" across tenants trivially atomic.
  *
@@ -19,9 +19,8 @@
  * starts again from full buckets, a burst more than its quota once) — tenants of the quota file are few, and
  * the "*" crowd cannot push them into a bucket they share with it.
  *
- * A holder killed while holding the lock is detected by a waiter (kill(pid, 0) = ESRCH, or
- * the word holds the waiter's own pid: a dead predecessor's recycled pid) and the lock is
- * stolen. A holder killed mid-update leaves at worst a bucket with odd token counts, which
+ * A holder killed while holding the lock is detected by a waiter and the lock is stolen
+ * (shm_lock.h says how). A holder killed mid-update leaves at worst a bucket with odd token counts, which
  * the next refill clamps to [.., burst] (and NaN resets to full): quotas stay bounded.
  *
  * exports:
@@ -42,8 +41,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +52,10 @@
 #include <unistd.h>
 
 #include "napi_util.h"
+#include "shm_lock.h"
 
 #define Q_MAGIC 0x41544F5143564545ULL /* "EEVCQOTA" read little-endian */
-#define Q_VERSION 2u
+#define Q_VERSION 3u /* a table of another layout version is re-initialised on open */
 #define Q_PINNED 1u
 #define Q_HEADER_BYTES 4096u
 #define Q_SLOT_BYTES 64u
@@ -93,6 +91,7 @@ typedef struct {
   q_slot *slots;
   uint32_t nslots;
   int open;
+  uint64_t lock_id; /* shm_lock_self() of the thread that opened it, the only one using it */
 } q_table;
 
 static void throw_last(napi_env env, const char *what) {
@@ -105,27 +104,11 @@ static int64_t mono_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void lock_table(q_header *h) {
-  uint64_t self = (uint64_t)getpid();
-  unsigned spins = 0;
-  for (;;) {
-    uint64_t expected = 0;
-    if (__atomic_compare_exchange_n(&h->lock, &expected, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
-    if (expected == self || (++spins % 256 == 0 && kill((pid_t)expected, 0) == -1 && errno == ESRCH)) {
-      /* The holder is dead (or was a dead predecessor with our recycled pid): take its lock. */
-      if (__atomic_compare_exchange_n(&h->lock, &expected, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-        __atomic_add_fetch(&h->lock_steals, 1, __ATOMIC_RELAXED);
-        return;
-      }
-    }
-    if (spins % 16 == 0) sched_yield();
-#if defined(__x86_64__) || defined(__i386__)
-    else __builtin_ia32_pause();
-#endif
-  }
+static void lock_table(q_table *t) {
+  if (shm_lock_acquire(&t->h->lock, t->lock_id) == SHM_LOCK_STOLEN) __atomic_add_fetch(&t->h->lock_steals, 1, __ATOMIC_RELAXED);
 }
 
-static void unlock_table(q_header *h) { __atomic_store_n(&h->lock, 0, __ATOMIC_RELEASE); }
+static void unlock_table(q_table *t) { shm_lock_release(&t->h->lock); }
 
 static q_slot *claim(q_slot *s, uint64_t key, const double *p, int64_t now) {
   s->ev_tokens = p[1];
@@ -284,6 +267,7 @@ static int q_open(const char *path, uint32_t nslots, q_table *t, char *err, size
   t->h = h;
   t->slots = (q_slot *)(base + Q_HEADER_BYTES);
   t->nslots = nslots;
+  t->lock_id = shm_lock_self();
   t->open = 1;
   return 0;
 fail:
@@ -380,9 +364,9 @@ static napi_value js_take(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  lock_table(t->h);
+  lock_table(t);
   double r = take_locked(t, keys, pd, kn, now);
-  unlock_table(t->h);
+  unlock_table(t);
   if (r == -2) return napi_throw_error(env, "ERR_QUOTA_NOMEM", "quota: out of memory"), NULL;
   napi_value out;
   CHECK(napi_create_double(env, r, &out));
