@@ -1,7 +1,7 @@
 /**
  * HTTP_ENGINE=node: Node's http server behind the small part of the uWebSockets.js API the
  * acceptor uses (routes by exact path, onData/onAborted, cork, writeStatus/writeHeader/end), so
- * server.ts, body.ts and reply.ts serve both engines unchanged.
+ * server.ts, the routes, body.ts and reply.ts serve both engines unchanged.
  *
  * Why it exists: uWebSockets.js closes a connection, in C++ and before any JS runs, when it
  * parses a request while an earlier answer on that connection is pending — so a client that

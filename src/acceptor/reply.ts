@@ -4,7 +4,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from '@trufflesuite/uws-js-unofficial';
-import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
+import { AUTH_DETAIL, errorBody, ERRORS, type AuthRefusalReason, type ErrorCode } from '../errors.js';
 
 export interface Exchange {
   res: HttpResponse;
@@ -95,4 +95,13 @@ export function replyJson(ex: Exchange, status: number, body: unknown, opts: Rep
 export function sendError(ex: Exchange, code: ErrorCode, detail?: string, opts: { close?: boolean; linger?: boolean; retryAfter?: number } = {}): number {
   replyJson(ex, ERRORS[code].status, errorBody(code, detail), opts);
   return ERRORS[code].status;
+}
+
+/** The answer to a write without a valid API key; returns the status written. */
+export function sendUnauthenticated(ex: Exchange, reason: AuthRefusalReason): number {
+  const status = ERRORS.COLLECTOR_ERR_UNAUTHENTICATED.status;
+  replyJson(ex, status, errorBody('COLLECTOR_ERR_UNAUTHENTICATED', AUTH_DETAIL[reason]), {
+    headers: { 'WWW-Authenticate': 'Bearer realm="event-collector"' },
+  });
+  return status;
 }

@@ -7,3 +7,7 @@ export { SpillClient } from './client.js';
 export { errnoCode } from './fsutil.js';
 export { type LockHandle, abandonLock, acquireLock, lockState, releaseLock } from './lock.js';
 export { holdsUnacked } from './orphans.js';
+export { HeldLogs, type HeldLogsOptions } from './held-logs.js';
+export { GroupCommit } from './group-commit.js';
+export { HostLogView, type HostLogPeek } from './host-log-view.js';
+export { failureReply, type SpillReply, type SpillRequest, type SpillWireRecord, type SpillWorkerData } from './protocol.js';

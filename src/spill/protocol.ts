@@ -1,9 +1,10 @@
 /**
- * Messages between the main thread and the spill-log owner (workers/spill.ts). Every
+ * Messages between the main thread and the spill-log owner thread (workers/spill.ts). Every
  * request carries an id and gets exactly one reply with that id.
  */
 import type { SpillStats } from './types.js';
-import type { SpillErrorCode } from './errors.js';
+import { isSpillError, type SpillErrorCode } from './errors.js';
+import type { SpillRecord } from './reader.js';
 
 export interface SpillWorkerData {
   baseDir: string;
@@ -15,7 +16,7 @@ export interface SpillWorkerData {
 /** A log the worker owns: its own (`source` = instance) or an adopted orphan. */
 export interface SourceStats extends SpillStats {
   source: string;
-  /** its directory's name under baseDir (the own log may live in `<instance>~<k>`: see workers/spill.ts) */
+  /** its directory's name under baseDir (the own log may live in `<instance>~<k>`: see held-logs.ts) */
   dir: string;
 }
 
@@ -38,6 +39,11 @@ export interface SpillWireRecord {
   seq: number;
   events: number;
   payload: Uint8Array;
+}
+
+/** Records as sent: each payload copied into its own buffer (a read may return views of a shared one), to be transferred. */
+export function toWireRecords(records: readonly SpillRecord[]): SpillWireRecord[] {
+  return records.map((r) => ({ seq: r.seq, events: r.events, payload: new Uint8Array(r.payload) }));
 }
 
 export type SpillReply =
@@ -67,4 +73,10 @@ export interface SpillHello {
     source: string; quarantined: string[]; lostRanges: { from: number; to: number }[]; truncatedBytes: number;
     truncatedAcknowledged: 'no' | 'yes' | 'unknown' | null; acknowledgedLost: number;
   }[];
+}
+
+/** The reply to a request that threw. Anything but a SpillError (a raw fs error, a bug) is an I/O failure to the owner: the batch was not stored. */
+export function failureReply(id: number, err: unknown): SpillReply {
+  const message = err instanceof Error ? err.message : String(err);
+  return { id, ok: false, code: isSpillError(err) ? err.code : 'COLLECTOR_ERR_SPILL_IO', message };
 }
