@@ -85,9 +85,10 @@ export class HeldLogs {
   read(source: string, fromSeq: number, maxRecords: number, maxBytes: number):
     | { ok: true; records: SpillWireRecord[] }
     | { ok: false; code: 'COLLECTOR_ERR_SPILL_CORRUPT'; message: string } {
+    // Usable first: a reopen replaces the own log, and the closed one must not be read.
+    if (source === this.opts.instance && !this.ownUsable()) return { ok: true, records: [] };
     const log = this.logs.get(source);
     if (!log) return { ok: true, records: [] };
-    if (source === this.opts.instance && !this.ownUsable()) return { ok: true, records: [] };
     let read: SpillRecord[];
     try {
       read = log.read(fromSeq, maxRecords, maxBytes);
@@ -106,9 +107,9 @@ export class HeldLogs {
   }
 
   ack(source: string, uptoSeq: number): void {
+    if (source === this.opts.instance && !this.ownUsable()) throw new Error('the spill log is recovering from an I/O error');
     const log = this.logs.get(source);
     if (!log) return;
-    if (source === this.opts.instance && !this.ownUsable()) throw new Error('the spill log is recovering from an I/O error');
     this.guardOwn(source, () => log.ack(uptoSeq));
   }
 
