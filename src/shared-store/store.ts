@@ -33,8 +33,9 @@ export const DEGRADE_AFTER_TIMEOUTS = 3;
 
 export type StoreState = 'shared' | 'degraded';
 
-/** ioredis's commandTimeout error */
-const TIMED_OUT = /command timed out/i;
+/** A call over REDIS_TIMEOUT_MS (see call()); ioredis's own commandTimeout is only the backstop. */
+class StoreTimeout extends Error {}
+const BACKSTOP_FACTOR = 20;
 
 export interface StoreStatus {
   state: StoreState;
@@ -62,7 +63,8 @@ export class SharedStore {
   constructor(private readonly o: StoreOptions) {
     this.keyPrefix = o.keyPrefix;
     this.redis = new Redis(o.url, {
-      commandTimeout: o.timeoutMs,
+      // The bound is call()'s; this only ends a command whose answer never comes, so it cannot pile up.
+      commandTimeout: Math.max(1000, o.timeoutMs * BACKSTOP_FACTOR),
       // A command sent while the connection is down fails at once instead of queueing behind the reconnect.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -113,19 +115,53 @@ export class SharedStore {
     }
     const start = performance.now();
     try {
-      const answer = await op(this.redis);
+      const answer = await this.#bounded(op(this.redis));
       this.#timeoutsInARow = 0;
       return answer;
     } catch (err) {
-      const message = (err as Error).message;
-      if (!TIMED_OUT.test(message) || ++this.#timeoutsInARow >= DEGRADE_AFTER_TIMEOUTS) {
-        this.degrade(TIMED_OUT.test(message) ? `${what}: ${this.#timeoutsInARow} calls in a row slower than ${this.o.timeoutMs} ms` : `${what}: ${message}`);
+      const timedOut = err instanceof StoreTimeout;
+      if (!timedOut || ++this.#timeoutsInARow >= DEGRADE_AFTER_TIMEOUTS) {
+        this.degrade(timedOut ? `${what}: ${this.#timeoutsInARow} calls in a row slower than ${this.o.timeoutMs} ms` : `${what}: ${(err as Error).message}`);
       }
       this.o.metrics?.fallback(what);
       return undefined;
     } finally {
       this.o.metrics?.took(what, (performance.now() - start) / 1000);
     }
+  }
+
+  /**
+   * `answer`, or a StoreTimeout once REDIS_TIMEOUT_MS has passed with no answer to read. The timer only
+   * looks once the event loop has polled its sockets (setImmediate runs after the poll phase): when this
+   * process's own loop was busy past the bound, an answer the store sent in time is read first and is not
+   * taken for a slow store. (A timer alone, as ioredis's commandTimeout, fires before that poll: on a
+   * saturated collector nearly every call "timed out" and the store was degraded while it answered in time.)
+   */
+  #bounded<T>(answer: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new StoreTimeout(`no answer within ${this.o.timeoutMs} ms`));
+        });
+      }, this.o.timeoutMs);
+      answer.then(
+        (v) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          reject(err);
+        },
+      );
+    });
   }
 
   degrade(reason: string): void {

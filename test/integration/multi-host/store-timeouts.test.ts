@@ -1,5 +1,6 @@
 /**
- * A store call slower than REDIS_TIMEOUT_MS is judged by the host alone, that call only; the store
+ * A store call slower than REDIS_TIMEOUT_MS is judged by the host alone, that call only (an answer that came
+ * while this process was busy past the bound is read, not timed out); the store
  * is degraded (every call host-local until a PING answers) after DEGRADE_AFTER_TIMEOUTS in a row, or
  * at once on an error. A real redis-server; a slow call is a BLPOP that waits longer than the bound.
  */
@@ -54,4 +55,22 @@ t.test('one slow call falls back alone; several in a row degrade the store; an e
 
   t.equal(await store.call('quota', (r) => r.call('NO-SUCH-COMMAND') as Promise<unknown>), undefined, 'an error: judged locally');
   t.notOk(store.shared, 'and the store is degraded at once');
+});
+
+t.test('an answer that came while this process was busy past the bound is not a timeout', async (t) => {
+  const redis = await startRedis(t);
+  const registry = new client.Registry();
+  const store = new SharedStore({ url: redis.url, timeoutMs: 50, keyPrefix: 'busy:', log: pino({ level: 'silent' }), metrics: new StoreMetrics(registry) });
+  t.teardown(() => store.close());
+  await waitFor(async () => store.shared && store.redis.status === 'ready', (ok) => ok, 10_000);
+  for (let i = 0; i < DEGRADE_AFTER_TIMEOUTS + 1; i++) {
+    const answer = store.call('quota', (r) => r.ping());
+    // The event loop is busy for 4× the bound (a saturated collector); the store answers at once meanwhile.
+    const until = performance.now() + 200;
+    while (performance.now() < until);
+    t.equal(await answer, 'PONG', `call ${i + 1}: the answer is read, not taken for a timeout`);
+  }
+  t.ok(store.shared, 'the store is not degraded');
+  const fallbacks = (await registry.getSingleMetric('collector_shared_store_fallbacks_total')!.get()).values.find((v) => v.labels.call === 'quota')!.value;
+  t.equal(fallbacks, 0, 'no batch judged by the host alone');
 });
