@@ -48,6 +48,7 @@ export async function runPacedLoad(url: string, s: Scenario, durationS: number, 
   const errorKinds: Record<string, number> = {};
   let ok = 0, non2xx = 0, errors = 0, timeouts = 0, spilled = 0, duplicates = 0;
   const out = new Set<Promise<void>>();
+  const samples = { clientUs: [] as number[], serverUs: [] as number[] };
 
   const send = async (dueAt: number): Promise<void> => {
     const c = pick();
@@ -61,10 +62,14 @@ export async function runPacedLoad(url: string, s: Scenario, durationS: number, 
       if (res.statusCode < 200 || res.statusCode >= 300) { non2xx++; return; }
       ok++;
       hist.recordValue(Math.max(1, Math.round(ms * 1000)));
+      samples.clientUs.push(Math.round(ms * 1000));
       // A 2xx may mean "on disk" when the collector's Kafka circuit is open: count those apart.
       if (text.includes('"buffered":true')) spilled++;
       const took = /"processing_time_ms":([\d.]+)/.exec(text);
-      if (took) server.recordValue(Math.max(1, Math.round(Number(took[1]) * 1000)));
+      if (took) {
+        server.recordValue(Math.max(1, Math.round(Number(took[1]) * 1000)));
+        samples.serverUs.push(Math.round(Number(took[1]) * 1000));
+      }
       const dup = /"duplicate_count":(\d+)/.exec(text);
       if (dup) duplicates += Number(dup[1]);
     } catch (err) {
@@ -112,6 +117,7 @@ export async function runPacedLoad(url: string, s: Scenario, durationS: number, 
     ...loadFigures(hist, s.batch, ok, duplicates, seconds),
     serverP50Ms: round(server.getValueAtPercentile(50) / 1000, 2),
     serverP99Ms: round(server.getValueAtPercentile(99) / 1000, 2),
+    samples,
   };
   hist.destroy();
   server.destroy();

@@ -13,10 +13,12 @@
  * BENCH_AUTH=1: a second collector cluster with AUTH_MODE=api_key and a per-tenant quota (high enough never to
  * throttle: the cost of the checks is measured, not the throttling) runs `max-100-auth` right after each `max-100`,
  * BENCH_AUTH_ROUNDS (1) pairs, back to back in the same run.
- * BENCH_REDIS=1: a redis-server (Debian package, on PATH) and a second collector cluster with REDIS_URL and a
- * tenant quota far above the load (every batch makes its dedup and quota store calls) run `max-100-redis`,
- * `single-event-redis` and `steady-2k-redis` right after `max-100`, `single-event` and `steady-2k`: the price of
- * the shared store, same run, same broker.
+ * BENCH_REDIS=1: a redis-server (Debian package, on PATH) and two more collector clusters, identical but for
+ * REDIS_URL: both with a tenant quota far above the load and the same payload schemas; `-quota` judges with the
+ * host's tables alone, `-redis` makes every batch's dedup and quota calls to the store. After each of `max-100`,
+ * `single-event` and `steady-2k` they run as BENCH_REDIS_ROUNDS (1) pairs back to back: the price of the shared
+ * store, same run, same broker. After each paced `-redis` scenario the same claim calls are sent from the bench's
+ * own process at the same pace with the collectors idle: the floor, one bare round trip on this box.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -36,7 +38,7 @@ import { writeKeysFile } from '../src/auth/keys-file.js';
 import { BenchSchemas } from './lib/schemas.js';
 import { kcatLimit, kcatVersion } from './kcat.js';
 import { rssMb, rssParts } from './lib/proc.js';
-import { describeStoreCalls, rawClaimRoundTrips, scrapeStoreCalls, storeCallQuantiles } from './lib/store-latency.js';
+import { describeStoreCalls, describeStoreCost, rawClaimRoundTrips, scrapeStoreCalls, storeCallQuantiles, storeCost } from './lib/store-latency.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const durationS = Number(process.env.BENCH_DURATION_S ?? (quick ? 1.5 : 10));
@@ -148,8 +150,9 @@ async function main(): Promise<void> {
     cleanups.push(() => c.stop());
     await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8, headers: authHeaders }, warm);
   }
-  // BENCH_REDIS=1: the same collector with the shared store (REDIS_URL) and a tenant quota, as a second cluster.
+  // BENCH_REDIS=1: two clusters that differ only by REDIS_URL, so a pair measures the store and nothing else.
   let redisCluster: Cluster | undefined;
+  let quotaCluster: Cluster | undefined;
   let redisUrl = '';
   if (process.env.BENCH_REDIS === '1') {
     const dir = mkdtempSync(join(os.tmpdir(), 'bench-redis-'));
@@ -158,16 +161,32 @@ async function main(): Promise<void> {
     cleanups.push(async () => { server.kill('SIGKILL'); });
     const quotaFile = join(dir, 'quotas.json');
     writeFileSync(quotaFile, JSON.stringify({ quotas: { tenant_alpha: { events_per_second: 10_000_000, bytes_per_second: 10_000_000_000 } } }));
-    log(`starting ${instances} collector instance(s) with REDIS_URL (redis-server on ${port}) and a tenant quota…`);
     redisUrl = `redis://127.0.0.1:${port}`;
-    const c = await Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, REDIS_URL: redisUrl, TENANT_QUOTAS_FILE: quotaFile, QUOTA_PATH: join(dir, 'quota.table'), HOST_NAMESPACE: 'bench-redis' },
-      instances, root, join(resultsDir, 'tmp', `${stamp}-collector-redis.log`));
-    redisCluster = c;
-    cleanups.push(() => c.stop());
-    await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8 }, warm);
+    const twin = (name: string, env: Record<string, string>) => {
+      log(`starting ${instances} collector instance(s) with a tenant quota${env.REDIS_URL ? ` and REDIS_URL (redis-server on ${port})` : ', host tables only'}…`);
+      return Cluster.start({ KAFKA_BOOTSTRAP_SERVERS: config.KAFKA_BOOTSTRAP_SERVERS, SCHEMA_DIR: schemaSwitch.dir, SCHEMA_RELOAD_MS: '500', TENANT_QUOTAS_FILE: quotaFile,
+        QUOTA_PATH: join(dir, `${name}-quota.table`), HOST_NAMESPACE: `bench-${name}`, ...env }, instances, root, join(resultsDir, 'tmp', `${stamp}-collector-${name}.log`));
+    };
+    for (const [name, env] of [['quota', {}], ['redis', { REDIS_URL: redisUrl }]] as const) {
+      const c = await twin(name, env);
+      if (name === 'redis') redisCluster = c;
+      else quotaCluster = c;
+      cleanups.push(() => c.stop());
+      await runLoad(c.url, { name: 'warm-up', what: '', batch: 100, connections: 8 }, warm);
+    }
   }
-  const withRedis = (list: Scenario[]): Scenario[] =>
-    !redisCluster ? list : list.flatMap((s) => (['max-100', 'single-event', 'steady-2k'].includes(s.name) ? [s, { ...s, name: `${s.name}-redis`, what: `${s.what}, with REDIS_URL (shared dedup and quota)`, target: 'redis' as const }] : [s]));
+  const withRedis = (list: Scenario[]): Scenario[] => {
+    if (!redisCluster) return list;
+    const rounds = Number(process.env.BENCH_REDIS_ROUNDS ?? 1);
+    return list.flatMap((s) => {
+      if (!['max-100', 'single-event', 'steady-2k'].includes(s.name)) return [s];
+      const pair: Scenario[] = [
+        { ...s, name: `${s.name}-quota`, what: `${s.what}, tenant quota, host tables only (the -redis scenario without REDIS_URL)`, target: 'quota' },
+        { ...s, name: `${s.name}-redis`, what: `${s.what}, tenant quota, with REDIS_URL (shared dedup and quota)`, target: 'redis' },
+      ];
+      return [s, ...Array.from({ length: rounds }, () => pair).flat()];
+    });
+  };
   const withAuth = (list: Scenario[]): Scenario[] => {
     if (!authCluster) return list;
     const rounds = Number(process.env.BENCH_AUTH_ROUNDS ?? 1);
@@ -194,11 +213,13 @@ async function main(): Promise<void> {
   };
 
   const reports: ScenarioReport[] = [];
+  const floors = new Map<string, number[]>();
   const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
   const all = [...scenarios(quick), ...(process.env.BENCH_CODECS === '1' ? codecScenarios(quick) : [])];
   for (const s of withRedis(withAuth(all.filter((x) => !only?.length || only.includes(x.name))))) {
     if (cleaning) return; // interrupted: cleanup() owns the exit
-    const target = s.codec ? await clusterFor(s.codec) : s.target === 'auth' && authCluster ? authCluster : s.target === 'redis' && redisCluster ? redisCluster : cluster;
+    const byTarget = { auth: authCluster, redis: redisCluster, quota: quotaCluster };
+    const target = s.codec ? await clusterFor(s.codec) : (s.target && byTarget[s.target]) || cluster;
     if (s.outage) {
       if (!ownBroker) {
         reports.push({ name: s.name, what: s.what, status: 'not-implemented', note: 'needs the bench\'s own broker (KAFKA_BOOTSTRAP_SERVERS unset)' });
@@ -245,8 +266,6 @@ async function main(): Promise<void> {
     const storeBefore = target === redisCluster ? await scrapeStoreCalls(target.url) : undefined;
     const sampler = new Sampler([...target.collectors, ...brokerProcs, { role: 'pm2', pid: target.pm2Pid }, self]);
     sampler.start();
-    // Paced scenarios on the store's cluster: the same claim calls from the bench's own process, beside the load.
-    const floor = storeBefore && s.rate ? rawClaimRoundTrips(redisUrl, s.rate, seconds, s.batch) : undefined;
     const load = s.grpc
       ? await runGrpcLoad(grpcPort, s, seconds, { streams: s.connections, inFlight: s.grpc.inFlight })
       : await runLoad(target.url, s, seconds, bodies);
@@ -256,9 +275,13 @@ async function main(): Promise<void> {
     rep.loadAvg = loadAvg();
     if (storeBefore) {
       let calls = describeStoreCalls(storeCallQuantiles(storeBefore, await scrapeStoreCalls(target.url)));
-      if (floor) {
-        const f = await floor;
-        calls += `; the same claim from the bench process beside the load (the floor): ${f.calls} calls, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`;
+      // Paced scenarios: the same claim calls from the bench's own process at the same pace, the collectors idle (not
+      // beside the load: paced alike, its calls reached the store in the same milliseconds as the collectors' and queued them).
+      if (s.rate) {
+        const f = await rawClaimRoundTrips(redisUrl, s.rate, seconds, s.batch);
+        const base = s.name.slice(0, -'-redis'.length);
+        floors.set(base, [...(floors.get(base) ?? []), ...f.tookUs]);
+        calls += `; the same claim from the bench process alone, same pace (the floor): ${f.calls} calls, p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms`;
       }
       rep.note = rep.note ? `${rep.note}; store calls: ${calls}` : `store calls: ${calls}`;
       log(`  store calls: ${calls}`);
@@ -301,6 +324,10 @@ async function main(): Promise<void> {
     kcat: kcat ?? 'not installed (apt-get install kcat): no kcat row' })}\n`);
   const goals = issueGoals(reports, rssAfter);
   console.log(`${printGoals(goals)}\n`);
+  // BENCH_REDIS: what the shared store adds, every round of each pair pooled.
+  const costs = storeCost(reports, floors);
+  for (const c of costs) log(`store cost: ${describeStoreCost(c)}`);
+  for (const r of reports) delete r.load?.samples;
 
   const git = gitSha(root);
   mkdirSync(resultsDir, { recursive: true });
@@ -319,6 +346,7 @@ async function main(): Promise<void> {
     rawProducer: raw,
     rawProducerEnd: rawEnd,
     ...(rawKcat ? { rawKcat, rawKcatEnd } : { rawKcat: { status: 'not-run', note: 'kcat not installed (Debian package kcat)' } }),
+    ...(costs.length ? { storeCost: costs } : {}),
     rssAfterBenchMb: rssAfter,
     rssAfterBenchPartsMb: rssAfterParts, // anon / file / shmem (the dedup table is shmem, shared by every process)
     loadAvgAtEnd: loadAvg(),

@@ -29,7 +29,7 @@ export interface Scenario {
   /** extra request headers (an API key) */
   headers?: Record<string, string>;
   /** 'auth': run against the second cluster, the one with AUTH_MODE=api_key and quotas (BENCH_AUTH=1) */
-  target?: 'auth' | 'redis';
+  target?: 'auth' | 'redis' | 'quota';
   /** payload schemas for all five types on or off (a live reload) before the load; absent: as left (on) */
   schemas?: boolean;
   /** over gRPC (bench/grpc-load.ts): `connections` CollectStream calls, `inFlight` batches outstanding on each */
@@ -128,6 +128,8 @@ export interface LoadResult {
   /** paced loads: the collector's own processing_time_ms (body complete → answer), p50 and p99 */
   serverP50Ms?: number;
   serverP99Ms?: number;
+  /** paced loads: every 2xx answer's latency (client, µs) and processing_time_ms (server, µs), for pooling rounds; not written to the report */
+  samples?: { clientUs: number[]; serverUs: number[] };
 }
 
 let current: Instance | undefined;

@@ -101,12 +101,17 @@ export class SharedClaims {
     for (let i = 0; i < names.length; i++) result[i] = answer.charCodeAt(i) - 48;
     const mine = names.filter((_, i) => result[i] === CLAIM_NEW);
     // Settling is not awaited: the answer to the client does not depend on it (an unsent commit
-    // leaves the claim in flight until its lease lapses, an unsent release the same).
+    // leaves the claim in flight until its lease lapses, an unsent release the same). It is sent
+    // after the answer (setImmediate runs once the promise reactions that write it are done):
+    // encoding and writing 100 keys is not the client's wait. A retry that comes meanwhile finds
+    // the claim in flight and is told to retry, as it would while the commit travels.
     const settle = (done: boolean) => {
       if (mine.length === 0) return;
-      void this.store.call('dedup_settle', () =>
-        done ? this.#redis.collectorCommit(mine.length, ...mine, token, String(this.windowMs)) : this.#redis.collectorRelease(mine.length, ...mine, token),
-      );
+      setImmediate(() => {
+        void this.store.call('dedup_settle', () =>
+          done ? this.#redis.collectorCommit(mine.length, ...mine, token, String(this.windowMs)) : this.#redis.collectorRelease(mine.length, ...mine, token),
+        );
+      });
     };
     return { result, commit: () => settle(true), release: () => settle(false) };
   }
