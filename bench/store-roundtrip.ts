@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import pino from 'pino';
 import { SharedStore } from '../src/shared-store/store.js';
 import { SharedClaims } from '../src/shared-store/claims.js';
@@ -29,7 +30,14 @@ async function main(): Promise<void> {
     url = `redis://127.0.0.1:${port}`;
   }
   const store = new SharedStore({ url, timeoutMs: 10_000, keyPrefix: `roundtrip-${process.pid}:`, log: pino({ level: 'silent' }) });
-  for (let i = 0; i < 50 && !(await store.connected()); i++) await new Promise((r) => setTimeout(r, 100));
+  const shown = url.replace(/\/\/[^@]*@/, '//');
+  // Our own server needs a moment to listen; a given URL gets the same 5 s.
+  for (const end = Date.now() + 5000; store.redis.status !== 'ready' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+  if (store.redis.status !== 'ready') {
+    server?.kill('SIGKILL');
+    store.redis.disconnect();
+    throw new Error(`${shown}: no connection within 5 s (${store.redis.status})`);
+  }
   const claims = new SharedClaims(store, 60_000, 30_000);
   const buckets = new SharedBuckets(store, { take: () => 0 } as unknown as QuotaTable, 1);
   // One tenant, far above what this sends: every call debits and none waits (params as src/quota/policy.ts builds them).
@@ -40,7 +48,7 @@ async function main(): Promise<void> {
     ['quota script (1 tenant)', 'cmdstat_evalsha', () => buckets.take(quotaKeys, quotaParams)],
     ['claim script (100 ids)', 'cmdstat_evalsha', () => claims.claim(Array.from({ length: 100 }, () => ({ tenant: 'tenant_alpha', eventId: randomUUID() })))],
   ];
-  console.log(`${url.replace(/\/\/[^@]*@/, '//')}: ${calls} calls of each, ${rate} per second, load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`${shown}: ${calls} calls of each, ${rate} per second, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   for (const [name, stat, call] of kinds) {
     await store.redis.config('RESETSTAT');
     const took: number[] = [];
@@ -56,11 +64,14 @@ async function main(): Promise<void> {
     const inside = /usec_per_call=([\d.]+)/.exec(line)?.[1] ?? '?';
     console.log(`${name.padEnd(24)} round trip p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} ms; inside the store ${inside} µs per call`);
   }
+  // A call that failed or timed out was answered by the fallback, not the store: its figures would be wrong.
+  const { state, reason } = store.status;
   await store.close();
   server?.kill('SIGKILL');
+  if (state !== 'shared') throw new Error(`${shown}: the store failed during the run (${reason}); the figures above are not its round trips`);
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  console.error(`store-roundtrip: ${(err as Error).message}`);
   process.exit(1);
 });
